@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * cmd.h -- the `cirrus` subcommands and what they share: each takes its own
+ * argv (argv[0] is the subcommand's name) and returns the process exit code:
+ * 0 success, 1 failure, 2 bad usage.
+ */
+#pragma once
+
+/*! \brief `cirrus serve`: run the DNS server until SIGTERM or SIGINT. */
+int cmd_serve(int argc, char **argv);
+
+/*! \brief `cirrus zone check`: load a zone file and report what is wrong. */
+int cmd_zone(int argc, char **argv);
+
+/*!
+ * \brief Report a getopt_long() failure and print usage to stderr.
+ * \param cmd    command as the user typed it ("serve", "zone check")
+ * \param opt    what getopt_long() returned ('?' unknown, ':' missing value)
+ * \param argv   argument vector getopt_long() scanned
+ * \param usage  usage text of the command
+ * \return 2, the exit code for bad usage
+ */
+int cmd_bad_option(const char *cmd, int opt, char *const argv[], const char *usage);
+
+/*!
+ * \brief Report an argument problem and print usage to stderr.
+ * \return 2, the exit code for bad usage
+ */
+int cmd_bad_usage(const char *cmd, const char *problem, const char *usage);

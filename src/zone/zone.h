@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * zone.h -- the zone model: immutable in-memory zones and the set of zones a
+ * server answers from. A zone is built once (from a master file today, from
+ * the store later), checked, and then only read: the query engine looks names
+ * up here without locks. Not for wire-format answers (engine/) or storage.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <libknot/libknot.h>
+
+/*! \brief One RRset of a node: type, TTL and its records in wire form. */
+typedef struct zone_rrset {
+	uint16_t type;
+	uint32_t ttl;
+	knot_rdataset_t rrs;
+} zone_rrset_t;
+
+enum zone_node_flag {
+	ZONE_NODE_NS    = 1 << 0, /*!< has NS (a delegation unless at the apex) */
+	ZONE_NODE_DNAME = 1 << 1, /*!< has DNAME */
+	ZONE_NODE_CNAME = 1 << 2, /*!< has CNAME */
+};
+
+/*!
+ * \brief A name in a zone with its RRsets (none for an empty non-terminal).
+ * Every ancestor of a node up to the apex exists as a node as well.
+ */
+typedef struct zone_node {
+	zone_rrset_t *rrsets;   /*!< sorted by type */
+	uint16_t rrset_count;
+	uint16_t flags;         /*!< zone_node_flag */
+	uint8_t owner_size;     /*!< wire length of owner, 1..255 */
+	uint8_t labels;         /*!< label count of owner */
+	uint8_t owner[];        /*!< owner in lower case, wire format */
+} zone_node_t;
+
+/*! \brief An immutable zone. */
+typedef struct zone {
+	const zone_node_t *apex;
+	const zone_rrset_t *soa;    /*!< SOA RRset at the apex */
+	zone_node_t **table;        /*!< open-addressing hash of nodes */
+	size_t table_mask;
+	size_t node_count;
+	size_t record_count;
+	size_t cut_count;           /*!< non-apex nodes with NS or DNAME */
+	uint32_t refs;              /*!< zone sets holding this zone */
+	char *source;               /*!< file it was loaded from, or NULL */
+} zone_t;
+
+/*! \brief Severity of a zone-check diagnostic. */
+typedef enum {
+	ZONE_DIAG_WARNING,
+	ZONE_DIAG_ERROR,
+} zone_diag_level_t;
+
+/*!
+ * \brief Receives one diagnostic: file and line (0 when it is about the whole
+ * zone) and a reason.
+ */
+typedef void (*zone_diag_cb_t)(void *ctx, zone_diag_level_t level,
+                               const char *file, uint64_t line,
+                               const char *reason);
+
+/*!
+ * \brief Load and check a master file (RFC 1035, RFC 3597, $ORIGIN, $TTL,
+ * $INCLUDE, $GENERATE).
+ *
+ * \param path    zone file
+ * \param origin  zone apex in presentation form
+ * \param diag    callback for every warning and error (may be NULL)
+ * \param ctx     passed to diag
+ * \param out     the loaded zone on success; owned by the caller (zone_free)
+ * \retval 0 on success (warnings may have been reported)
+ * \retval -CIRRUS_EPARSE    syntax errors, -CIRRUS_ESEMANTIC failed checks,
+ *         -CIRRUS_EINVAL    bad origin, -CIRRUS_EIO unreadable file,
+ *         -CIRRUS_ENOMEM
+ */
+int zone_load_file(const char *path, const char *origin, zone_diag_cb_t diag,
+                   void *ctx, zone_t **out);
+
+/*! \brief Free a zone that no set holds any more. */
+void zone_free(zone_t *zone);
+
+/*! \brief Node for a lower-case wire name, or NULL. */
+const zone_node_t *zone_find(const zone_t *zone, const knot_dname_t *name);
+
+/*! \brief RRset of a type at a node, or NULL. */
+const zone_rrset_t *zone_node_rrset(const zone_node_t *node, uint16_t type);
+
+/*! \brief Whether the node has no RRsets (an empty non-terminal). */
+static inline bool zone_node_empty(const zone_node_t *node)
+{
+	return node->rrset_count == 0;
+}
+
+/*! \brief A set of zones; the unit the server swaps atomically on reload. */
+typedef struct zone_set {
+	zone_t **zones;
+	size_t count;
+	zone_t **table;             /*!< hash of apex names */
+	size_t table_mask;
+} zone_set_t;
+
+/*!
+ * \brief Build a set from zones; each gets one more reference.
+ * \retval 0, -CIRRUS_EEXIST (two zones with one apex), -CIRRUS_ENOMEM
+ */
+int zone_set_new(zone_t *const *zones, size_t count, zone_set_t **out);
+
+/*! \brief Drop the set; zones no other set holds are freed. */
+void zone_set_free(zone_set_t *set);
+
+/*! \brief Zone with exactly this lower-case apex, or NULL. */
+const zone_t *zone_set_get(const zone_set_t *set, const knot_dname_t *apex);
+
+/*!
+ * \brief Most specific zone containing a lower-case name, or NULL.
+ * \param below  when true, skip a zone whose apex is the name itself (a DS
+ *               query is answered by the parent side)
+ */
+const zone_t *zone_set_find(const zone_set_t *set, const knot_dname_t *name,
+                            bool below);
+
+/*!
+ * \brief Copy a (valid, uncompressed) wire name in lower case, the form
+ * every lookup here takes. Returns its size.
+ */
+static inline size_t zone_name_lower(knot_dname_storage_t dst, const knot_dname_t *src)
+{
+	size_t size = knot_dname_store(dst, src);
+	knot_dname_to_lower(dst);
+	return size;
+}
+
+/*! \brief Apex name of a zone. */
+static inline const knot_dname_t *zone_apex(const zone_t *zone)
+{
+	return zone->apex->owner;
+}

@@ -1,0 +1,173 @@
+"""Shared fixtures for system tests: start the real `cirrus` binary on a free
+loopback port with zones written by the test, and talk to it with dnspython.
+
+The binary comes from $CIRRUS_BIN (the Makefile points it at the ASan build);
+otherwise build/src/cirrus. On teardown the server gets SIGTERM and must exit
+0 with no sanitizer report on stderr.
+"""
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import dns.message
+import dns.query
+import dns.rdatatype
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared"
+CORPORA = SHARED / "corpora"
+
+
+def cirrus_bin():
+    path = os.environ.get("CIRRUS_BIN") or str(REPO / "build" / "src" / "cirrus")
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"cirrus binary not found at {path}; run `make test` or set CIRRUS_BIN")
+    return path
+
+
+def free_port():
+    """A port free for both UDP and TCP on 127.0.0.1."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            t.bind(("127.0.0.1", 0))
+            port = t.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                try:
+                    u.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free port")
+
+
+def yaml_str(s):
+    return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class Server:
+    """A running cirrus with helpers to query it."""
+
+    def __init__(self, workdir, zones, server_conf=None, workers=1):
+        self.workdir = Path(workdir)
+        self.port = free_port()
+        self.zones = zones
+        self.server_conf = dict(server_conf or {})
+        self.workers = workers
+        self.proc = None
+        self.conf_path = self.workdir / "cirrus.yaml"
+        self.stderr_path = self.workdir / "cirrus.stderr"
+
+    def write_conf(self):
+        lines = ["server:",
+                 "  listen: [127.0.0.1]",
+                 f"  port: {self.port}",
+                 f"  workers: {self.workers}"]
+        for key, value in self.server_conf.items():
+            lines.append(f"  {key}: {value if isinstance(value, int) else yaml_str(value)}")
+        lines.append("zones:")
+        for origin, text in self.zones.items():
+            fname = self.zone_path(origin)
+            if text is not None:
+                fname.write_text(text)
+            lines.append(f"  - origin: {yaml_str(origin)}")
+            lines.append(f"    file: {yaml_str(fname)}")
+        self.conf_path.write_text("\n".join(lines) + "\n")
+
+    def zone_path(self, origin):
+        return self.workdir / ((origin.strip(".") or "root") + ".zone")
+
+    def start(self, wait=True):
+        self.write_conf()
+        self.stderr = open(self.stderr_path, "ab")
+        self.proc = subprocess.Popen([cirrus_bin(), "serve", "-c", str(self.conf_path)],
+                                     stdout=self.stderr, stderr=self.stderr)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        probe = dns.message.make_query("version.cirrus.invalid.", "A")
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"cirrus exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                dns.query.udp(probe, "127.0.0.1", port=self.port, timeout=0.2)
+                dns.query.tcp(probe, "127.0.0.1", port=self.port, timeout=0.5)
+                return
+            except (dns.exception.Timeout, OSError):
+                time.sleep(0.05)
+        raise RuntimeError(f"cirrus did not answer within {timeout}s:\n{self.log()}")
+
+    def log(self):
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def reload(self):
+        self.proc.send_signal(signal.SIGHUP)
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("cirrus did not exit within 15 s of SIGTERM")
+        finally:
+            self.stderr.close()
+        return rc
+
+    # -- queries ---------------------------------------------------------
+    def query(self, qname, qtype="A", tcp=False, timeout=3.0, **kw):
+        """Send a query (dnspython make_query keywords allowed)."""
+        q = dns.message.make_query(qname, qtype, **kw)
+        return self.send(q, tcp=tcp, timeout=timeout)
+
+    def send(self, msg, tcp=False, timeout=3.0):
+        if tcp:
+            return dns.query.tcp(msg, "127.0.0.1", port=self.port, timeout=timeout)
+        return dns.query.udp(msg, "127.0.0.1", port=self.port, timeout=timeout,
+                             ignore_trailing=True)
+
+    def send_raw_udp(self, wire, timeout=1.0):
+        """Send raw bytes; return the raw answer or None on timeout."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(timeout)
+            s.sendto(wire, ("127.0.0.1", self.port))
+            try:
+                return s.recv(65535)
+            except socket.timeout:
+                return None
+
+
+def assert_clean_exit(server):
+    rc = server.stop()
+    log = server.log()
+    assert "ERROR: AddressSanitizer" not in log, log
+    assert "runtime error:" not in log, log
+    assert "LeakSanitizer" not in log, log
+    assert rc == 0, f"cirrus exited with {rc}:\n{log}"
+
+
+@pytest.fixture
+def cirrus(tmp_path):
+    """Factory: cirrus(zones={origin: text}, server_conf={...}) -> started Server."""
+    servers = []
+
+    def start(zones, server_conf=None, workers=1, wait=True):
+        srv = Server(tmp_path, zones, server_conf, workers)
+        servers.append(srv)
+        return srv.start(wait=wait)
+
+    yield start
+    for srv in servers:
+        assert_clean_exit(srv)
