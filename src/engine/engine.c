@@ -176,7 +176,7 @@ engine_action_t engine_handle(const zone_set_t *zones, const engine_conf_t *conf
 	}
 	if (knot_wire_get_opcode(query) != KNOT_OPCODE_QUERY) {
 		size_t qlen = knot_pkt_parse_question(ctx->query) == KNOT_EOK ?
-		              knot_pkt_question_size(ctx->query) - KNOT_WIRE_HEADER_SIZE : 0;
+		              knot_pkt_question_size(ctx->query) : 0;
 		*answer_len = header_only(query, query_len, answer, qlen, KNOT_RCODE_NOTIMPL);
 		return ENGINE_SEND;
 	}
@@ -187,7 +187,7 @@ engine_action_t engine_handle(const zone_set_t *zones, const engine_conf_t *conf
 	    knot_pkt_parse(ctx->query, KNOT_PF_NOCANON) != KNOT_EOK) {
 		size_t qlen = (knot_wire_get_qdcount(query) == 1 &&
 		               knot_pkt_parse_question(ctx->query) == KNOT_EOK) ?
-		              knot_pkt_question_size(ctx->query) - KNOT_WIRE_HEADER_SIZE : 0;
+		              knot_pkt_question_size(ctx->query) : 0;
 		*answer_len = header_only(query, query_len, answer, qlen, KNOT_RCODE_FORMERR);
 		return ENGINE_SEND;
 	}

@@ -233,8 +233,8 @@ static bool put_dname(engine_ctx_t *ctx, const zone_node_t *node, step_t *step)
 {
 	const zone_rrset_t *dname = zone_node_rrset(node, KNOT_RRTYPE_DNAME);
 	const knot_dname_t *target = knot_dname_target(dname->rrs.rdata);
-	size_t keep = knot_dname_labels(step->name, NULL) - node->labels;
-	knot_dname_t *synth = knot_dname_replace_suffix(step->name, keep, target, &ctx->mm);
+	knot_dname_t *synth = knot_dname_replace_suffix(step->name, node->labels,
+	                                                target, &ctx->mm);
 	if (put_rrset(ctx, node->owner, KNOT_COMPR_HINT_NONE, dname) != KNOT_EOK) {
 		engine_truncate(ctx);
 		return false;
