@@ -1,0 +1,144 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""procstat.py -- CPU time and memory of a server's whole process tree.
+
+A server is a tree, not one pid: NSD forks a serving child and xfrd from its
+main process, so the main pid's own counters miss the work.  We sum over the
+pid and all its live descendants (threads are already folded into each
+process's /proc/PID/stat).
+
+Memory: VmRSS summed over a forked tree counts copy-on-write pages once per
+process, so we also report PSS (proportional set size), which splits shared
+pages between the sharers and is therefore the fair figure to compare a
+forking server with a threaded one.
+
+  procstat.py cpu PID   -> CPU microseconds (utime+stime) of the tree
+  procstat.py mem PID   -> "RSS_KB PSS_KB NPROCS"
+  procstat.py pin PID CPU -> pins all threads of the tree, prints how many moved
+"""
+
+import os
+import sys
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        data = f.read()
+    # comm (field 2) may contain spaces and parentheses: split after the last ')'.
+    return data[data.rindex(")") + 2:].split()
+
+
+def tree(root):
+    """ROOT and all its live descendants."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            ppid = int(_stat_fields(int(entry))[1])
+        except (OSError, ValueError, IndexError):
+            continue  # the process went away while we looked
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo and len(out) < 10000:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def cpu_us(root):
+    """utime+stime of the tree, in microseconds (resolution: one clock tick)."""
+    total = 0
+    for pid in tree(root):
+        try:
+            f = _stat_fields(pid)
+        except OSError:
+            continue
+        # After the comm field: state=0 ppid=1 ... utime=11 stime=12.
+        total += int(f[11]) + int(f[12])
+    return total * 1000000 // TICKS
+
+
+def _kb(path, key):
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def mem_kb(root):
+    """(sum of VmRSS, sum of Pss, number of processes) over the tree."""
+    pids = tree(root)
+    rss = sum(_kb("/proc/%d/status" % p, "VmRSS") for p in pids)
+    pss = sum(_kb("/proc/%d/smaps_rollup" % p, "Pss") for p in pids)
+    return rss, pss, len(pids)
+
+
+def pin_tree(root, cpu):
+    """Pin every thread of the tree to CPU; return how many were elsewhere.
+    Needed because taskset only sets the starting mask: Knot DNS, for one,
+    binds its UDP worker threads to CPUs 0..n-1 itself, which would put the
+    server on the load generator's core."""
+    moved = 0
+    for pid in tree(root):
+        try:
+            tids = os.listdir("/proc/%d/task" % pid)
+        except OSError:
+            continue
+        for tid in map(int, tids):
+            try:
+                if os.sched_getaffinity(tid) != {cpu}:
+                    os.sched_setaffinity(tid, {cpu})
+                    moved += 1
+            except OSError:
+                pass  # the thread exited meanwhile
+    return moved
+
+
+def cpu_busy():
+    """Per-CPU (busy, total) jiffies from /proc/stat, keyed by CPU number."""
+    out = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu") and line[3].isdigit():
+                name, *vals = line.split()
+                vals = [int(v) for v in vals[:8]]
+                idle = vals[3] + vals[4]   # idle + iowait
+                out[name[3:]] = (sum(vals) - idle, sum(vals))
+    return out
+
+
+def cpu_busy_share(before, after):
+    """Busy share of each CPU between two cpu_busy() samples.  Comparing it
+    with our own processes' share shows how much other work (a build in
+    another shell) ran on the benchmark's CPUs."""
+    share = {}
+    for cpu, (b1, t1) in after.items():
+        b0, t0 = before.get(cpu, (0, 0))
+        share[cpu] = round((b1 - b0) / (t1 - t0), 3) if t1 > t0 else 0.0
+    return share
+
+
+def main():
+    if len(sys.argv) < 3 or sys.argv[1] not in ("cpu", "mem", "pin"):
+        sys.exit("usage: procstat.py cpu|mem PID | pin PID CPU")
+    pid = int(sys.argv[2])
+    if not os.path.exists("/proc/%d" % pid):
+        sys.exit("procstat: no process %d" % pid)
+    if sys.argv[1] == "cpu":
+        print(cpu_us(pid))
+    elif sys.argv[1] == "pin":
+        print(pin_tree(pid, int(sys.argv[3])))
+    else:
+        print("%d %d %d" % mem_kb(pid))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,261 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# run.sh -- side-by-side benchmark of Cirrus, NSD and Knot DNS (make bench).
+#
+#   bench/run.sh CIRRUS_BIN
+#
+# Serves one generated zone from each server in turn (one worker, pinned to
+# CPU 1), drives it with dnsperf pinned to CPU 0 over UDP and TCP, and
+# measures throughput, server CPU per query, latency, cold start and memory.
+# Results: a table on stdout and bench/out/results.md (raw data in
+# bench/out/results.jsonl, dnsperf output in bench/out/raw/).
+#
+# Knobs (environment):
+#   BENCH_SECONDS=10        length of each dnsperf run
+#   BENCH_RUNS=3            dnsperf runs per server and transport (median reported)
+#   BENCH_COLD_RUNS=RUNS    cold starts per zone size (median reported)
+#   BENCH_SKIP_1M=1         skip the 1,000,000-record cold-start/memory part
+#   BENCH_SERVERS="cirrus nsd knot"
+#   BENCH_NAMES=10000       names in the main zone
+#   BENCH_PORT=53530        port on 127.0.0.1 the servers listen on
+#   BENCH_START_TIMEOUT=120 seconds a server may take to answer after exec
+#   BENCH_UDP_CLIENTS=8 BENCH_TCP_CLIENTS=16 BENCH_OUTSTANDING=100   dnsperf -c / -q
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$BENCH_DIR/.." && pwd)   # used by servers.sh
+OUT="$BENCH_DIR/out"
+PY=/usr/bin/python3
+
+SECONDS_PER_RUN=${BENCH_SECONDS:-10}
+RUNS=${BENCH_RUNS:-3}
+COLD_RUNS=${BENCH_COLD_RUNS:-$RUNS}
+SKIP_1M=${BENCH_SKIP_1M:-0}
+SERVERS=${BENCH_SERVERS:-cirrus nsd knot}
+NAMES=${BENCH_NAMES:-10000}
+PORT=${BENCH_PORT:-53530}
+START_TIMEOUT=${BENCH_START_TIMEOUT:-120}
+UDP_CLIENTS=${BENCH_UDP_CLIENTS:-8}
+TCP_CLIENTS=${BENCH_TCP_CLIENTS:-16}
+OUTSTANDING=${BENCH_OUTSTANDING:-100}
+ADDR=127.0.0.1
+ZONE_ORIGIN=bench.test
+LOADGEN_CPU=0
+SERVER_CPU=1
+SEED=20240101
+RECORDS_1M=1000000
+
+ZONE_10K="$OUT/data/bench.test.zone"
+ZONE_1M="$OUT/data/bench.test-1m.zone"
+QUERIES="$OUT/data/queries.txt"
+QUERIES_1M="$OUT/data/queries-1m.txt"   # only for the answer cross-check
+RESULTS="$OUT/results.jsonl"
+
+CURRENT_PID=""   # the server now running, for the exit trap
+FAILED=""        # servers that failed somewhere; makes the exit status non-zero
+
+# shellcheck source=bench/servers.sh
+. "$BENCH_DIR/servers.sh"
+
+die() { echo "bench: error: $*" >&2; exit 1; }
+say() { echo "bench: $*" >&2; }
+
+# The command line as the user would retype it, knobs included.
+command_line() {
+	local knobs
+	knobs=$(env | grep -E '^BENCH_[A-Z0-9_]+=' | sort | tr '\n' ' ' || true)
+	echo "${knobs}bench/run.sh $*"
+}
+
+check_args_and_tools() {
+	local tool
+	for tool in dnsperf taskset "$PY"; do
+		command -v "$tool" >/dev/null || die "'$tool' not found (scripts/deps.sh bench installs it)"
+	done
+	case " $SERVERS " in *" nsd "*) command -v nsd >/dev/null || die "nsd not found" ;; esac
+	case " $SERVERS " in *" knot "*) command -v knotd >/dev/null || die "knotd not found" ;; esac
+	case " $SERVERS " in *" cirrus "*)
+		[ -n "${CIRRUS_BIN:-}" ] || die "usage: bench/run.sh CIRRUS_BIN (or BENCH_SERVERS='nsd knot')"
+		[ -x "$CIRRUS_BIN" ] || die "$CIRRUS_BIN is not an executable; run 'make build' first"
+		CIRRUS_BIN=$(cd "$(dirname "$CIRRUS_BIN")" && pwd)/$(basename "$CIRRUS_BIN") ;;
+	esac
+	[ "$(nproc)" -ge 2 ] || die "need 2 CPUs (load generator on CPU $LOADGEN_CPU, server on CPU $SERVER_CPU)"
+	local n
+	for n in "$SECONDS_PER_RUN" "$RUNS" "$COLD_RUNS" "$NAMES" "$PORT" "$START_TIMEOUT"; do
+		[[ "$n" =~ ^[0-9]+$ && "$n" -gt 0 ]] || die "knob value '$n' is not a positive integer"
+	done
+}
+
+# generate FILE STAMP ARGS... -- run gen_zone.py unless FILE was already made
+# by the same generator with the same arguments (the 1M zone takes ~15 s).
+generate() {
+	local file=$1; shift
+	local stamp
+	stamp="$(sha1sum <"$BENCH_DIR/gen_zone.py" | cut -c1-40) $*"
+	if [ -f "$file" ] && [ "$(cat "$file.stamp" 2>/dev/null)" = "$stamp" ]; then
+		say "reusing $file"
+		return
+	fi
+	rm -f "$file.stamp"   # an interrupted run must not leave a half file "valid"
+	"$PY" "$BENCH_DIR/gen_zone.py" "$@" >&2
+	echo "$stamp" >"$file.stamp"
+}
+
+generate_data() {
+	mkdir -p "$OUT/data" "$OUT/raw" "$OUT/run"
+	generate "$ZONE_10K" --seed "$SEED" --names "$NAMES" --zone "$ZONE_10K" --queries "$QUERIES"
+	if [ "$SKIP_1M" != 1 ]; then
+		generate "$ZONE_1M" --seed "$SEED" --records "$RECORDS_1M" --zone "$ZONE_1M" \
+			--queries "$QUERIES_1M" --query-count 2000
+	fi
+}
+
+# start_server NAME ZONEFILE TAG -- start, wait until it answers, record the
+# cold start and memory.  Sets CURRENT_PID.  Returns non-zero on failure.
+start_server() {
+	local name=$1 zonefile=$2 tag=$3 out
+	prepare_server "$name" "$zonefile" "$tag"
+	if ! out=$("$PY" "$BENCH_DIR/start_server.py" --addr "$ADDR" --port "$PORT" \
+		--zone "$ZONE_ORIGIN." --timeout "$START_TIMEOUT" --cpu "$SERVER_CPU" \
+		--log "$SERVER_DIR/server.log" --pidfile "$SERVER_DIR/bench.pid" \
+		--record "$RESULTS" --server "$name" --label "$tag" -- "${SERVER_CMD[@]}"); then
+		# A pid file means a process was started: make sure it is gone.
+		[ -f "$SERVER_DIR/bench.pid" ] && stop_pid "$(cat "$SERVER_DIR/bench.pid")"
+		say "$name did not start on the $tag zone (log: $SERVER_DIR/server.log)"
+		return 1
+	fi
+	CURRENT_PID=${out%% *}
+	say "$name ($tag zone) answering after ${out##* } ms, pid $CURRENT_PID"
+}
+
+# stop_pid PID -- TERM the server's process group, wait up to 10 s, then KILL.
+# The server leads its own group (start_server.py uses a new session), so
+# this reaches NSD's forked children too and nothing else.
+stop_pid() {
+	local pid=$1 i
+	[ -n "$pid" ] || return 0
+	kill -TERM -- "-$pid" 2>/dev/null || return 0
+	for i in $(seq 100); do
+		group_alive "$pid" || return 0
+		sleep 0.1
+	done
+	say "pid $pid ignored SIGTERM for 10 s; sending SIGKILL"
+	kill -KILL -- "-$pid" 2>/dev/null || true
+}
+
+# group_alive PGID -- true while any process of the group is left (NSD's
+# children may outlive the group leader for a moment).
+group_alive() {
+	pgrep -g "$1" >/dev/null
+}
+
+stop_server() {
+	stop_pid "$CURRENT_PID"
+	CURRENT_PID=""
+}
+
+cleanup() {
+	if [ -n "$CURRENT_PID" ]; then
+		say "stopping server pid $CURRENT_PID"
+		stop_server
+	fi
+}
+
+# load_runs NAME MODE -- RUNS dnsperf runs against the running server.
+load_runs() {
+	local name=$1 mode=$2 run
+	local args=(-s "$ADDR" -p "$PORT" -d "$QUERIES" -l "$SECONDS_PER_RUN" -q "$OUTSTANDING")
+	if [ "$mode" = tcp ]; then
+		args+=(-m tcp -c "$TCP_CLIENTS")
+	else
+		args+=(-m udp -c "$UDP_CLIENTS")
+	fi
+	for run in $(seq "$RUNS"); do
+		"$PY" "$BENCH_DIR/load_run.py" --pid "$CURRENT_PID" --server "$name" \
+			--mode "$mode" --run "$run" --record "$RESULTS" --cpu "$SERVER_CPU" \
+			--timeout $((SECONDS_PER_RUN + 120)) \
+			--raw "$OUT/raw/$name-$mode-$run.txt" \
+			-- taskset -c "$LOADGEN_CPU" dnsperf "${args[@]}" || return 1
+	done
+}
+
+# cold_starts NAME ZONEFILE TAG COUNT -- start/stop COUNT times (each start
+# records its own time to first answer and memory).
+cold_starts() {
+	local name=$1 zonefile=$2 tag=$3 count=$4 i
+	for ((i = 0; i < count; i++)); do
+		start_server "$name" "$zonefile" "$tag" || return 1
+		stop_server
+	done
+}
+
+# dump_answers NAME TAG QUERYFILE -- save the running server's answers to a
+# sample of the queries, for the cross-check between servers.
+dump_answers() {
+	"$PY" "$BENCH_DIR/check_answers.py" dump --addr "$ADDR" --port "$PORT" \
+		--queries "$3.tsv" --out "$OUT/answers-$2-$1.json" >&2
+}
+
+# bench_server NAME -- everything for one server.  The first start on each
+# zone is also its first cold-start sample and serves the answer check.
+bench_server() {
+	local name=$1
+	say "=== $name: $(server_version "$name")"
+	start_server "$name" "$ZONE_10K" 10k || return 1
+	dump_answers "$name" 10k "$QUERIES" || return 1
+	load_runs "$name" udp || return 1
+	load_runs "$name" tcp || return 1
+	stop_server
+	cold_starts "$name" "$ZONE_10K" 10k $((COLD_RUNS - 1)) || return 1
+	[ "$SKIP_1M" = 1 ] && return 0
+	start_server "$name" "$ZONE_1M" 1m || return 1
+	dump_answers "$name" 1m "$QUERIES_1M" || return 1
+	stop_server
+	cold_starts "$name" "$ZONE_1M" 1m $((COLD_RUNS - 1)) || return 1
+}
+
+# compare_answers TAG -- check every server's answers against Knot's.
+compare_answers() {
+	local tag=$1 name dumps=()
+	for name in $SERVERS; do
+		[ -f "$OUT/answers-$tag-$name.json" ] && dumps+=("$name=$OUT/answers-$tag-$name.json")
+	done
+	[ "${#dumps[@]}" -gt 1 ] || return 0
+	"$PY" "$BENCH_DIR/check_answers.py" compare --ref knot --title "$tag zone" \
+		--out "$OUT/answers-check-$tag.md" "${dumps[@]}" >/dev/null ||
+		say "answer comparison for the $tag zone failed (the numbers still stand)"
+}
+
+main() {
+	CIRRUS_BIN=${1:-}
+	local cmdline name versions=()
+	cmdline=$(command_line "$@")
+	echo "$cmdline"
+	check_args_and_tools
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+	generate_data
+	rm -f "$RESULTS" "$OUT"/answers-* "$OUT"/raw/*.txt
+	say "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+	for name in $SERVERS; do
+		if ! bench_server "$name"; then
+			cleanup
+			FAILED="$FAILED $name"
+			echo "{\"kind\": \"error\", \"server\": \"$name\"}" >>"$RESULTS"
+			say "$name FAILED; continuing with the other servers"
+		fi
+	done
+
+	compare_answers 10k
+	compare_answers 1m
+	for name in $SERVERS; do versions+=("$(server_version "$name")"); done
+	"$PY" "$BENCH_DIR/report.py" --results "$RESULTS" --out "$OUT/results.md" \
+		--command "$cmdline" --servers "$SERVERS" \
+		--check "$OUT/answers-check-10k.md" --check "$OUT/answers-check-1m.md" \
+		--params "seconds=$SECONDS_PER_RUN runs=$RUNS cold_runs=$COLD_RUNS names=$NAMES udp_clients=$UDP_CLIENTS tcp_clients=$TCP_CLIENTS outstanding=$OUTSTANDING" \
+		"${versions[@]}"
+	[ -z "$FAILED" ] || die "failed:$FAILED (see messages above)"
+}
+
+main "$@"

@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * cmd_serve.c -- `cirrus serve`: read the configuration, load every zone
+ * (refusing to start when one is broken), and run the listeners. On SIGHUP
+ * it reloads the zone files; a zone that fails to load keeps its previous
+ * version. Sockets, threads and signals belong to net/.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "conf/conf.h"
+#include "engine/engine.h"
+#include "net/net.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "zone/zone.h"
+
+static const char usage_serve[] =
+	"usage: cirrus serve -c FILE [-p PORT] [-w WORKERS]\n"
+	"\n"
+	"Serve the zones listed in the configuration FILE over UDP and TCP.\n"
+	"  -c, --config FILE    configuration (YAML, see docs/configuration.md)\n"
+	"  -p, --port PORT      port to listen on (overrides server.port)\n"
+	"  -w, --workers N      UDP worker threads, 0 = one per CPU\n"
+	"                       (overrides server.workers)\n"
+	"  -h, --help           show this help\n"
+	"SIGHUP reloads the zone files; SIGTERM or SIGINT stops the server.\n";
+
+typedef struct serve {
+	conf_t conf;
+	engine_conf_t engine;
+	zone_t **zones;        /* per configured zone: the version being served */
+	net_server_t *srv;
+} serve_t;
+
+/* Command-line values; -1 when not given. */
+typedef struct serve_args {
+	const char *conf_path;
+	long port;
+	long workers;
+} serve_args_t;
+
+static long parse_number(const char *s, long max)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	return (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || v > max) ? -1 : v;
+}
+
+/* Fill args; return -1 to go on, or the exit code. */
+static int parse_args(int argc, char **argv, serve_args_t *args)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	*args = (serve_args_t) { .port = -1, .workers = -1 };
+	int opt;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":c:p:w:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': args->conf_path = optarg; break;
+		case 'p': args->port = parse_number(optarg, 65535); break;
+		case 'w': args->workers = parse_number(optarg, CONF_WORKERS_MAX); break;
+		case 'h': fputs(usage_serve, stdout); return 0;
+		default:  return cmd_bad_option("serve", opt, argv, usage_serve);
+		}
+		if ((opt == 'p' && args->port < 1) || (opt == 'w' && args->workers < 0)) {
+			return cmd_bad_usage("serve", opt == 'p' ? "PORT must be 1 to 65535" :
+			                     "WORKERS must be 0 to 1024", usage_serve);
+		}
+	}
+	if (optind < argc) {
+		return cmd_bad_usage("serve", "takes no positional arguments", usage_serve);
+	}
+	if (args->conf_path == NULL) {
+		return cmd_bad_usage("serve", "needs a configuration file (-c FILE)", usage_serve);
+	}
+	return -1;
+}
+
+static unsigned cpu_count(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+		return CPU_COUNT(&set);
+	}
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? n : 1;
+}
+
+/* Zone diagnostics go to the log; ctx is the zone file. */
+static void log_diag(void *ctx, zone_diag_level_t level, const char *file,
+                     uint64_t line, const char *reason)
+{
+	log_level_t l = level == ZONE_DIAG_ERROR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING;
+	file = file != NULL ? file : ctx;
+	if (line == 0) {
+		log_msg(l, "%s: %s", file, reason);
+	} else {
+		log_msg(l, "%s:%llu: %s", file, (unsigned long long)line, reason);
+	}
+}
+
+/* Load every zone into s->zones and build the first set from them. */
+static int serve_load(serve_t *s, zone_set_t **set)
+{
+	size_t n = s->conf.zone_count, failed = 0;
+	s->zones = calloc(n ? n : 1, sizeof(zone_t *));
+	if (s->zones == NULL) {
+		return CIRRUS_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const conf_zone_t *z = &s->conf.zones[i];
+		int r = zone_load_file(z->file, z->origin, log_diag, z->file, &s->zones[i]);
+		if (r != 0) {
+			log_error("zone %s: cannot load %s (%s)", z->origin, z->file,
+			          cirrus_strerror(r));
+			failed++;
+		}
+	}
+	int r = failed ? CIRRUS_EINVAL : zone_set_new(s->zones, n, set);
+	if (r != 0) {
+		/* Nothing holds the zones yet: zone_set_new() fails only for want of
+		 * memory, before it takes a reference (conf_load() rejects two
+		 * zones with one apex). */
+		for (size_t i = 0; i < n; i++) {
+			zone_free(s->zones[i]);
+		}
+	}
+	return r;
+}
+
+/* Publish a set of the zones in next; fresh ones are those not in s->zones. */
+static void serve_swap(serve_t *s, zone_t **next, size_t fresh)
+{
+	size_t n = s->conf.zone_count;
+	zone_set_t *set = NULL;
+	int r = zone_set_new(next, n, &set);
+	if (r != 0) {
+		/* As in serve_load(): no reference was taken; free the new zones. */
+		for (size_t i = 0; i < n; i++) {
+			if (next[i] != s->zones[i]) {
+				zone_free(next[i]);
+			}
+		}
+		log_error("reload failed: %s; still serving the previous zones",
+		          cirrus_strerror(r));
+		return;
+	}
+	memcpy(s->zones, next, n * sizeof(*next));
+	/* The old set drops its references: replaced zones are freed, kept ones
+	 * live on in the new set. */
+	net_server_publish(s->srv, set);
+	log_info("cirrus: reloaded %zu of %zu zones", fresh, n);
+}
+
+/* SIGHUP: re-read every zone file; called by net/ on a thread of its own. */
+static void serve_reload(void *ctx)
+{
+	serve_t *s = ctx;
+	size_t n = s->conf.zone_count, fresh = 0;
+	zone_t **next = calloc(n ? n : 1, sizeof(*next));
+	if (next == NULL) {
+		log_error("reload failed: out of memory");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const conf_zone_t *z = &s->conf.zones[i];
+		int r = zone_load_file(z->file, z->origin, log_diag, z->file, &next[i]);
+		if (r == 0) {
+			fresh++;
+			continue;
+		}
+		log_error("zone %s: cannot reload %s (%s); keeping the previous version",
+		          z->origin, z->file, cirrus_strerror(r));
+		next[i] = s->zones[i];
+	}
+	if (fresh > 0) {
+		serve_swap(s, next, fresh);
+	}
+	free(next);
+}
+
+static void serve_engine_conf(serve_t *s)
+{
+	const conf_t *c = &s->conf;
+	engine_conf_init(&s->engine);
+	s->engine.udp_payload = c->udp_payload;
+	if (c->nsid != NULL) {
+		s->engine.nsid = (const uint8_t *)c->nsid;
+		s->engine.nsid_len = strlen(c->nsid);
+	}
+	s->engine.identity = c->identity;
+	s->engine.version = c->version;
+	s->engine.tcp_keepalive = c->tcp_idle_timeout * 10;
+}
+
+/* Open the listeners; on success the server owns set. */
+static int serve_listen(serve_t *s, zone_set_t *set)
+{
+	const conf_t *c = &s->conf;
+	struct sockaddr_storage *addrs = calloc(c->listen_count, sizeof(*addrs));
+	if (addrs == NULL) {
+		return CIRRUS_ENOMEM;
+	}
+	for (size_t i = 0; i < c->listen_count; i++) {
+		addrs[i] = c->listen[i].addr;
+		in_port_t port = htons(c->port);
+		if (addrs[i].ss_family == AF_INET) {
+			((struct sockaddr_in *)&addrs[i])->sin_port = port;
+		} else {
+			((struct sockaddr_in6 *)&addrs[i])->sin6_port = port;
+		}
+	}
+	net_conf_t nc = {
+		.listen = addrs,
+		.listen_count = c->listen_count,
+		.workers = c->workers,
+		.tcp_idle_timeout = c->tcp_idle_timeout,
+		.tcp_io_timeout = c->tcp_io_timeout,
+		.tcp_max_clients = c->tcp_max_clients,
+		.engine = &s->engine,
+		.reload = serve_reload,
+		.reload_ctx = s,
+	};
+	int r = net_server_new(&nc, &s->srv);
+	free(addrs);
+	if (r == 0) {
+		net_server_publish(s->srv, set);
+	}
+	return r;
+}
+
+static int serve_run(serve_t *s)
+{
+	zone_set_t *set = NULL;
+	if (serve_load(s, &set) != 0) {
+		log_error("cirrus: not starting: a zone failed to load");
+		return 1;
+	}
+	serve_engine_conf(s);
+	if (serve_listen(s, set) != 0) {
+		zone_set_free(set);
+		return 1;
+	}
+	int r = net_server_run(s->srv);
+	net_server_free(s->srv);
+	return r == 0 ? 0 : 1;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	serve_args_t args;
+	int rc = parse_args(argc, argv, &args);
+	if (rc >= 0) {
+		return rc;
+	}
+	serve_t s = { 0 };
+	char err[1024];
+	if (conf_load(&s.conf, args.conf_path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	if (args.port > 0) {
+		s.conf.port = args.port;
+	}
+	if (args.workers >= 0) {
+		s.conf.workers = args.workers;
+	}
+	if (s.conf.workers == 0) {
+		s.conf.workers = cpu_count();
+	}
+	log_set_level(s.conf.log_level);
+	/* A client that resets a TCP connection must not kill the server. */
+	signal(SIGPIPE, SIG_IGN);
+	rc = serve_run(&s);
+	free(s.zones);
+	conf_deinit(&s.conf);
+	return rc;
+}

@@ -1,0 +1,498 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * conf.c -- read cirrus.yaml with libyaml's document loader and check every
+ * key against a table of known keys, so each mistake is reported with its
+ * file and line. Defaults are set in conf_defaults() and documented in
+ * docs/configuration.md; keep the three in step.
+ */
+#include <errno.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+#include <libknot/libknot.h>
+
+#include "conf/conf.h"
+#include "util/error.h"
+
+typedef struct parser {
+	const char *path;
+	yaml_document_t doc;
+	conf_t *conf;
+	char *err;
+	size_t err_size;
+} parser_t;
+
+typedef struct conf_key conf_key_t;
+
+/* Parse node into the field key->offset bytes into base. */
+typedef int (*parse_fn)(parser_t *p, yaml_node_t *node, const conf_key_t *key,
+                        void *base);
+
+struct conf_key {
+	const char *name;
+	parse_fn parse;
+	size_t offset;
+	unsigned min, max;   /* range of an integer, or length of a text */
+};
+
+static int fail(parser_t *p, const yaml_node_t *node, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(parser_t *p, const yaml_node_t *node, const char *fmt, ...)
+{
+	int n = snprintf(p->err, p->err_size, "%s:%zu: ", p->path,
+	                 node->start_mark.line + 1);
+	if (n >= 0 && (size_t)n < p->err_size) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(p->err + n, p->err_size - n, fmt, ap);
+		va_end(ap);
+	}
+	return CIRRUS_EINVAL;
+}
+
+static int nomem(parser_t *p)
+{
+	snprintf(p->err, p->err_size, "%s: out of memory", p->path);
+	return CIRRUS_ENOMEM;
+}
+
+/* Text of a scalar node; NULL for a mapping, a list or text with a NUL. */
+static const char *scalar(const yaml_node_t *node)
+{
+	if (node->type != YAML_SCALAR_NODE ||
+	    strlen((const char *)node->data.scalar.value) != node->data.scalar.length) {
+		return NULL;
+	}
+	return (const char *)node->data.scalar.value;
+}
+
+/* A node as shown in an error: its text, or what kind of node it is. */
+static const char *shown(const yaml_node_t *node)
+{
+	switch (node->type) {
+	case YAML_MAPPING_NODE:  return "a mapping";
+	case YAML_SEQUENCE_NODE: return "a list";
+	default:                 return scalar(node) ? scalar(node) : "binary text";
+	}
+}
+
+/* An unquoted empty value, ~ or null. */
+static bool is_null(const yaml_node_t *node)
+{
+	if (node->type != YAML_SCALAR_NODE ||
+	    node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
+		return false;
+	}
+	const char *v = (const char *)node->data.scalar.value;
+	return *v == '\0' || strcmp(v, "~") == 0 || strcasecmp(v, "null") == 0;
+}
+
+static void *field(void *base, const conf_key_t *key)
+{
+	return (char *)base + key->offset;
+}
+
+static int parse_uint(parser_t *p, yaml_node_t *node, const conf_key_t *key,
+                      void *base)
+{
+	const char *s = scalar(node);
+	char *end = NULL;
+	unsigned long v = 0;
+	errno = 0;
+	if (s != NULL && *s >= '0' && *s <= '9') {
+		v = strtoul(s, &end, 10);
+	}
+	if (end == NULL || *end != '\0' || errno != 0 || v < key->min || v > key->max) {
+		return fail(p, node, "%s must be an integer from %u to %u, not '%s'",
+		            key->name, key->min, key->max, shown(node));
+	}
+	*(unsigned *)field(base, key) = v;
+	return 0;
+}
+
+static int parse_text(parser_t *p, yaml_node_t *node, const conf_key_t *key,
+                      void *base)
+{
+	char **out = field(base, key);
+	if (is_null(node)) {
+		return 0;
+	}
+	const char *s = scalar(node);
+	if (s == NULL || strlen(s) < key->min || strlen(s) > key->max) {
+		return fail(p, node, "%s must be text of %u to %u bytes, not '%s'",
+		            key->name, key->min, key->max, shown(node));
+	}
+	*out = strdup(s);
+	return *out == NULL ? nomem(p) : 0;
+}
+
+static int parse_level(parser_t *p, yaml_node_t *node, const conf_key_t *key,
+                       void *base)
+{
+	static const char *names[] = {
+		[LOG_LEVEL_ERROR] = "error", [LOG_LEVEL_WARNING] = "warning",
+		[LOG_LEVEL_INFO] = "info", [LOG_LEVEL_DEBUG] = "debug",
+	};
+	const char *s = scalar(node);
+	for (size_t i = 0; s != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*(log_level_t *)field(base, key) = (log_level_t)i;
+			return 0;
+		}
+	}
+	return fail(p, node, "%s must be error, warning, info or debug, not '%s'",
+	            key->name, shown(node));
+}
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family) {
+		return false;
+	}
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+	return memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0 &&
+	       x->sin6_scope_id == y->sin6_scope_id;
+}
+
+/* Append a numeric address. CIRRUS_EINVAL: not one; CIRRUS_EEXIST: listed. */
+static int add_addr(conf_t *conf, const char *text)
+{
+	/* getaddrinfo() reads IPv6 scopes (fe80::1%eth0) but also IPv4 short
+	 * forms (127.1): those go through inet_pton(), which does not. */
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST, .ai_family = AF_INET6,
+	                          .ai_socktype = SOCK_DGRAM };
+	struct addrinfo *ai = NULL;
+	conf_addr_t a = { 0 };
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&a.addr;
+	if (inet_pton(AF_INET, text, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+	} else if (getaddrinfo(text, NULL, &hints, &ai) == 0) {
+		memcpy(&a.addr, ai->ai_addr, ai->ai_addrlen);
+		freeaddrinfo(ai);
+	} else {
+		return CIRRUS_EINVAL;
+	}
+	a.text = strdup(text);
+	for (size_t i = 0; i < conf->listen_count; i++) {
+		if (same_addr(&conf->listen[i].addr, &a.addr)) {
+			free(a.text);
+			return CIRRUS_EEXIST;
+		}
+	}
+	conf_addr_t *grown = realloc(conf->listen, (conf->listen_count + 1) * sizeof(*grown));
+	if (a.text == NULL || grown == NULL) {
+		free(a.text);
+		return CIRRUS_ENOMEM;
+	}
+	conf->listen = grown;
+	conf->listen[conf->listen_count++] = a;
+	return 0;
+}
+
+static int parse_addr(parser_t *p, yaml_node_t *node)
+{
+	const char *s = scalar(node);
+	int r = s != NULL ? add_addr(p->conf, s) : CIRRUS_EINVAL;
+	switch (r) {
+	case 0:             return 0;
+	case CIRRUS_ENOMEM: return nomem(p);
+	case CIRRUS_EEXIST: return fail(p, node, "listen: address '%s' is listed twice", s);
+	default:            return fail(p, node, "listen: '%s' is not an IP address", shown(node));
+	}
+}
+
+static int parse_listen(parser_t *p, yaml_node_t *node, const conf_key_t *key,
+                        void *base)
+{
+	(void)key, (void)base;
+	if (node->type == YAML_SCALAR_NODE) {
+		return parse_addr(p, node);
+	}
+	if (node->type != YAML_SEQUENCE_NODE ||
+	    node->data.sequence.items.start == node->data.sequence.items.top) {
+		return fail(p, node, "listen must be an address or a list of at least one");
+	}
+	for (yaml_node_item_t *i = node->data.sequence.items.start;
+	     i < node->data.sequence.items.top; i++) {
+		int r = parse_addr(p, yaml_document_get_node(&p->doc, *i));
+		if (r != 0) {
+			return r;
+		}
+	}
+	return 0;
+}
+
+static const conf_key_t *find_key(const conf_key_t *keys, size_t count, const char *name)
+{
+	for (size_t i = 0; name != NULL && i < count; i++) {
+		if (strcmp(keys[i].name, name) == 0) {
+			return &keys[i];
+		}
+	}
+	return NULL;
+}
+
+static int unknown_key(parser_t *p, const yaml_node_t *node, const char *where,
+                       const conf_key_t *keys, size_t count)
+{
+	char known[256] = "";
+	for (size_t i = 0; i < count; i++) {
+		size_t len = strlen(known);
+		snprintf(known + len, sizeof(known) - len, "%s%s", i ? ", " : "", keys[i].name);
+	}
+	return fail(p, node, "unknown key '%s' in %s (known: %s)", shown(node), where, known);
+}
+
+/* Parse a mapping whose keys must all be in keys (at most 32), each once. */
+static int parse_map(parser_t *p, yaml_node_t *node, const char *where,
+                     const conf_key_t *keys, size_t count, void *base)
+{
+	if (is_null(node)) {
+		return 0;
+	}
+	if (node->type != YAML_MAPPING_NODE) {
+		return fail(p, node, "%s must be a mapping of keys, not '%s'", where, shown(node));
+	}
+	uint32_t seen = 0;
+	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
+	     pair < node->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(&p->doc, pair->key);
+		const conf_key_t *key = find_key(keys, count, scalar(k));
+		if (key == NULL) {
+			return unknown_key(p, k, where, keys, count);
+		}
+		uint32_t bit = UINT32_C(1) << (key - keys);
+		if (seen & bit) {
+			return fail(p, k, "key '%s' appears twice in %s", key->name, where);
+		}
+		seen |= bit;
+		int r = key->parse(p, yaml_document_get_node(&p->doc, pair->value), key, base);
+		if (r != 0) {
+			return r;
+		}
+	}
+	return 0;
+}
+
+static const conf_key_t server_keys[] = {
+	{ "listen", parse_listen, 0, 0, 0 },
+	{ "port", parse_uint, offsetof(conf_t, port), 1, 65535 },
+	{ "workers", parse_uint, offsetof(conf_t, workers), 0, CONF_WORKERS_MAX },
+	{ "udp-payload", parse_uint, offsetof(conf_t, udp_payload), 512, 4096 },
+	{ "tcp-idle-timeout", parse_uint, offsetof(conf_t, tcp_idle_timeout), 1, 6553 },
+	{ "tcp-max-clients", parse_uint, offsetof(conf_t, tcp_max_clients), 1, 1000000 },
+	{ "tcp-io-timeout", parse_uint, offsetof(conf_t, tcp_io_timeout), 1, 3600 },
+	{ "nsid", parse_text, offsetof(conf_t, nsid), 1, 255 },
+	{ "identity", parse_text, offsetof(conf_t, identity), 1, 255 },
+	{ "version", parse_text, offsetof(conf_t, version), 1, 255 },
+};
+
+static const conf_key_t log_keys[] = {
+	{ "level", parse_level, offsetof(conf_t, log_level), 0, 0 },
+};
+
+static const conf_key_t zone_keys[] = {
+	{ "origin", parse_text, offsetof(conf_zone_t, origin), 1, 1024 },
+	{ "file", parse_text, offsetof(conf_zone_t, file), 1, 4096 },
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static int parse_server(parser_t *p, yaml_node_t *node, const conf_key_t *key,
+                        void *base)
+{
+	(void)key;
+	return parse_map(p, node, "server", server_keys, COUNT(server_keys), base);
+}
+
+static int parse_log(parser_t *p, yaml_node_t *node, const conf_key_t *key,
+                     void *base)
+{
+	(void)key;
+	return parse_map(p, node, "log", log_keys, COUNT(log_keys), base);
+}
+
+/* The file of a zone, relative to the directory of the configuration. */
+static char *resolve_path(const char *conf_path, const char *file)
+{
+	const char *slash = strrchr(conf_path, '/');
+	if (file[0] == '/' || slash == NULL) {
+		return strdup(file);
+	}
+	char *out = NULL;
+	int dir_len = (int)(slash - conf_path);
+	return asprintf(&out, "%.*s/%s", dir_len, conf_path, file) < 0 ? NULL : out;
+}
+
+/* Check origin and that no earlier zone has the same apex. */
+static int check_origin(parser_t *p, const yaml_node_t *node, const char *origin)
+{
+	knot_dname_storage_t apex, other;
+	if (knot_dname_from_str(apex, origin, sizeof(apex)) == NULL) {
+		return fail(p, node, "zone origin '%s' is not a domain name", origin);
+	}
+	knot_dname_to_lower(apex);
+	for (size_t i = 0; i < p->conf->zone_count; i++) {
+		knot_dname_from_str(other, p->conf->zones[i].origin, sizeof(other));
+		knot_dname_to_lower(other);
+		if (knot_dname_is_equal(apex, other)) {
+			return fail(p, node, "zone '%s' is listed twice", origin);
+		}
+	}
+	return 0;
+}
+
+static int parse_zone(parser_t *p, yaml_node_t *node)
+{
+	conf_zone_t z = { 0 };
+	int r = parse_map(p, node, "a zone", zone_keys, COUNT(zone_keys), &z);
+	if (r == 0 && (z.origin == NULL || z.file == NULL)) {
+		r = fail(p, node, "a zone needs both 'origin' and 'file'");
+	}
+	if (r == 0) {
+		r = check_origin(p, node, z.origin);
+	}
+	char *path = r == 0 ? resolve_path(p->path, z.file) : NULL;
+	conf_zone_t *grown = NULL;
+	if (r == 0 && path != NULL) {
+		grown = realloc(p->conf->zones, (p->conf->zone_count + 1) * sizeof(*grown));
+	}
+	if (r == 0 && grown == NULL) {
+		r = nomem(p);
+	}
+	free(z.file);
+	if (r != 0) {
+		free(path);
+		free(z.origin);
+		return r;
+	}
+	z.file = path;
+	p->conf->zones = grown;
+	p->conf->zones[p->conf->zone_count++] = z;
+	return 0;
+}
+
+static int parse_zones(parser_t *p, yaml_node_t *node, const conf_key_t *key,
+                       void *base)
+{
+	(void)key, (void)base;
+	if (is_null(node)) {
+		return 0;
+	}
+	if (node->type != YAML_SEQUENCE_NODE) {
+		return fail(p, node, "zones must be a list, not '%s'", shown(node));
+	}
+	for (yaml_node_item_t *i = node->data.sequence.items.start;
+	     i < node->data.sequence.items.top; i++) {
+		int r = parse_zone(p, yaml_document_get_node(&p->doc, *i));
+		if (r != 0) {
+			return r;
+		}
+	}
+	return 0;
+}
+
+static const conf_key_t top_keys[] = {
+	{ "server", parse_server, 0, 0, 0 },
+	{ "log", parse_log, 0, 0, 0 },
+	{ "zones", parse_zones, 0, 0, 0 },
+};
+
+static void conf_defaults(conf_t *conf)
+{
+	*conf = (conf_t) {
+		.port = 5353,
+		.workers = 1,
+		.udp_payload = 1232,
+		.tcp_idle_timeout = 10,
+		.tcp_max_clients = 1024,
+		.tcp_io_timeout = 5,
+		.log_level = LOG_LEVEL_INFO,
+	};
+}
+
+static int syntax_error(parser_t *p, const yaml_parser_t *yp)
+{
+	if (yp->error == YAML_MEMORY_ERROR) {
+		return nomem(p);
+	}
+	snprintf(p->err, p->err_size, "%s:%zu: %s%s%s", p->path,
+	         yp->problem_mark.line + 1, yp->problem ? yp->problem : "invalid YAML",
+	         yp->context ? " " : "", yp->context ? yp->context : "");
+	return CIRRUS_EPARSE;
+}
+
+/* Parse the open file f into p->conf. */
+static int parse_file(parser_t *p, FILE *f)
+{
+	yaml_parser_t yp;
+	if (!yaml_parser_initialize(&yp)) {
+		return nomem(p);
+	}
+	yaml_parser_set_input_file(&yp, f);
+	int r;
+	if (!yaml_parser_load(&yp, &p->doc)) {
+		r = syntax_error(p, &yp);
+	} else {
+		yaml_node_t *root = yaml_document_get_root_node(&p->doc);
+		r = root == NULL ? 0 : parse_map(p, root, "the top level", top_keys,
+		                                 COUNT(top_keys), p->conf);
+		yaml_document_delete(&p->doc);
+	}
+	yaml_parser_delete(&yp);
+	return r;
+}
+
+int conf_load(conf_t *conf, const char *path, char *err, size_t err_size)
+{
+	parser_t p = { .path = path, .conf = conf, .err = err, .err_size = err_size };
+	conf_defaults(conf);
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		snprintf(err, err_size, "%s: %s", path, strerror(errno));
+		return CIRRUS_EIO;
+	}
+	int r = parse_file(&p, f);
+	fclose(f);
+	if (r == 0 && conf->listen_count == 0) {
+		r = add_addr(conf, "127.0.0.1");
+		r = r == 0 ? add_addr(conf, "::1") : r;
+		r = r == 0 ? 0 : nomem(&p);
+	}
+	if (r == 0 && (conf->path = strdup(path)) == NULL) {
+		r = nomem(&p);
+	}
+	if (r != 0) {
+		conf_deinit(conf);
+	}
+	return r;
+}
+
+void conf_deinit(conf_t *conf)
+{
+	for (size_t i = 0; i < conf->listen_count; i++) {
+		free(conf->listen[i].text);
+	}
+	for (size_t i = 0; i < conf->zone_count; i++) {
+		free(conf->zones[i].origin);
+		free(conf->zones[i].file);
+	}
+	free(conf->listen);
+	free(conf->zones);
+	free(conf->nsid);
+	free(conf->identity);
+	free(conf->version);
+	free(conf->path);
+	conf_defaults(conf);
+}

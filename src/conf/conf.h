@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * conf.h -- the server configuration: one YAML file (cirrus.yaml) read into
+ * plain values with every default filled in. Errors name the file and line.
+ * Not for applying the values (cmd_serve.c does that) nor for zone contents.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "util/log.h"
+
+/*! \brief One listen address as written and as parsed (port left 0). */
+typedef struct conf_addr {
+	char *text;                     /*!< as written in the file */
+	struct sockaddr_storage addr;   /*!< numeric address, port 0 */
+} conf_addr_t;
+
+/*! \brief One zone to serve. */
+typedef struct conf_zone {
+	char *origin;   /*!< apex as written */
+	char *file;     /*!< master file, resolved against the config directory */
+} conf_zone_t;
+
+/*! \brief The whole configuration; see docs/configuration.md for each key. */
+typedef struct conf {
+	char *path;                 /*!< file it was read from */
+	conf_addr_t *listen;
+	size_t listen_count;
+	unsigned port;
+	unsigned workers;           /*!< 0 = one per CPU */
+	unsigned udp_payload;
+	unsigned tcp_idle_timeout;  /*!< seconds */
+	unsigned tcp_max_clients;
+	unsigned tcp_io_timeout;    /*!< seconds */
+	char *nsid;                 /*!< NULL = off */
+	char *identity;             /*!< NULL = REFUSED */
+	char *version;              /*!< NULL = REFUSED */
+	log_level_t log_level;
+	conf_zone_t *zones;
+	size_t zone_count;
+} conf_t;
+
+/*! \brief Largest accepted value of server.workers. */
+#define CONF_WORKERS_MAX 1024
+
+/*!
+ * \brief Read a configuration file; keys it does not set keep their defaults.
+ *
+ * \param conf      filled on success; release with conf_deinit()
+ * \param path      YAML file
+ * \param err       on failure, "FILE:LINE: reason" (or "FILE: reason")
+ * \param err_size  size of err
+ * \retval 0 on success (nothing to release on failure)
+ * \retval CIRRUS_EIO      the file cannot be opened
+ * \retval CIRRUS_EPARSE   not valid YAML
+ * \retval CIRRUS_EINVAL   an unknown key or a bad value
+ * \retval CIRRUS_ENOMEM
+ */
+int conf_load(conf_t *conf, const char *path, char *err, size_t err_size);
+
+/*! \brief Release everything conf_load() allocated. */
+void conf_deinit(conf_t *conf);

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * main.c -- the `cirrus` command line: pick the subcommand and hand it the
+ * rest of argv. Usage errors exit 2 with the usage on stderr; --help prints
+ * it on stdout and exits 0.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+
+#ifndef CIRRUS_VERSION
+#define CIRRUS_VERSION "0.1.0"
+#endif
+
+static const char usage_top[] =
+	"usage: cirrus COMMAND [ARGS]\n"
+	"\n"
+	"commands:\n"
+	"  serve -c FILE [-p PORT] [-w WORKERS]   run the DNS server\n"
+	"  zone check FILE [--origin NAME]        check a zone file\n"
+	"  version                                print the version\n"
+	"\n"
+	"Each command takes -h/--help.\n";
+
+static const char usage_version[] = "usage: cirrus version\n";
+
+static int is_help(const char *arg)
+{
+	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+int cmd_bad_usage(const char *cmd, const char *problem, const char *usage)
+{
+	fprintf(stderr, "cirrus %s: %s\n%s", cmd, problem, usage);
+	return 2;
+}
+
+int cmd_bad_option(const char *cmd, int opt, char *const argv[], const char *usage)
+{
+	char problem[256];
+	const char *arg = argv[optind - 1];
+	if (opt == ':') {
+		snprintf(problem, sizeof(problem), "option '%s' needs a value", arg);
+	} else if (optopt != 0) {
+		snprintf(problem, sizeof(problem), "unknown option '-%c'", optopt);
+	} else {
+		snprintf(problem, sizeof(problem), "unknown option '%s'", arg);
+	}
+	return cmd_bad_usage(cmd, problem, usage);
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	if (argc > 1 && is_help(argv[1])) {
+		fputs(usage_version, stdout);
+		return 0;
+	}
+	if (argc > 1) {
+		return cmd_bad_usage("version", "takes no arguments", usage_version);
+	}
+	printf("cirrus %s\n", CIRRUS_VERSION);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage_top, stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (is_help(cmd)) {
+		fputs(usage_top, stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		return cmd_version(argc - 1, argv + 1);
+	}
+	if (strcmp(cmd, "serve") == 0) {
+		return cmd_serve(argc - 1, argv + 1);
+	}
+	if (strcmp(cmd, "zone") == 0) {
+		return cmd_zone(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "cirrus: unknown command '%s'\n%s", cmd, usage_top);
+	return 2;
+}

@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * tcp.c -- DNS over TCP (RFC 7766) on the libuv loop: 2-byte length framing,
+ * pipelined queries answered as they arrive, an idle timeout, a deadline to
+ * finish a started message, and a cap on connections. Answers go out with
+ * uv_try_write(); only what the socket does not take at once is copied.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <urcu.h>
+#include <libknot/libknot.h>
+
+#include "net/net_internal.h"
+#include "util/arena.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#define TCP_MSG_MAX 65535           /* a length prefix cannot say more */
+#define TCP_BUF_INIT 4096           /* first read buffer; grows for big queries */
+#define TCP_BACKLOG 1024
+#define TCP_QUEUE_HIGH (256 * 1024) /* unsent bytes that pause reading */
+#define TCP_SCRATCH (64 * 1024)
+
+typedef struct tcp_conn tcp_conn_t;
+
+struct tcp_conn {
+	uv_tcp_t handle;
+	uv_timer_t timer;           /* idle or partial-message deadline */
+	net_tcp_t *tcp;
+	tcp_conn_t *prev, *next;    /* in net_tcp.conns */
+	struct sockaddr_storage peer;
+	uint8_t *buf;               /* bytes read and not yet answered */
+	size_t len, cap;
+	int open_handles;           /* freed when both handles have closed */
+	bool in_msg;                /* buf holds the start of a message */
+	bool paused;                /* reading stopped until the answers drain */
+	bool eof;                   /* the client sent everything it will */
+};
+
+struct net_tcp {
+	net_server_t *srv;
+	uv_tcp_t *listeners;
+	size_t listener_count;      /* initialised handles */
+	tcp_conn_t *conns;
+	size_t conn_count;
+	arena_t scratch;            /* engine scratch, reset after each answer */
+	uint8_t answer[2 + TCP_MSG_MAX];
+};
+
+/* A queued answer: owned by libuv until on_write(). */
+typedef struct tcp_write {
+	uv_write_t req;
+	uint8_t data[];
+} tcp_write_t;
+
+static void on_conn_closed(uv_handle_t *handle)
+{
+	tcp_conn_t *c = handle->data;
+	if (--c->open_handles > 0) {
+		return;
+	}
+	if (c->prev != NULL) {
+		c->prev->next = c->next;
+	} else {
+		c->tcp->conns = c->next;
+	}
+	if (c->next != NULL) {
+		c->next->prev = c->prev;
+	}
+	c->tcp->conn_count--;
+	free(c->buf);
+	free(c);
+}
+
+static void conn_close(tcp_conn_t *c)
+{
+	if (uv_is_closing((uv_handle_t *)&c->handle)) {
+		return;
+	}
+	uv_close((uv_handle_t *)&c->timer, on_conn_closed);
+	uv_close((uv_handle_t *)&c->handle, on_conn_closed);
+}
+
+static void on_timeout(uv_timer_t *timer)
+{
+	conn_close(timer->data);
+}
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+static void on_write(uv_write_t *req, int status)
+{
+	uv_stream_t *stream = req->handle;
+	tcp_conn_t *c = stream->data;
+	free(req);
+	if (status == UV_ECANCELED || uv_is_closing((uv_handle_t *)stream)) {
+		return;
+	}
+	size_t queued = uv_stream_get_write_queue_size(stream);
+	if (status < 0 || (c->eof && queued == 0)) {
+		conn_close(c);
+	} else if (c->paused && queued < TCP_QUEUE_HIGH / 4) {
+		c->paused = false;
+		if (uv_read_start(stream, on_alloc, on_read) != 0) {
+			conn_close(c);
+		}
+	}
+}
+
+/* Send len bytes of data; 0 or a libuv error. */
+static int conn_write(tcp_conn_t *c, const uint8_t *data, size_t len)
+{
+	uv_stream_t *stream = (uv_stream_t *)&c->handle;
+	uv_buf_t buf = uv_buf_init((char *)data, len);
+	int done = uv_try_write(stream, &buf, 1);
+	if (done == (int)len) {
+		return 0;
+	}
+	if (done < 0 && done != UV_EAGAIN) {
+		return done;
+	}
+	done = done < 0 ? 0 : done;
+	tcp_write_t *w = malloc(sizeof(*w) + len - done);
+	if (w == NULL) {
+		return UV_ENOMEM;
+	}
+	memcpy(w->data, data + done, len - done);
+	buf = uv_buf_init((char *)w->data, len - done);
+	int r = uv_write(&w->req, stream, &buf, 1, on_write);
+	if (r != 0) {
+		free(w);
+	}
+	return r;
+}
+
+/* Answer one query; 0 or a libuv error. */
+static int conn_answer(tcp_conn_t *c, const uint8_t *query, size_t len)
+{
+	net_tcp_t *tcp = c->tcp;
+	const net_server_t *srv = tcp->srv;
+	engine_query_t q = {
+		.transport = ENGINE_TRANSPORT_TCP,
+		.remote = (const struct sockaddr *)&c->peer,
+	};
+	size_t answer_len = 0;
+	rcu_read_lock();
+	engine_action_t act = engine_handle(rcu_dereference(srv->zones), srv->conf.engine,
+	                                    &q, query, len, tcp->answer + 2, TCP_MSG_MAX,
+	                                    &answer_len, &tcp->scratch);
+	rcu_read_unlock();
+	int r = 0;
+	if (act == ENGINE_SEND) {
+		tcp->answer[0] = answer_len >> 8;
+		tcp->answer[1] = answer_len & 0xff;
+		r = conn_write(c, tcp->answer, answer_len + 2);
+	}
+	/* The answer is sent or copied: nothing points into the scratch. */
+	arena_reset(&tcp->scratch);
+	return r;
+}
+
+static size_t msg_len(const uint8_t *p)
+{
+	return (size_t)p[0] << 8 | p[1];
+}
+
+/* Answer every whole message in the buffer; false if the connection closed. */
+static bool conn_answer_all(tcp_conn_t *c, size_t *used)
+{
+	size_t off = 0;
+	while (c->len - off >= 2) {
+		size_t len = msg_len(c->buf + off);
+		if (len < KNOT_WIRE_HEADER_SIZE) {
+			/* Not even a DNS header: the stream is out of step. */
+			conn_close(c);
+			return false;
+		}
+		if (c->len - off - 2 < len) {
+			break;
+		}
+		if (conn_answer(c, c->buf + off + 2, len) != 0) {
+			conn_close(c);
+			return false;
+		}
+		off += 2 + len;
+	}
+	*used = off;
+	return true;
+}
+
+/* Make room for the whole of a started message; false if out of memory. */
+static bool conn_fit(tcp_conn_t *c)
+{
+	size_t need = c->len >= 2 ? 2 + msg_len(c->buf) : 0;
+	if (need <= c->cap) {
+		return true;
+	}
+	uint8_t *grown = realloc(c->buf, need);
+	if (grown == NULL) {
+		return false;
+	}
+	c->buf = grown;
+	c->cap = need;
+	return true;
+}
+
+/* Idle timeout between messages; the I/O deadline from a message's start. */
+static void conn_arm_timer(tcp_conn_t *c, bool fresh)
+{
+	const net_conf_t *conf = &c->tcp->srv->conf;
+	if (c->len == 0) {
+		c->in_msg = false;
+		uv_timer_start(&c->timer, on_timeout, conf->tcp_idle_timeout * 1000ULL, 0);
+	} else if (fresh) {
+		c->in_msg = true;
+		uv_timer_start(&c->timer, on_timeout, conf->tcp_io_timeout * 1000ULL, 0);
+	}
+}
+
+static void conn_consume(tcp_conn_t *c)
+{
+	size_t used = 0;
+	if (!conn_answer_all(c, &used)) {
+		return;
+	}
+	bool fresh = used > 0 || !c->in_msg;
+	memmove(c->buf, c->buf + used, c->len - used);
+	c->len -= used;
+	if (!conn_fit(c)) {
+		conn_close(c);
+		return;
+	}
+	conn_arm_timer(c, fresh);
+	uv_stream_t *stream = (uv_stream_t *)&c->handle;
+	if (uv_stream_get_write_queue_size(stream) > TCP_QUEUE_HIGH) {
+		/* The client sends faster than it reads: wait for it. */
+		uv_read_stop(stream);
+		c->paused = true;
+	}
+}
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+	tcp_conn_t *c = handle->data;
+	(void)suggested;
+	if (c->buf == NULL) {
+		c->buf = malloc(TCP_BUF_INIT);
+		c->cap = c->buf != NULL ? TCP_BUF_INIT : 0;
+	}
+	/* conn_fit() keeps room for the message being read. */
+	*buf = uv_buf_init((char *)c->buf + c->len, c->cap - c->len);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	tcp_conn_t *c = stream->data;
+	(void)buf;
+	if (nread == UV_EOF && uv_stream_get_write_queue_size(stream) > 0) {
+		/* Half-closed: send the answers still queued, then close. */
+		uv_read_stop(stream);
+		c->eof = true;
+		return;
+	}
+	if (nread < 0) {
+		conn_close(c);
+		return;
+	}
+	c->len += nread;
+	conn_consume(c);
+}
+
+static void free_handle(uv_handle_t *handle)
+{
+	free(handle);
+}
+
+/* Over the connection cap: accept and close at once, so the client knows. */
+static void reject(uv_stream_t *server)
+{
+	uv_tcp_t *h = malloc(sizeof(*h));
+	if (h == NULL) {
+		return;
+	}
+	uv_tcp_init(server->loop, h);
+	uv_accept(server, (uv_stream_t *)h);
+	uv_close((uv_handle_t *)h, free_handle);
+}
+
+static void conn_open(net_tcp_t *tcp, tcp_conn_t *c, uv_stream_t *server)
+{
+	c->tcp = tcp;
+	uv_tcp_init(server->loop, &c->handle);
+	uv_timer_init(server->loop, &c->timer);
+	c->handle.data = c;
+	c->timer.data = c;
+	c->open_handles = 2;
+	c->next = tcp->conns;
+	if (c->next != NULL) {
+		c->next->prev = c;
+	}
+	tcp->conns = c;
+	tcp->conn_count++;
+	int len = sizeof(c->peer);
+	uv_stream_t *stream = (uv_stream_t *)&c->handle;
+	if (uv_accept(server, stream) != 0 ||
+	    uv_tcp_getpeername(&c->handle, (struct sockaddr *)&c->peer, &len) != 0 ||
+	    uv_read_start(stream, on_alloc, on_read) != 0) {
+		conn_close(c);
+		return;
+	}
+	/* Pipelined answers are separate writes: do not hold one back. */
+	uv_tcp_nodelay(&c->handle, 1);
+	conn_arm_timer(c, false);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	net_tcp_t *tcp = server->data;
+	if (status < 0) {
+		log_warning("TCP accept failed: %s", uv_strerror(status));
+		return;
+	}
+	tcp_conn_t *c = NULL;
+	if (tcp->conn_count < tcp->srv->conf.tcp_max_clients) {
+		c = calloc(1, sizeof(*c));
+	}
+	if (c == NULL) {
+		reject(server);
+		return;
+	}
+	conn_open(tcp, c, server);
+}
+
+int net_tcp_new(net_server_t *srv, net_tcp_t **out)
+{
+	net_tcp_t *tcp = calloc(1, sizeof(*tcp));
+	if (tcp == NULL) {
+		return CIRRUS_ENOMEM;
+	}
+	tcp->listeners = calloc(srv->addr_count, sizeof(uv_tcp_t));
+	if (tcp->listeners == NULL) {
+		free(tcp);
+		return CIRRUS_ENOMEM;
+	}
+	tcp->srv = srv;
+	arena_init(&tcp->scratch, TCP_SCRATCH);
+	*out = tcp;
+	return 0;
+}
+
+static int tcp_listen_one(net_tcp_t *tcp, const net_addr_t *a)
+{
+	uv_tcp_t *l = &tcp->listeners[tcp->listener_count];
+	int r = uv_tcp_init_ex(&tcp->srv->loop, l, a->addr.ss_family);
+	if (r == 0) {
+		tcp->listener_count++;
+		l->data = tcp;
+		r = uv_tcp_bind(l, (const struct sockaddr *)&a->addr,
+		                a->addr.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+	}
+	if (r == 0) {
+		r = uv_listen((uv_stream_t *)l, TCP_BACKLOG, on_connection);
+	}
+	if (r != 0) {
+		log_error("cannot listen on TCP %s port %u: %s", a->text, net_addr_port(a),
+		          uv_strerror(r));
+		return CIRRUS_EIO;
+	}
+	return 0;
+}
+
+int net_tcp_listen(net_tcp_t *tcp)
+{
+	for (size_t i = 0; i < tcp->srv->addr_count; i++) {
+		int r = tcp_listen_one(tcp, &tcp->srv->addrs[i]);
+		if (r != 0) {
+			return r;
+		}
+	}
+	return 0;
+}
+
+void net_tcp_stop(net_tcp_t *tcp)
+{
+	for (size_t i = 0; i < tcp->listener_count; i++) {
+		uv_handle_t *l = (uv_handle_t *)&tcp->listeners[i];
+		if (!uv_is_closing(l)) {
+			uv_close(l, NULL);
+		}
+	}
+	for (tcp_conn_t *c = tcp->conns; c != NULL; c = c->next) {
+		conn_close(c);
+	}
+}
+
+void net_tcp_free(net_tcp_t *tcp)
+{
+	if (tcp == NULL) {
+		return;
+	}
+	arena_deinit(&tcp->scratch);
+	free(tcp->listeners);
+	free(tcp);
+}
