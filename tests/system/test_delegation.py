@@ -7,6 +7,12 @@ from util_dns import assert_auth_answer, assert_rcode, assert_sections, flags, m
 DS_SECURE = "12345 13 2 " + "4A" * 32
 DS_CHILD = "54321 13 2 " + "B7" * 32
 
+BIG_NS = [f"ns{i:02d}.big.example.com." for i in range(1, 14)]
+BIG_DELEGATION = "\n".join(
+    [f"big            NS    {ns}" for ns in BIG_NS]
+    + [f"{ns:<22} A     192.0.2.{100 + i}\n{ns:<22} AAAA  2001:db8::{100 + i}"
+       for i, ns in enumerate(BIG_NS)])
+
 PARENT = f"""\
 $ORIGIN example.com.
 $TTL 3600
@@ -33,6 +39,8 @@ ns.child       A     192.0.2.70
 child          DS    {DS_CHILD}
 nods           NS    ns.nods
 ns.nods        A     192.0.2.80
+; a delegation whose in-domain glue does not fit in 512 octets
+{BIG_DELEGATION}
 """
 
 CHILD = """\
@@ -175,3 +183,20 @@ def test_below_served_child_answered_from_child(server):
     r = server.query("ns.child.example.com.", "A")
     assert_auth_answer(r)
     assert_sections(r, answer=["ns.child.example.com. 600 IN A 192.0.2.70"])
+
+
+def test_referral_glue_that_does_not_fit_sets_tc(server):
+    """RFC 9471 section 3.1: all in-domain glue MUST be in the referral; when
+    it does not fit (13 NS with A and AAAA in 512 octets) TC is set."""
+    r = server.query("www.big.example.com.", "A")
+    assert "AA" not in flags(r)
+    assert "TC" in flags(r), "in-domain glue dropped without TC\n" + r.to_text()
+
+
+def test_referral_all_glue_with_edns(server):
+    """RFC 9471 section 3.1: with room (EDNS 1232) the referral carries every
+    NS and all in-domain glue, TC clear."""
+    r = server.query("www.big.example.com.", "A", use_edns=0, payload=1232)
+    assert_referral(r, [f"big.example.com. 3600 IN NS {ns}" for ns in BIG_NS],
+                    [f"{ns} 3600 IN A 192.0.2.{100 + i}" for i, ns in enumerate(BIG_NS)]
+                    + [f"{ns} 3600 IN AAAA 2001:db8::{100 + i}" for i, ns in enumerate(BIG_NS)])

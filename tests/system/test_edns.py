@@ -1,5 +1,7 @@
 """EDNS(0) (RFC 6891): OPT echo, BADVERS, our advertised payload size, UDP
 truncation and TCP fallback, NSID (RFC 5001), the DO bit (RFC 3225)."""
+import struct
+
 import dns.edns
 import dns.flags
 import dns.message
@@ -7,7 +9,7 @@ import dns.rcode
 import pytest
 
 from util_dns import (assert_auth_answer, assert_rcode, assert_sections, flags, header,
-                      module_server, udp_raw)
+                      module_server, opt_wire, udp_raw)
 
 
 def txt_lines(owner, count):
@@ -76,11 +78,18 @@ def test_opt_echoed_on_error_rcodes(server):
     assert r.edns == 0
 
 
-@pytest.mark.parametrize("version", [1, 255])
+@pytest.mark.parametrize("version", [1, 2, 255])
 def test_unknown_version_badvers(server, version):
     """RFC 6891 6.1.3: an OPT version above ours gets BADVERS (extended rcode
     16) with an OPT of our version (0) and no answer data."""
-    r = server.query("www.example.com.", "A", use_edns=version)
+    # Built by hand: dnspython 2.3 turns use_edns=1 into version 0 (1 == True).
+    q = dns.message.make_query("www.example.com.", "A")
+    wire = bytearray(q.to_wire())
+    struct.pack_into("!H", wire, 10, 1)          # ARCOUNT = 1
+    raw = udp_raw(server.port, bytes(wire) + opt_wire(version=version), timeout=2.0)
+    assert raw is not None, "no answer"
+    r = dns.message.from_wire(raw)
+    assert r.id == q.id
     assert r.rcode() == dns.rcode.BADVERS, r.to_text()
     assert r.edns == 0
     assert r.answer == []
@@ -208,6 +217,17 @@ def test_unknown_option_ignored(server):
     assert_auth_answer(r)
     assert_sections(r, answer=["www.example.com. 3600 IN A 192.0.2.10"])
     assert [o for o in r.options if o.otype == 65001] == []
+
+
+def test_unknown_edns_flags_ignored_and_cleared(server):
+    """RFC 6891 6.1.4 / RFC 8906 section 3.2.3: undefined EDNS flag bits (Z)
+    are ignored by the receiver and sent as zero; DO still copied."""
+    r = server.query("www.example.com.", "A", use_edns=0, ednsflags=0x4000,
+                     want_dnssec=True)
+    assert_auth_answer(r)
+    assert_sections(r, answer=["www.example.com. 3600 IN A 192.0.2.10"])
+    assert r.ednsflags & 0x7FFF == 0, hex(r.ednsflags)
+    assert r.ednsflags & dns.flags.DO
 
 
 @pytest.mark.parametrize("do", [True, False])

@@ -89,6 +89,9 @@ FORMERR_CASES = {
     "truncated_name": make_header(ID, RD, qd=1) + b"\x03www\x07exam",
     "truncated_type_class": make_header(ID, RD, qd=1) + name_wire("www.example.com.") + b"\x00",
     "reserved_label_type": make_header(ID, RD, qd=1) + b"\x83www\x00\x00\x01\x00\x01",
+    "extended_label_type": make_header(ID, RD, qd=1) + b"\x43www\x00\x00\x01\x00\x01",
+    "name_over_255_octets": make_header(ID, RD, qd=1)
+        + b"".join(b"\x3f" + bytes([97 + i]) * 63 for i in range(5)) + b"\x00\x00\x01\x00\x01",
     "pointer_loop": make_header(ID, RD, qd=1) + b"\xc0\x0c\x00\x01\x00\x01",
     "pointer_out_of_range": make_header(ID, RD, qd=1) + b"\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8",
     "trailing_garbage": make_header(ID, RD, qd=1) + QUESTION + b"\xde\xad\xbe\xef garbage",
@@ -103,9 +106,12 @@ FORMERR_CASES = {
 
 @pytest.mark.parametrize("case", sorted(FORMERR_CASES))
 def test_malformed_query_formerr(server, case):
-    """RFC 1035 4.1.1 (FORMERR: "unable to interpret the query"), RFC 6891
-    6.1.1 (more than one OPT is FORMERR; malformed option length): the server
-    answers FORMERR with QR=1 and the query's ID, and keeps serving."""
+    """RFC 1035 4.1.1 (FORMERR: "unable to interpret the query"): bad
+    counts, truncation, names over 255 octets (RFC 1035 3.1), reserved and
+    extended label types (RFC 1035 4.1.4, RFC 6891 5), pointer loops, trailing
+    bytes; RFC 6891 6.1.1: more than one OPT, or a malformed option length.
+    The server answers FORMERR with QR=1 and the query's ID, and keeps
+    serving."""
     _, h = raw_answer(server, FORMERR_CASES[case])
     assert h["rcode"] == FORMERR, h
     assert h["ancount"] == 0 and h["nscount"] == 0
@@ -142,6 +148,17 @@ def test_rd_copied_ra_clear(server, rd):
     assert_auth_answer(r)
     assert ("RD" in flags(r)) == rd
     assert "RA" not in flags(r)
+
+
+def test_header_z_bit_ignored(server):
+    """RFC 1035 4.1.1 / RFC 8906 section 3.1.3: the Z bit must be zero; a
+    query with it set is answered normally and the answer has it clear."""
+    q = dns.message.make_query("www.example.com.", "A")
+    wire = bytearray(q.to_wire())
+    wire[3] |= 0x40
+    raw, h = raw_answer(server, bytes(wire))
+    assert h["rcode"] == 0 and h["aa"] and h["ancount"] == 1
+    assert not h["flags"] & 0x0040, "Z bit set in the answer"
 
 
 # -- classes and CHAOS ---------------------------------------------------------
