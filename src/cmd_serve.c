@@ -34,6 +34,9 @@ static const char usage_serve[] =
 	"  -h, --help           show this help\n"
 	"SIGHUP reloads the zone files; SIGTERM or SIGINT stops the server.\n";
 
+#define CIRRUS_XSTR(x) #x
+#define CIRRUS_STR(x) CIRRUS_XSTR(x)
+
 typedef struct serve {
 	conf_t conf;
 	engine_conf_t engine;
@@ -77,9 +80,12 @@ static int parse_args(int argc, char **argv, serve_args_t *args)
 		case 'h': fputs(usage_serve, stdout); return 0;
 		default:  return cmd_bad_option("serve", opt, argv, usage_serve);
 		}
-		if ((opt == 'p' && args->port < 1) || (opt == 'w' && args->workers < 0)) {
-			return cmd_bad_usage("serve", opt == 'p' ? "PORT must be 1 to 65535" :
-			                     "WORKERS must be 0 to 1024", usage_serve);
+		if (opt == 'p' && args->port < 1) {
+			return cmd_bad_usage("serve", "PORT must be 1 to 65535", usage_serve);
+		}
+		if (opt == 'w' && args->workers < 0) {
+			return cmd_bad_usage("serve", "WORKERS must be 0 to "
+			                     CIRRUS_STR(CONF_WORKERS_MAX), usage_serve);
 		}
 	}
 	if (optind < argc) {
@@ -94,11 +100,9 @@ static int parse_args(int argc, char **argv, serve_args_t *args)
 static unsigned cpu_count(void)
 {
 	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-		return CPU_COUNT(&set);
-	}
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? n : 1;
+	long n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) :
+	         sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > CONF_WORKERS_MAX ? CONF_WORKERS_MAX : n;
 }
 
 /* Zone diagnostics go to the log; ctx is the zone file. */

@@ -9,9 +9,6 @@
 
 #include "cmd.h"
 
-#ifndef CIRRUS_VERSION
-#define CIRRUS_VERSION "0.1.0"
-#endif
 
 static const char usage_top[] =
 	"usage: cirrus COMMAND [ARGS]\n"

@@ -165,22 +165,34 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_st
 	       x->sin6_scope_id == y->sin6_scope_id;
 }
 
-/* Append a numeric address. CIRRUS_EINVAL: not one; CIRRUS_EEXIST: listed. */
-static int add_addr(conf_t *conf, const char *text)
+/*
+ * A numeric address. IPv4 goes through inet_pton(), which rejects short
+ * forms such as 127.1; IPv6 through getaddrinfo(), which reads a scope such
+ * as fe80::1%eth0.
+ */
+static bool parse_ip(const char *text, struct sockaddr_storage *ss)
 {
-	/* getaddrinfo() reads IPv6 scopes (fe80::1%eth0) but also IPv4 short
-	 * forms (127.1): those go through inet_pton(), which does not. */
+	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+	if (inet_pton(AF_INET, text, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		return true;
+	}
 	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST, .ai_family = AF_INET6,
 	                          .ai_socktype = SOCK_DGRAM };
 	struct addrinfo *ai = NULL;
+	if (getaddrinfo(text, NULL, &hints, &ai) != 0) {
+		return false;
+	}
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	return true;
+}
+
+/* Append a numeric address. CIRRUS_EINVAL: not one; CIRRUS_EEXIST: listed. */
+static int add_addr(conf_t *conf, const char *text)
+{
 	conf_addr_t a = { 0 };
-	struct sockaddr_in *v4 = (struct sockaddr_in *)&a.addr;
-	if (inet_pton(AF_INET, text, &v4->sin_addr) == 1) {
-		v4->sin_family = AF_INET;
-	} else if (getaddrinfo(text, NULL, &hints, &ai) == 0) {
-		memcpy(&a.addr, ai->ai_addr, ai->ai_addrlen);
-		freeaddrinfo(ai);
-	} else {
+	if (!parse_ip(text, &a.addr)) {
 		return CIRRUS_EINVAL;
 	}
 	a.text = strdup(text);
@@ -191,11 +203,13 @@ static int add_addr(conf_t *conf, const char *text)
 		}
 	}
 	conf_addr_t *grown = realloc(conf->listen, (conf->listen_count + 1) * sizeof(*grown));
+	if (grown != NULL) {
+		conf->listen = grown;
+	}
 	if (a.text == NULL || grown == NULL) {
 		free(a.text);
 		return CIRRUS_ENOMEM;
 	}
-	conf->listen = grown;
 	conf->listen[conf->listen_count++] = a;
 	return 0;
 }
@@ -353,6 +367,25 @@ static int check_origin(parser_t *p, const yaml_node_t *node, const char *origin
 	return 0;
 }
 
+/* Append z with its file resolved; on success the list owns its strings. */
+static int add_zone(parser_t *p, conf_zone_t *z)
+{
+	char *path = resolve_path(p->path, z->file);
+	conf_zone_t *grown = NULL;
+	if (path != NULL) {
+		grown = realloc(p->conf->zones, (p->conf->zone_count + 1) * sizeof(*grown));
+	}
+	if (grown == NULL) {
+		free(path);
+		return nomem(p);
+	}
+	free(z->file);
+	z->file = path;
+	p->conf->zones = grown;
+	p->conf->zones[p->conf->zone_count++] = *z;
+	return 0;
+}
+
 static int parse_zone(parser_t *p, yaml_node_t *node)
 {
 	conf_zone_t z = { 0 };
@@ -363,24 +396,14 @@ static int parse_zone(parser_t *p, yaml_node_t *node)
 	if (r == 0) {
 		r = check_origin(p, node, z.origin);
 	}
-	char *path = r == 0 ? resolve_path(p->path, z.file) : NULL;
-	conf_zone_t *grown = NULL;
-	if (r == 0 && path != NULL) {
-		grown = realloc(p->conf->zones, (p->conf->zone_count + 1) * sizeof(*grown));
+	if (r == 0) {
+		r = add_zone(p, &z);
 	}
-	if (r == 0 && grown == NULL) {
-		r = nomem(p);
-	}
-	free(z.file);
 	if (r != 0) {
-		free(path);
 		free(z.origin);
-		return r;
+		free(z.file);
 	}
-	z.file = path;
-	p->conf->zones = grown;
-	p->conf->zones[p->conf->zone_count++] = z;
-	return 0;
+	return r;
 }
 
 static int parse_zones(parser_t *p, yaml_node_t *node, const conf_key_t *key,
@@ -465,10 +488,9 @@ int conf_load(conf_t *conf, const char *path, char *err, size_t err_size)
 	}
 	int r = parse_file(&p, f);
 	fclose(f);
-	if (r == 0 && conf->listen_count == 0) {
-		r = add_addr(conf, "127.0.0.1");
-		r = r == 0 ? add_addr(conf, "::1") : r;
-		r = r == 0 ? 0 : nomem(&p);
+	if (r == 0 && conf->listen_count == 0 &&
+	    (add_addr(conf, "127.0.0.1") != 0 || add_addr(conf, "::1") != 0)) {
+		r = nomem(&p);
 	}
 	if (r == 0 && (conf->path = strdup(path)) == NULL) {
 		r = nomem(&p);

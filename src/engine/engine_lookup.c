@@ -210,17 +210,15 @@ static void put_additionals(engine_ctx_t *ctx, const zone_node_t *cut)
 	}
 }
 
-/* Referral: the cut's NS in authority, no AA (RFC 1034 4.3.2 3b). */
+/* Referral: the cut's NS in authority, no AA (RFC 1034 4.3.2 3b). The DS
+ * of a signed delegation (RFC 4035 3.1.4) comes with DNSSEC signing; an
+ * unsigned zone has no RRSIGs to go with it, so it is left out, as NSD and
+ * Knot DNS do. */
 static void put_referral(engine_ctx_t *ctx, const zone_node_t *cut)
 {
 	const zone_rrset_t *ns = zone_node_rrset(cut, KNOT_RRTYPE_NS);
 	if (knot_pkt_begin(ctx->resp, KNOT_AUTHORITY) != KNOT_EOK ||
 	    put_rrset(ctx, cut->owner, KNOT_COMPR_HINT_NONE, ns) != KNOT_EOK) {
-		engine_truncate(ctx);
-		return;
-	}
-	const zone_rrset_t *ds = ctx->edns_do ? zone_node_rrset(cut, KNOT_RRTYPE_DS) : NULL;
-	if (ds != NULL && put_rrset(ctx, cut->owner, KNOT_COMPR_HINT_NONE, ds) != KNOT_EOK) {
 		engine_truncate(ctx);
 		return;
 	}

@@ -108,6 +108,9 @@ int net_server_new(const net_conf_t *conf, net_server_t **out)
 	srv->conf = *conf;
 	srv->conf.listen = NULL;
 	srv->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (srv->stop_fd < 0) {
+		log_error("cannot create an eventfd: %s", strerror(errno));
+	}
 	int r = srv->stop_fd < 0 ? CIRRUS_EIO : server_open(srv, conf);
 	if (r != 0) {
 		net_server_free(srv);

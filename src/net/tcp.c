@@ -46,7 +46,8 @@ struct net_tcp {
 	uint8_t answer[2 + TCP_MSG_MAX];
 };
 
-/* A queued answer: owned by libuv until on_write(). */
+/* A queued answer, owned by libuv until on_write(); req comes first, so the
+ * uv_write_t pointer is the allocation. */
 typedef struct tcp_write {
 	uv_write_t req;
 	uint8_t data[];
@@ -92,7 +93,7 @@ static void on_write(uv_write_t *req, int status)
 {
 	uv_stream_t *stream = req->handle;
 	tcp_conn_t *c = stream->data;
-	free(req);
+	free((tcp_write_t *)req);
 	if (status == UV_ECANCELED || uv_is_closing((uv_handle_t *)stream)) {
 		return;
 	}

@@ -47,6 +47,12 @@ int zone_set_new(zone_t *const *zones, size_t count, zone_set_t **out)
 	for (size_t i = 0; i < count; i++) {
 		const knot_dname_t *apex = zone_apex(zones[i]);
 		if (zone_set_get(set, apex) != NULL) {
+			/* Give back the references taken so far without freeing:
+			 * the caller still owns every zone it passed. */
+			for (size_t j = 0; j < set->count; j++) {
+				set->zones[j]->refs--;
+			}
+			set->count = 0;
 			zone_set_free(set);
 			return CIRRUS_EEXIST;
 		}
