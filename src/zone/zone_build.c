@@ -349,7 +349,8 @@ int zone_builder_add(zone_builder_t *b, const knot_dname_t *owner_in,
 	if (rrset == NULL) {
 		return CIRRUS_ENOMEM;
 	}
-	if (fresh && (type == KNOT_RRTYPE_NS || type == KNOT_RRTYPE_DNAME) &&
+	if (fresh && (type == KNOT_RRTYPE_NS || type == KNOT_RRTYPE_DNAME ||
+	              type == KNOT_RRTYPE_DS) &&
 	    mark_add(b, n, type, file, line) != 0) {
 		return CIRRUS_ENOMEM;
 	}

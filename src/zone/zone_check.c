@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  * zone_check.c -- whole-zone semantic checks run after every record is in:
- * SOA and NS at the apex, DNAME without descendants (RFC 6672 2.3), and
- * address records for in-zone name server targets (glue, RFC 1034 4.2.1).
+ * SOA and NS at the apex, DNAME without descendants (RFC 6672 2.3), DS
+ * only at delegations, and address records for in-zone name server
+ * targets (glue, RFC 1034 4.2.1).
  * Per-record checks live in zone_build.c.
  */
 #include <string.h>
@@ -27,15 +28,15 @@ static void check_apex(zone_builder_t *b)
 	}
 }
 
-/* True when a proper ancestor of n, below the apex or the apex itself,
- * carries a DNAME. */
-static bool below_dname(const zone_builder_t *b, const zone_node_t *n)
+/* True when a proper ancestor of n below the apex carries the flag (for
+ * DNAME the apex counts too: nothing may live below a DNAME at the apex). */
+static bool below_flag(const zone_builder_t *b, const zone_node_t *n, uint16_t flag)
 {
 	const knot_dname_t *name = n->owner;
 	for (int depth = n->labels; depth > b->apex->labels; depth--) {
 		name = knot_wire_next_label(name, NULL);
 		const zone_node_t *up = zone_table_find(b->zone, name, knot_dname_size(name));
-		if (up != NULL && (up->flags & ZONE_NODE_DNAME)) {
+		if (up != NULL && (up->flags & flag) && (up != b->apex || flag == ZONE_NODE_DNAME)) {
 			return true;
 		}
 	}
@@ -58,7 +59,7 @@ static void check_dname_descendants(zone_builder_t *b)
 	const zone_t *zone = b->zone;
 	for (size_t i = 0; i <= zone->table_mask; i++) {
 		const zone_node_t *n = zone->table[i];
-		if (n == NULL || zone_node_empty(n) || !below_dname(b, n)) {
+		if (n == NULL || zone_node_empty(n) || !below_flag(b, n, ZONE_NODE_DNAME)) {
 			continue;
 		}
 		/* Report at the DNAME: walk up to the owner that holds it. */
@@ -88,6 +89,9 @@ static bool has_address(const zone_node_t *n)
  * delegation, authoritative data elsewhere. Targets outside need nothing. */
 static void check_ns_targets(zone_builder_t *b, const zone_origin_line_t *m)
 {
+	if (below_flag(b, m->node, ZONE_NODE_NS)) {
+		return; /* occluded by a delegation above it: never served */
+	}
 	const zone_rrset_t *ns = zone_node_rrset(m->node, KNOT_RRTYPE_NS);
 	knot_rdata_t *rd = ns->rrs.rdata;
 	for (uint16_t i = 0; i < ns->rrs.count; i++, rd = knot_rdataset_next(rd)) {
@@ -109,12 +113,29 @@ static void check_ns_targets(zone_builder_t *b, const zone_origin_line_t *m)
 	}
 }
 
+/* DS belongs to the parent side of a delegation (RFC 4034 5): never at
+ * the apex, and only where the zone has NS for a child. */
+static void check_ds(zone_builder_t *b, const zone_origin_line_t *m)
+{
+	char owner[KNOT_DNAME_TXT_MAXLEN + 1];
+	knot_dname_to_str(owner, m->node->owner, sizeof(owner));
+	if (m->node == b->apex) {
+		zone_builder_report(b, ZONE_DIAG_ERROR, m->file, m->line,
+		                    "DS record at the zone apex %s", owner);
+	} else if (!(m->node->flags & ZONE_NODE_NS)) {
+		zone_builder_report(b, ZONE_DIAG_ERROR, m->file, m->line,
+		                    "DS record at %s, which is not a delegation", owner);
+	}
+}
+
 void zone_check_zone(zone_builder_t *b)
 {
 	check_apex(b);
 	for (size_t i = 0; i < b->mark_count; i++) {
 		if (b->marks[i].type == KNOT_RRTYPE_NS) {
 			check_ns_targets(b, &b->marks[i]);
+		} else if (b->marks[i].type == KNOT_RRTYPE_DS) {
+			check_ds(b, &b->marks[i]);
 		}
 	}
 	for (size_t i = 0; i < b->mark_count; i++) {

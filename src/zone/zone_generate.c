@@ -4,6 +4,7 @@
  * exactly the same checks as written ones.
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,15 +86,19 @@ static int put_modified(char *out, size_t size, const char *p, const char **afte
 		return -1;
 	}
 	*after = close + 1;
+	/* BIND computes in 32-bit ints: a sum outside them is an error, a
+	 * negative one prints as signed decimal or as unsigned otherwise. */
 	long v = value + offset;
-	if (v < 0) {
+	if (v > INT32_MAX || v < INT32_MIN) {
 		return -1;
 	}
+	unsigned long u = (uint32_t)v;
 	if (base == 'n' || base == 'N') {
-		return put_nibbles(out, size, (unsigned long)v, width, base == 'N');
+		return put_nibbles(out, size, u, width, base == 'N');
 	}
-	char fmt[8] = { '%', '0', '*', 'l', base == 'd' ? 'd' : base, '\0' };
-	int n = snprintf(out, size, fmt, (int)width, v);
+	char fmt[8] = { '%', '0', '*', 'l', base, '\0' };
+	int n = base == 'd' ? snprintf(out, size, fmt, (int)width, v)
+	                    : snprintf(out, size, fmt, (int)width, u);
 	return (n < 0 || (size_t)n >= size) ? -1 : n;
 }
 

@@ -23,7 +23,7 @@ typedef struct zone_builder {
 	size_t errors;
 	size_t warnings;
 	size_t syntax_errors;   /*!< the subset of errors that are syntax */
-	/* NS and DNAME RRsets with their first line, for the post-load checks. */
+	/* NS, DNAME and DS RRsets with their first line, for the post-load checks. */
 	zone_origin_line_t *marks;
 	size_t mark_count;
 	size_t mark_alloc;

@@ -5,6 +5,7 @@
  * get their own name in diagnostics and may use $GENERATE) and BIND's
  * $GENERATE, which libzscanner lacks.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -21,6 +22,7 @@
 #include "zone/zone_internal.h"
 
 #define INCLUDE_DEPTH_MAX 16
+#define DEFAULT_TTL 3600      /* for records before any $TTL or explicit TTL */
 
 typedef struct load_file {
 	zone_builder_t *b;
@@ -120,10 +122,13 @@ static int paren_depth_after(const char *p, const char *end, int depth)
 }
 
 static int load_text(zone_builder_t *b, const char *file, const char *text,
-                     size_t len, const char *origin, uint32_t ttl, int depth);
+                     size_t len, const char *origin, const zs_scanner_t *parent,
+                     int depth);
 
+/* Load one file; parent is the includer's scanner (NULL at the top). */
 static int load_path(zone_builder_t *b, const char *path, const char *origin,
-                     uint32_t ttl, int depth, const char *from, uint64_t from_line)
+                     const zs_scanner_t *parent, int depth, const char *from,
+                     uint64_t from_line)
 {
 	const char *from_file = from ? from : path;
 	if (depth > INCLUDE_DEPTH_MAX) {
@@ -139,7 +144,7 @@ static int load_path(zone_builder_t *b, const char *path, const char *origin,
 		                    "cannot read %s: %s", path, strerror(errno));
 		return rc;
 	}
-	rc = load_text(b, zone_builder_file(b, path), text, len, origin, ttl, depth);
+	rc = load_text(b, zone_builder_file(b, path), text, len, origin, parent, depth);
 	free(text);
 	return rc;
 }
@@ -169,25 +174,66 @@ static void scanner_origin(const zs_scanner_t *s, char *out, size_t size)
 	}
 }
 
+/* One blank-separated token of a directive into out. A file name is
+ * unquoted and its \X and \DDD escapes resolved (RFC 1035 5.1); a domain
+ * name (unescape false) keeps its escapes for the name parser. False at
+ * the end of the line or at a comment. */
+static bool directive_token(const char **pos, const char *end, char *out, size_t size,
+                            bool unescape)
+{
+	const char *p = *pos;
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r')) {
+		p++;
+	}
+	if (p == end || *p == ';') {
+		return false;
+	}
+	bool quoted = *p == '"';
+	p += quoted;
+	size_t n = 0;
+	while (p < end && n + 1 < size) {
+		if (quoted ? *p == '"' : (*p == ' ' || *p == '\t' || *p == '\r' || *p == ';')) {
+			p += quoted;
+			break;
+		}
+		if (*p == '\\' && !unescape && end - p >= 2 && n + 2 < size) {
+			out[n++] = *p++;
+			out[n++] = *p++;
+		} else if (*p == '\\' && end - p >= 4 && isdigit((unsigned char)p[1]) &&
+		    isdigit((unsigned char)p[2]) && isdigit((unsigned char)p[3])) {
+			out[n++] = (char)((p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0'));
+			p += 4;
+		} else if (*p == '\\' && end - p >= 2) {
+			out[n++] = p[1];
+			p += 2;
+		} else {
+			out[n++] = *p++;
+		}
+	}
+	out[n] = '\0';
+	*pos = p;
+	return true;
+}
+
 /* $INCLUDE file [origin]: the included text starts with the given origin
- * (relative to the current one) and leaves the includer's origin alone. */
+ * (relative to the current one, @ meaning the current one) and the owner
+ * of the includer's last record, as BIND does; the includer's own origin
+ * is left alone. */
 static int handle_include(zs_scanner_t *s, zone_builder_t *b, const char *file,
                           uint64_t line_no, const char *line, size_t len, int depth)
 {
-	char buf[2048];
-	snprintf(buf, sizeof(buf), "%.*s", (int)len, line);
-	char *save = NULL;
-	strtok_r(buf, " \t", &save);
-	char *name = strtok_r(NULL, " \t\r", &save);
-	char *origin_arg = strtok_r(NULL, " \t\r", &save);
-	if (name == NULL || name[0] == ';') {
+	const char *p = line + strlen("$INCLUDE"), *end = line + len;
+	char name[1024], origin_arg[KNOT_DNAME_TXT_MAXLEN + 1];
+	if (!directive_token(&p, end, name, sizeof(name), true)) {
 		zone_builder_report(b, ZONE_DIAG_ERROR, file, line_no, "$INCLUDE without a file name");
-		return CIRRUS_EPARSE;
+		b->syntax_errors++;
+		return 0;
 	}
-	char origin[KNOT_DNAME_TXT_MAXLEN + 2];
+	char origin[2 * KNOT_DNAME_TXT_MAXLEN + 4]; /* too long: zs_init refuses it */
 	char current[KNOT_DNAME_TXT_MAXLEN + 1];
 	scanner_origin(s, current, sizeof(current));
-	if (origin_arg == NULL || origin_arg[0] == ';') {
+	if (!directive_token(&p, end, origin_arg, sizeof(origin_arg), false) ||
+	    strcmp(origin_arg, "@") == 0) {
 		snprintf(origin, sizeof(origin), "%s", current);
 	} else if (origin_arg[strlen(origin_arg) - 1] == '.') {
 		snprintf(origin, sizeof(origin), "%s", origin_arg);
@@ -199,7 +245,7 @@ static int handle_include(zs_scanner_t *s, zone_builder_t *b, const char *file,
 	if (path == NULL) {
 		return CIRRUS_ENOMEM;
 	}
-	int rc = load_path(b, path, origin, s->default_ttl, depth + 1, file, line_no);
+	int rc = load_path(b, path, origin, s, depth + 1, file, line_no);
 	free(path);
 	return rc == CIRRUS_ENOMEM ? rc : 0;
 }
@@ -210,8 +256,10 @@ static void feed_generated(void *ctx, const char *record, size_t len, uint64_t l
 }
 
 static int load_text(zone_builder_t *b, const char *file, const char *text,
-                     size_t len, const char *origin, uint32_t ttl, int depth)
+                     size_t len, const char *origin, const zs_scanner_t *parent,
+                     int depth)
 {
+	uint32_t ttl = parent ? parent->default_ttl : DEFAULT_TTL;
 	zs_scanner_t *s = malloc(sizeof(*s));
 	if (s == NULL) {
 		return CIRRUS_ENOMEM;
@@ -223,6 +271,10 @@ static int load_text(zone_builder_t *b, const char *file, const char *text,
 		zs_deinit(s);
 		free(s);
 		return CIRRUS_EINVAL;
+	}
+	if (parent != NULL) {
+		memcpy(s->r_owner, parent->r_owner, parent->r_owner_length);
+		s->r_owner_length = parent->r_owner_length;
 	}
 
 	const char *block = text;
@@ -280,7 +332,7 @@ int zone_load_file(const char *path, const char *origin, zone_diag_cb_t diag,
 	zone_builder_t b;
 	int rc = zone_builder_init(&b, apex, diag, ctx);
 	if (rc == 0) {
-		rc = load_path(&b, path, fqdn, 3600, 0, NULL, 0);
+		rc = load_path(&b, path, fqdn, NULL, 0, NULL, 0);
 	}
 	if (rc == 0 && b.errors == 0) {
 		zone_check_zone(&b);
