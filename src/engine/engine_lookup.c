@@ -31,7 +31,8 @@ typedef struct step {
 	uint16_t hint;                  /*!< compression hint of name, or NONE */
 } step_t;
 
-/* Pointers to the suffixes of a name, index = number of labels kept. */
+/* Pointers to the suffixes of a name, index = number of labels kept; the
+ * size of suffix i is end - by_labels[i]. */
 static int suffixes(const knot_dname_t *name, const knot_dname_t **by_labels)
 {
 	const knot_dname_t *p[KNOT_DNAME_MAXLABELS + 1];
@@ -61,16 +62,18 @@ static const zone_node_t *find_wildcard(const zone_t *zone, const zone_node_t *e
 static void zone_lookup(const zone_t *zone, const knot_dname_t *name, uint16_t qtype,
                         lookup_t *out)
 {
-	const zone_node_t *node = zone->cut_count == 0 ? zone_find(zone, name) : NULL;
+	size_t size = knot_dname_size(name);
+	const zone_node_t *node = zone->cut_count == 0 ? zone_find_sized(zone, name, size) : NULL;
 	if (node != NULL) {
 		*out = (lookup_t){ LOOKUP_FOUND, node };
 		return;
 	}
 	const knot_dname_t *suffix[KNOT_DNAME_MAXLABELS + 1];
+	const knot_dname_t *end = name + size;
 	int labels = suffixes(name, suffix);
 	const zone_node_t *encloser = zone->apex;
 	for (int depth = zone->apex->labels + 1; depth <= labels; depth++) {
-		node = zone_find(zone, suffix[depth]);
+		node = zone_find_sized(zone, suffix[depth], (size_t)(end - suffix[depth]));
 		if (node == NULL) {
 			break;
 		}

@@ -7,13 +7,6 @@
 
 #include "util/arena.h"
 
-struct arena_chunk {
-	arena_chunk_t *next;
-	size_t size;
-	size_t used;
-	_Alignas(16) uint8_t data[];
-};
-
 static arena_chunk_t *chunk_new(size_t size)
 {
 	arena_chunk_t *c = malloc(sizeof(*c) + size);
@@ -63,24 +56,18 @@ void arena_reset(arena_t *a)
 	a->used_total = 0;
 }
 
-void *arena_alloc(arena_t *a, size_t len)
+void *arena_alloc_chunk(arena_t *a, size_t len)
 {
-	len = (len + 7) & ~(size_t)7;
-	arena_chunk_t *c = a->head;
-	if (c == NULL || c->size - c->used < len) {
-		size_t size = len > a->chunk_size ? len : a->chunk_size;
-		arena_chunk_t *fresh = chunk_new(size);
-		if (fresh == NULL) {
-			return NULL;
-		}
-		fresh->next = c;
-		a->head = fresh;
-		c = fresh;
+	size_t size = len > a->chunk_size ? len : a->chunk_size;
+	arena_chunk_t *fresh = chunk_new(size);
+	if (fresh == NULL) {
+		return NULL;
 	}
-	void *p = c->data + c->used;
-	c->used += len;
+	fresh->next = a->head;
+	a->head = fresh;
+	fresh->used = len;
 	a->used_total += len;
-	return p;
+	return fresh->data;
 }
 
 void *arena_memdup(arena_t *a, const void *src, size_t len)

@@ -9,7 +9,17 @@
 #include <stddef.h>
 #include <libknot/mm_ctx.h>
 
+#include <stdint.h>
+
 typedef struct arena_chunk arena_chunk_t;
+
+/* Exposed only so that arena_alloc's fast path can be inlined. */
+struct arena_chunk {
+	arena_chunk_t *next;
+	size_t size;
+	size_t used;
+	_Alignas(16) uint8_t data[];
+};
 
 typedef struct arena {
 	arena_chunk_t *head;   /*!< chunk being filled; older ones follow */
@@ -29,8 +39,22 @@ void arena_deinit(arena_t *a);
  */
 void arena_reset(arena_t *a);
 
+/*! \brief Slow path of arena_alloc: a new chunk. */
+void *arena_alloc_chunk(arena_t *a, size_t len);
+
 /*! \brief Allocate len bytes aligned to 8; NULL when out of memory. */
-void *arena_alloc(arena_t *a, size_t len);
+static inline void *arena_alloc(arena_t *a, size_t len)
+{
+	len = (len + 7) & ~(size_t)7;
+	arena_chunk_t *c = a->head;
+	if (c == NULL || c->size - c->used < len) {
+		return arena_alloc_chunk(a, len);
+	}
+	void *p = c->data + c->used;
+	c->used += len;
+	a->used_total += len;
+	return p;
+}
 
 /*! \brief Copy len bytes into the arena. */
 void *arena_memdup(arena_t *a, const void *src, size_t len);

@@ -87,6 +87,10 @@ void zone_free(zone_t *zone);
 /*! \brief Node for a lower-case wire name, or NULL. */
 const zone_node_t *zone_find(const zone_t *zone, const knot_dname_t *name);
 
+/*! \brief zone_find() when the caller knows the name's wire size. */
+const zone_node_t *zone_find_sized(const zone_t *zone, const knot_dname_t *name,
+                                   size_t size);
+
 /*! \brief RRset of a type at a node, or NULL. */
 const zone_rrset_t *zone_node_rrset(const zone_node_t *node, uint16_t type);
 

@@ -44,6 +44,12 @@ const zone_node_t *zone_find(const zone_t *zone, const knot_dname_t *name)
 	return zone_table_find(zone, name, knot_dname_size(name));
 }
 
+const zone_node_t *zone_find_sized(const zone_t *zone, const knot_dname_t *name,
+                                   size_t size)
+{
+	return zone_table_find(zone, name, size);
+}
+
 const zone_rrset_t *zone_node_rrset(const zone_node_t *node, uint16_t type)
 {
 	for (uint16_t i = 0; i < node->rrset_count; i++) {

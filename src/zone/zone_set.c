@@ -13,9 +13,9 @@ static size_t apex_slot(const zone_set_t *set, const knot_dname_t *apex, size_t 
 	return zone_name_hash(apex, size) & set->table_mask;
 }
 
-const zone_t *zone_set_get(const zone_set_t *set, const knot_dname_t *apex)
+static const zone_t *set_get_sized(const zone_set_t *set, const knot_dname_t *apex,
+                                   size_t size)
 {
-	size_t size = knot_dname_size(apex);
 	for (size_t i = apex_slot(set, apex, size);; i = (i + 1) & set->table_mask) {
 		const zone_t *z = set->table[i];
 		if (z == NULL) {
@@ -25,6 +25,11 @@ const zone_t *zone_set_get(const zone_set_t *set, const knot_dname_t *apex)
 			return z;
 		}
 	}
+}
+
+const zone_t *zone_set_get(const zone_set_t *set, const knot_dname_t *apex)
+{
+	return set_get_sized(set, apex, knot_dname_size(apex));
 }
 
 int zone_set_new(zone_t *const *zones, size_t count, zone_set_t **out)
@@ -89,20 +94,24 @@ const zone_t *zone_set_find(const zone_set_t *set, const knot_dname_t *name,
 	if (set == NULL) {
 		return NULL;
 	}
+	/* Walk the suffixes, most specific first, shrinking the size as we go. */
+	size_t size = knot_dname_size(name);
 	if (below) {
 		if (*name == '\0') {
 			return NULL;
 		}
-		name = knot_wire_next_label(name, NULL);
+		size -= *name + 1;
+		name += *name + 1;
 	}
 	for (;;) {
-		const zone_t *z = zone_set_get(set, name);
+		const zone_t *z = set_get_sized(set, name, size);
 		if (z != NULL) {
 			return z;
 		}
 		if (*name == '\0') {
 			return NULL;
 		}
-		name = knot_wire_next_label(name, NULL);
+		size -= *name + 1;
+		name += *name + 1;
 	}
 }
