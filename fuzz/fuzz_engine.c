@@ -77,7 +77,6 @@ static const char zone_child[] =
 	"$TTL 600\n"
 	"@ SOA ns.sub.example.com. hostmaster.example.com. 1 3600 900 604800 120\n"
 	"@ NS ns.sub.example.com.\n"
-	"@ DS 1 13 2 0000000000000000000000000000000000000000000000000000000000000000\n"
 	"ns A 192.0.2.54\n"
 	"www A 192.0.2.55\n"
 	"back CNAME www.example.com.\n"
