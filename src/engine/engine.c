@@ -134,7 +134,8 @@ static void finish(engine_ctx_t *ctx)
 }
 
 /* An answer or authority RRset did not fit: send the question alone with
- * TC=1 so the client retries over TCP (RFC 2181 9, RFC 7766 5). */
+ * TC=1 so the client retries over TCP (RFC 2181 9, RFC 7766 5). Over TCP
+ * there is nowhere to retry: the data cannot be served, SERVFAIL. */
 void engine_truncate(engine_ctx_t *ctx)
 {
 	knot_pkt_t *resp = ctx->resp;
@@ -142,7 +143,14 @@ void engine_truncate(engine_ctx_t *ctx)
 	knot_pkt_clear(resp);
 	knot_pkt_init_response(resp, ctx->query);
 	knot_wire_set_flags1(resp->wire, flags1);
-	knot_wire_set_tc(resp->wire);
+	ctx->truncated = true;
+	if (ctx->q->transport == ENGINE_TRANSPORT_TCP) {
+		knot_wire_clear_tc(resp->wire); /* libknot set it on overflow */
+		knot_wire_clear_aa(resp->wire);
+		ctx->rcode = KNOT_RCODE_SERVFAIL;
+	} else {
+		knot_wire_set_tc(resp->wire);
+	}
 	if (ctx->edns) {
 		knot_pkt_reserve(resp, knot_edns_wire_size(&ctx->opt));
 	}

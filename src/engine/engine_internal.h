@@ -31,6 +31,7 @@ typedef struct engine_ctx {
 	knot_rrset_t opt;                 /*!< OPT of the response */
 
 	uint16_t rcode;                   /*!< extended rcode (12 bits) */
+	bool truncated;                   /*!< engine_truncate() ran: stop adding */
 } engine_ctx_t;
 
 /*!

@@ -356,7 +356,7 @@ void engine_answer(engine_ctx_t *ctx)
 			return;
 		}
 	}
-	if (!knot_wire_get_tc(ctx->resp->wire)) {
+	if (!ctx->truncated) {
 		put_additionals(ctx, NULL);
 	}
 }

@@ -164,7 +164,7 @@ void zone_builder_report(zone_builder_t *b, zone_diag_level_t level,
 	if (b->diag == NULL) {
 		return;
 	}
-	char reason[512];
+	char reason[2 * KNOT_DNAME_TXT_MAXLEN + 256]; /* room for two names */
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);

@@ -269,6 +269,38 @@ static void test_truncation(void **state)
 	assert_int_equal(section_count(f, KNOT_ANSWER), 30);
 }
 
+/* An RRset larger than any DNS message: TC would send the client to TCP,
+ * where it still cannot fit, so TCP answers SERVFAIL. */
+static void test_rrset_too_large_for_tcp(void **state)
+{
+	fixture_t *f = *state;
+	static char text[80000];
+	size_t n = (size_t)snprintf(text, sizeof(text), "$TTL 300\n"
+		"@ SOA ns1 h 1 3600 900 604800 60\n@ NS ns1\nns1 A 192.0.2.1\n");
+	for (int rec = 0; rec < 2; rec++) {
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "huge TXT");
+		for (int i = 0; i < 130; i++) {
+			n += (size_t)snprintf(text + n, sizeof(text) - n, " \"%0254d\"", rec);
+		}
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "\n");
+	}
+	zone_t *zone = must_load("huge.test", text);
+	zone_set_t *set = NULL, *saved = f->set;
+	assert_int_equal(zone_set_new(&zone, 1, &set), 0);
+	f->set = set;
+	uint8_t wire[512];
+	size_t len = make_query(wire, sizeof(wire), "huge.huge.test.", KNOT_RRTYPE_TXT, 0);
+	assert_int_equal(ask_wire(f, wire, len, ENGINE_TRANSPORT_UDP), ENGINE_SEND);
+	assert_int_equal(knot_wire_get_rcode(f->answer), KNOT_RCODE_NOERROR);
+	assert_true(knot_wire_get_tc(f->answer));
+	assert_int_equal(ask_wire(f, wire, len, ENGINE_TRANSPORT_TCP), ENGINE_SEND);
+	assert_false(knot_wire_get_tc(f->answer));
+	assert_int_equal(knot_wire_get_rcode(f->answer), KNOT_RCODE_SERVFAIL);
+	assert_int_equal(section_count(f, KNOT_ANSWER), 0);
+	f->set = saved;
+	zone_set_free(set);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -282,6 +314,7 @@ int main(void)
 		cmocka_unit_test(test_refused_and_errors),
 		cmocka_unit_test(test_edns),
 		cmocka_unit_test(test_truncation),
+		cmocka_unit_test(test_rrset_too_large_for_tcp),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
