@@ -32,6 +32,7 @@ typedef struct zone_node {
 	zone_rrset_t *rrsets;   /*!< sorted by type */
 	uint16_t rrset_count;
 	uint16_t flags;         /*!< zone_node_flag */
+	uint32_t children;      /*!< nodes one label below this one */
 	uint8_t owner_size;     /*!< wire length of owner, 1..255 */
 	uint8_t labels;         /*!< label count of owner */
 	uint8_t owner[];        /*!< owner in lower case, wire format */
@@ -48,6 +49,11 @@ typedef struct zone {
 	size_t cut_count;           /*!< non-apex nodes with NS or DNAME */
 	uint32_t refs;              /*!< zone sets holding this zone */
 	char *source;               /*!< file it was loaded from, or NULL */
+	/* Versions (zone_update): once a newer version is committed, this one
+	 * owns only the nodes the newer one replaced or removed. */
+	bool superseded;
+	zone_node_t **retired;
+	size_t retired_count;
 } zone_t;
 
 /*! \brief Severity of a zone-check diagnostic. */

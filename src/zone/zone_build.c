@@ -12,145 +12,15 @@
 #include "util/error.h"
 #include "zone/zone_internal.h"
 
-uint64_t zone_name_hash(const uint8_t *name, size_t size)
-{
-	/* FNV-1a; names are short, and this is one multiply per byte. */
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (size_t i = 0; i < size; i++) {
-		h ^= name[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h ^ (h >> 29);
-}
-
-zone_node_t *zone_table_find(const zone_t *zone, const knot_dname_t *name,
-                             size_t size)
-{
-	size_t i = zone_name_hash(name, size) & zone->table_mask;
-	for (;;) {
-		zone_node_t *n = zone->table[i];
-		if (n == NULL) {
-			return NULL;
-		}
-		if (n->owner_size == size && memcmp(n->owner, name, size) == 0) {
-			return n;
-		}
-		i = (i + 1) & zone->table_mask;
-	}
-}
-
-const zone_node_t *zone_find(const zone_t *zone, const knot_dname_t *name)
-{
-	return zone_table_find(zone, name, knot_dname_size(name));
-}
-
-const zone_node_t *zone_find_sized(const zone_t *zone, const knot_dname_t *name,
-                                   size_t size)
-{
-	return zone_table_find(zone, name, size);
-}
-
-const zone_rrset_t *zone_node_rrset(const zone_node_t *node, uint16_t type)
-{
-	for (uint16_t i = 0; i < node->rrset_count; i++) {
-		if (node->rrsets[i].type == type) {
-			return &node->rrsets[i];
-		}
-	}
-	return NULL;
-}
-
-static void table_insert(zone_t *zone, zone_node_t *node)
-{
-	size_t i = zone_name_hash(node->owner, node->owner_size) & zone->table_mask;
-	while (zone->table[i] != NULL) {
-		i = (i + 1) & zone->table_mask;
-	}
-	zone->table[i] = node;
-	zone->node_count++;
-}
-
-static int table_grow(zone_t *zone)
-{
-	size_t old_size = zone->table_mask + 1;
-	zone_node_t **old = zone->table;
-	zone->table = calloc(old_size * 2, sizeof(*old));
-	if (zone->table == NULL) {
-		zone->table = old;
-		return CIRRUS_ENOMEM;
-	}
-	zone->table_mask = old_size * 2 - 1;
-	zone->node_count = 0;
-	for (size_t i = 0; i < old_size; i++) {
-		if (old[i] != NULL) {
-			table_insert(zone, old[i]);
-		}
-	}
-	free(old);
-	return 0;
-}
-
-static zone_node_t *node_new(const knot_dname_t *owner, size_t size)
-{
-	zone_node_t *n = calloc(1, sizeof(*n) + size);
-	if (n == NULL) {
-		return NULL;
-	}
-	memcpy(n->owner, owner, size);
-	n->owner_size = size;
-	n->labels = knot_dname_labels(owner, NULL);
-	return n;
-}
-
 /* Find or create the node for owner and every missing ancestor up to the
  * apex, so that empty non-terminals exist as nodes (RFC 4592 section 2.2.2). */
 static zone_node_t *node_get_or_create(zone_builder_t *b, const knot_dname_t *owner)
 {
-	zone_t *zone = b->zone;
-	size_t size = knot_dname_size(owner);
-	zone_node_t *n = zone_table_find(zone, owner, size);
-	if (n != NULL) {
-		return n;
-	}
-	if ((zone->node_count + 1) * 2 > zone->table_mask + 1 && table_grow(zone) != 0) {
+	zone_node_t *created = NULL;
+	if (zone_table_ensure(b->zone, owner, NULL, NULL, &created) != 0) {
 		return NULL;
 	}
-	n = node_new(owner, size);
-	if (n == NULL) {
-		return NULL;
-	}
-	table_insert(zone, n);
-	if (n->labels > b->apex->labels &&
-	    node_get_or_create(b, knot_wire_next_label(owner, NULL)) == NULL) {
-		return NULL;
-	}
-	return n;
-}
-
-static zone_rrset_t *rrset_get_or_create(zone_node_t *n, uint16_t type, uint32_t ttl)
-{
-	uint16_t i = 0;
-	while (i < n->rrset_count && n->rrsets[i].type < type) {
-		i++;
-	}
-	if (i < n->rrset_count && n->rrsets[i].type == type) {
-		return &n->rrsets[i];
-	}
-	zone_rrset_t *grown = realloc(n->rrsets, (n->rrset_count + 1) * sizeof(*grown));
-	if (grown == NULL) {
-		return NULL;
-	}
-	n->rrsets = grown;
-	memmove(&grown[i + 1], &grown[i], (n->rrset_count - i) * sizeof(*grown));
-	grown[i] = (zone_rrset_t){ .type = type, .ttl = ttl };
-	n->rrset_count++;
-	switch (type) {
-	case KNOT_RRTYPE_NS:    n->flags |= ZONE_NODE_NS; break;
-	case KNOT_RRTYPE_DNAME: n->flags |= ZONE_NODE_DNAME; break;
-	case KNOT_RRTYPE_CNAME: n->flags |= ZONE_NODE_CNAME; break;
-	default: break;
-	}
-	return &grown[i];
+	return created;
 }
 
 void zone_builder_report(zone_builder_t *b, zone_diag_level_t level,
@@ -226,11 +96,11 @@ int zone_builder_init(zone_builder_t *b, const knot_dname_t *apex,
 		return CIRRUS_ENOMEM;
 	}
 	size_t size = knot_dname_size(apex);
-	b->apex = node_new(apex, size);
+	b->apex = zone_node_new(apex, size);
 	if (b->apex == NULL) {
 		return CIRRUS_ENOMEM;
 	}
-	table_insert(b->zone, b->apex);
+	zone_table_insert(b->zone, b->apex);
 	b->zone->apex = b->apex;
 	return 0;
 }
@@ -351,7 +221,7 @@ int zone_builder_add(zone_builder_t *b, const knot_dname_t *owner_in,
 		return 0;
 	}
 	bool fresh = zone_node_rrset(n, type) == NULL;
-	zone_rrset_t *rrset = rrset_get_or_create(n, type, ttl);
+	zone_rrset_t *rrset = zone_node_rrset_add(n, type, ttl);
 	if (rrset == NULL) {
 		return CIRRUS_ENOMEM;
 	}
@@ -396,25 +266,4 @@ int zone_builder_finish(zone_builder_t *b, zone_t **out)
 	*out = zone;
 	b->zone = NULL;
 	return 0;
-}
-
-void zone_free(zone_t *zone)
-{
-	if (zone == NULL) {
-		return;
-	}
-	for (size_t i = 0; zone->table != NULL && i <= zone->table_mask; i++) {
-		zone_node_t *n = zone->table[i];
-		if (n == NULL) {
-			continue;
-		}
-		for (uint16_t r = 0; r < n->rrset_count; r++) {
-			knot_rdataset_clear(&n->rrsets[r].rrs, NULL);
-		}
-		free(n->rrsets);
-		free(n);
-	}
-	free(zone->table);
-	free(zone->source);
-	free(zone);
 }

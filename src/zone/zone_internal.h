@@ -67,9 +67,44 @@ void zone_check_zone(zone_builder_t *b);
  */
 int zone_builder_finish(zone_builder_t *b, zone_t **out);
 
-/*! \brief Mutable node lookup for the builder. */
-zone_node_t *zone_table_find(const zone_t *zone, const knot_dname_t *name,
-                             size_t size);
+/* Node table and node primitives (zone_table.c). */
 
 /*! \brief Hash of a lower-case wire name. */
 uint64_t zone_name_hash(const uint8_t *name, size_t size);
+
+/*! \brief Mutable node lookup. */
+zone_node_t *zone_table_find(const zone_t *zone, const knot_dname_t *name,
+                             size_t size);
+
+/*! \brief Insert a node known to be absent (the table has room). */
+void zone_table_insert(zone_t *zone, zone_node_t *node);
+
+/*! \brief Put fresh in the slot of old. */
+void zone_table_replace(zone_t *zone, const zone_node_t *old, zone_node_t *fresh);
+
+/*! \brief Remove a node from the table (not freed). */
+void zone_table_remove(zone_t *zone, const zone_node_t *node);
+
+/*! \brief Double the table when it is half full. \retval 0, -CIRRUS_ENOMEM */
+int zone_table_grow(zone_t *zone);
+
+/*! \brief Makes a node safe to modify (a copy-on-write hook); NULL on ENOMEM. */
+typedef zone_node_t *(*zone_writable_cb_t)(void *ctx, zone_node_t *node);
+
+/*!
+ * \brief Find or create the node for owner and any missing ancestors
+ * (empty non-terminals), counting each new node in its parent's children.
+ * writable (may be NULL) is applied to a parent before it is changed.
+ * \retval 0, -CIRRUS_ENOMEM
+ */
+int zone_table_ensure(zone_t *zone, const knot_dname_t *owner,
+                      zone_writable_cb_t writable, void *ctx, zone_node_t **out);
+
+zone_node_t *zone_node_new(const knot_dname_t *owner, size_t size);
+/*! \brief Deep copy of a node (its RRsets and records). */
+zone_node_t *zone_node_copy(const zone_node_t *src);
+void zone_node_free(zone_node_t *n);
+/*! \brief The node's RRset of type, created empty with ttl when missing. */
+zone_rrset_t *zone_node_rrset_add(zone_node_t *n, uint16_t type, uint32_t ttl);
+/*! \brief Drop the node's RRset of type, if any. */
+void zone_node_rrset_remove(zone_node_t *n, uint16_t type);

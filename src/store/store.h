@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * store.h -- the durable home of API-managed zones, with the audit log, the
+ * change journal (the basis for IXFR), API tokens (hashes only) and TSIG
+ * keys. SQLite in WAL mode is the embedded default; the schema is plain SQL
+ * meant to be shared with a PostgreSQL implementation later. The data plane
+ * never calls this: queries read in-memory zone snapshots. One store_t is
+ * used by one thread at a time (the control plane serializes on it).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store_t;
+
+/*! \brief Open (creating if needed) and migrate a store; err gets the reason.
+ * \retval 0, -CIRRUS_EIO (cannot open), -CIRRUS_EINVAL (newer schema) */
+int store_open(const char *path, store_t **out, char *err, size_t errlen);
+
+/*! \brief Close the store. */
+void store_close(store_t *st);
+
+/*! \brief Schema version after migrations (for diagnostics and tests). */
+int store_schema_version(store_t *st);
+
+/*! \brief One resource record; names are lower-case wire format. */
+typedef struct store_record {
+	const uint8_t *owner;
+	uint16_t type;
+	uint32_t ttl;
+	const uint8_t *rdata;
+	uint16_t rdlen;
+} store_record_t;
+
+/*! \brief A zone's row. Names are lower-case presentation form with the
+ * trailing dot ("example.com."). Times are microseconds since the epoch. */
+typedef struct store_zone {
+	char name[256];
+	uint32_t serial;
+	int64_t created_us;
+	int64_t updated_us;
+} store_zone_t;
+
+typedef int (*store_zone_cb_t)(void *ctx, const store_zone_t *zone);
+typedef int (*store_record_cb_t)(void *ctx, const store_record_t *rec);
+
+/*! \brief Every zone, by name; a non-zero return from cb stops and is returned. */
+int store_zone_list(store_t *st, store_zone_cb_t cb, void *ctx);
+
+/*! \brief One zone. \retval 0, -CIRRUS_ENOENT */
+int store_zone_get(store_t *st, const char *name, store_zone_t *out);
+
+/*! \brief Every record of a zone (any order). \retval 0, -CIRRUS_ENOENT, cb's code */
+int store_zone_records(store_t *st, const char *name, store_record_cb_t cb, void *ctx);
+
+/*
+ * Writes. Call store_begin() first: it takes SQLite's write lock at once
+ * (BEGIN IMMEDIATE), so concurrent writers queue instead of failing late;
+ * store_commit() makes everything since durable (synchronous=FULL) or
+ * nothing (on error, call store_rollback()).
+ */
+int store_begin(store_t *st);
+int store_commit(store_t *st);
+void store_rollback(store_t *st);
+
+/*! \retval 0, -CIRRUS_EEXIST */
+int store_zone_insert(store_t *st, const char *name, uint32_t serial);
+/*! \brief Remove a zone and all its records. \retval 0, -CIRRUS_ENOENT */
+int store_zone_remove(store_t *st, const char *name);
+/*! \brief Set the serial and the updated time. \retval 0, -CIRRUS_ENOENT */
+int store_zone_set_serial(store_t *st, const char *name, uint32_t serial);
+
+/*! \brief Add one record (an identical record already there is kept once). */
+int store_record_insert(store_t *st, const char *zone, const store_record_t *rec);
+/*! \brief Delete the records of owner/type (type 255 = every type at owner). */
+int store_rrset_delete(store_t *st, const char *zone, const uint8_t *owner, uint16_t type);
+/*! \brief Delete one record with exactly this rdata (ttl ignored). */
+int store_record_delete(store_t *st, const char *zone, const store_record_t *rec);
+
+/*! \brief An audit-log row. Strings may be NULL when reading; before/after
+ * are JSON texts chosen by the caller. */
+typedef struct store_audit {
+	int64_t id;
+	int64_t time_us;
+	const char *actor;
+	const char *request_id;
+	const char *zone;
+	const char *action;
+	const char *before;
+	const char *after;
+} store_audit_t;
+
+typedef struct store_audit_filter {
+	const char *zone;     /*!< NULL = any */
+	const char *actor;    /*!< NULL = any */
+	int64_t since_us;     /*!< 0 = no lower bound */
+	int64_t until_us;     /*!< 0 = no upper bound */
+	int limit;            /*!< 0 = 1000 */
+} store_audit_filter_t;
+
+typedef int (*store_audit_cb_t)(void *ctx, const store_audit_t *row);
+
+/*! \brief Append an audit row (id and time_us are set by the store). */
+int store_audit_append(store_t *st, const store_audit_t *row);
+/*! \brief Audit rows matching the filter, newest first. */
+int store_audit_list(store_t *st, const store_audit_filter_t *f, store_audit_cb_t cb,
+                     void *ctx);
+
+/*! \brief Journal of a committed change: what was removed and added, as
+ * master-file text, between two serials. */
+int store_journal_append(store_t *st, const char *zone, uint32_t old_serial,
+                         uint32_t new_serial, const char *removed, const char *added);
+/*! \brief Number of journal rows for a zone (for tests and diagnostics). */
+int store_journal_count(store_t *st, const char *zone);
+
+/*! \brief An API token row: the secret itself is never stored. */
+typedef struct store_token {
+	int64_t id;
+	char name[128];
+	char hash[65];        /*!< hex SHA-256 of the secret */
+	char scopes[1024];    /*!< space-separated scopes */
+	int64_t created_us;
+} store_token_t;
+
+typedef int (*store_token_cb_t)(void *ctx, const store_token_t *tok);
+
+/*! \retval 0, -CIRRUS_EEXIST (same name) */
+int store_token_insert(store_t *st, const char *name, const char *hash, const char *scopes);
+/*! \retval 0, -CIRRUS_ENOENT */
+int store_token_find(store_t *st, const char *hash, store_token_t *out);
+int store_token_list(store_t *st, store_token_cb_t cb, void *ctx);
+/*! \retval 0, -CIRRUS_ENOENT */
+int store_token_delete(store_t *st, const char *name);

@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * zone_table.c -- the node hash table and node primitives shared by the
+ * builder (whole zones from files or the store) and the updater (a new
+ * version of a zone that shares every unchanged node with the old one).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+#include "zone/zone_internal.h"
+
+uint64_t zone_name_hash(const uint8_t *name, size_t size)
+{
+	/* FNV-1a; names are short, and this is one multiply per byte. */
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < size; i++) {
+		h ^= name[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h ^ (h >> 29);
+}
+
+zone_node_t *zone_table_find(const zone_t *zone, const knot_dname_t *name,
+                             size_t size)
+{
+	size_t i = zone_name_hash(name, size) & zone->table_mask;
+	for (;;) {
+		zone_node_t *n = zone->table[i];
+		if (n == NULL) {
+			return NULL;
+		}
+		if (n->owner_size == size && memcmp(n->owner, name, size) == 0) {
+			return n;
+		}
+		i = (i + 1) & zone->table_mask;
+	}
+}
+
+const zone_node_t *zone_find(const zone_t *zone, const knot_dname_t *name)
+{
+	return zone_table_find(zone, name, knot_dname_size(name));
+}
+
+const zone_node_t *zone_find_sized(const zone_t *zone, const knot_dname_t *name,
+                                   size_t size)
+{
+	return zone_table_find(zone, name, size);
+}
+
+const zone_rrset_t *zone_node_rrset(const zone_node_t *node, uint16_t type)
+{
+	for (uint16_t i = 0; i < node->rrset_count; i++) {
+		if (node->rrsets[i].type == type) {
+			return &node->rrsets[i];
+		}
+	}
+	return NULL;
+}
+
+static size_t *slot_of(zone_t *zone, const zone_node_t *node, size_t *slot)
+{
+	size_t i = zone_name_hash(node->owner, node->owner_size) & zone->table_mask;
+	while (zone->table[i] != NULL && zone->table[i] != node) {
+		i = (i + 1) & zone->table_mask;
+	}
+	*slot = i;
+	return zone->table[i] == node ? slot : NULL;
+}
+
+void zone_table_insert(zone_t *zone, zone_node_t *node)
+{
+	size_t i = zone_name_hash(node->owner, node->owner_size) & zone->table_mask;
+	while (zone->table[i] != NULL) {
+		i = (i + 1) & zone->table_mask;
+	}
+	zone->table[i] = node;
+	zone->node_count++;
+}
+
+void zone_table_replace(zone_t *zone, const zone_node_t *old, zone_node_t *fresh)
+{
+	size_t slot;
+	if (slot_of(zone, old, &slot) != NULL) {
+		zone->table[slot] = fresh;
+	}
+}
+
+void zone_table_remove(zone_t *zone, const zone_node_t *node)
+{
+	size_t hole;
+	if (slot_of(zone, node, &hole) == NULL) {
+		return;
+	}
+	/* Backward-shift deletion keeps linear probing without tombstones:
+	 * move later entries of the cluster into the hole when their home
+	 * slot does not lie cyclically between the hole and themselves. */
+	zone->table[hole] = NULL;
+	zone->node_count--;
+	for (size_t i = (hole + 1) & zone->table_mask; zone->table[i] != NULL;
+	     i = (i + 1) & zone->table_mask) {
+		zone_node_t *n = zone->table[i];
+		size_t home = zone_name_hash(n->owner, n->owner_size) & zone->table_mask;
+		bool stays = hole <= i ? (hole < home && home <= i) : (hole < home || home <= i);
+		if (!stays) {
+			zone->table[hole] = n;
+			zone->table[i] = NULL;
+			hole = i;
+		}
+	}
+}
+
+int zone_table_grow(zone_t *zone)
+{
+	if ((zone->node_count + 1) * 2 <= zone->table_mask + 1) {
+		return 0;
+	}
+	size_t old_size = zone->table_mask + 1;
+	zone_node_t **old = zone->table;
+	zone->table = calloc(old_size * 2, sizeof(*old));
+	if (zone->table == NULL) {
+		zone->table = old;
+		return CIRRUS_ENOMEM;
+	}
+	zone->table_mask = old_size * 2 - 1;
+	zone->node_count = 0;
+	for (size_t i = 0; i < old_size; i++) {
+		if (old[i] != NULL) {
+			zone_table_insert(zone, old[i]);
+		}
+	}
+	free(old);
+	return 0;
+}
+
+zone_node_t *zone_node_new(const knot_dname_t *owner, size_t size)
+{
+	zone_node_t *n = calloc(1, sizeof(*n) + size);
+	if (n == NULL) {
+		return NULL;
+	}
+	memcpy(n->owner, owner, size);
+	n->owner_size = size;
+	n->labels = knot_dname_labels(owner, NULL);
+	return n;
+}
+
+zone_node_t *zone_node_copy(const zone_node_t *src)
+{
+	zone_node_t *n = zone_node_new(src->owner, src->owner_size);
+	if (n == NULL) {
+		return NULL;
+	}
+	n->flags = src->flags;
+	n->children = src->children;
+	if (src->rrset_count == 0) {
+		return n;
+	}
+	n->rrsets = calloc(src->rrset_count, sizeof(*n->rrsets));
+	if (n->rrsets == NULL) {
+		free(n);
+		return NULL;
+	}
+	for (uint16_t i = 0; i < src->rrset_count; i++) {
+		n->rrsets[i] = src->rrsets[i];
+		n->rrsets[i].rrs = (knot_rdataset_t){ 0 };
+		if (knot_rdataset_copy(&n->rrsets[i].rrs, &src->rrsets[i].rrs, NULL) != KNOT_EOK) {
+			n->rrset_count = i;
+			zone_node_free(n);
+			return NULL;
+		}
+		n->rrset_count = i + 1;
+	}
+	return n;
+}
+
+void zone_node_free(zone_node_t *n)
+{
+	for (uint16_t r = 0; r < n->rrset_count; r++) {
+		knot_rdataset_clear(&n->rrsets[r].rrs, NULL);
+	}
+	free(n->rrsets);
+	free(n);
+}
+
+static uint16_t type_flag(uint16_t type)
+{
+	switch (type) {
+	case KNOT_RRTYPE_NS:    return ZONE_NODE_NS;
+	case KNOT_RRTYPE_DNAME: return ZONE_NODE_DNAME;
+	case KNOT_RRTYPE_CNAME: return ZONE_NODE_CNAME;
+	default:                return 0;
+	}
+}
+
+zone_rrset_t *zone_node_rrset_add(zone_node_t *n, uint16_t type, uint32_t ttl)
+{
+	uint16_t i = 0;
+	while (i < n->rrset_count && n->rrsets[i].type < type) {
+		i++;
+	}
+	if (i < n->rrset_count && n->rrsets[i].type == type) {
+		return &n->rrsets[i];
+	}
+	zone_rrset_t *grown = realloc(n->rrsets, (n->rrset_count + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		return NULL;
+	}
+	n->rrsets = grown;
+	memmove(&grown[i + 1], &grown[i], (n->rrset_count - i) * sizeof(*grown));
+	grown[i] = (zone_rrset_t){ .type = type, .ttl = ttl };
+	n->rrset_count++;
+	n->flags |= type_flag(type);
+	return &grown[i];
+}
+
+void zone_node_rrset_remove(zone_node_t *n, uint16_t type)
+{
+	for (uint16_t i = 0; i < n->rrset_count; i++) {
+		if (n->rrsets[i].type == type) {
+			knot_rdataset_clear(&n->rrsets[i].rrs, NULL);
+			memmove(&n->rrsets[i], &n->rrsets[i + 1],
+			        (n->rrset_count - i - 1) * sizeof(*n->rrsets));
+			n->rrset_count--;
+			n->flags &= ~type_flag(type);
+			return;
+		}
+	}
+}
+
+int zone_table_ensure(zone_t *zone, const knot_dname_t *owner,
+                      zone_writable_cb_t writable, void *ctx, zone_node_t **out)
+{
+	size_t size = knot_dname_size(owner);
+	zone_node_t *n = zone_table_find(zone, owner, size);
+	if (n != NULL) {
+		*out = n;
+		return 0;
+	}
+	if (zone_table_grow(zone) != 0) {
+		return CIRRUS_ENOMEM;
+	}
+	n = zone_node_new(owner, size);
+	if (n == NULL) {
+		return CIRRUS_ENOMEM;
+	}
+	zone_table_insert(zone, n);
+	*out = n;
+	if (n->labels > zone->apex->labels) {
+		zone_node_t *parent;
+		if (zone_table_ensure(zone, knot_wire_next_label(owner, NULL), writable, ctx,
+		                      &parent) != 0 ||
+		    (writable != NULL && (parent = writable(ctx, parent)) == NULL)) {
+			return CIRRUS_ENOMEM;
+		}
+		parent->children++;
+	}
+	return 0;
+}
+
+void zone_free(zone_t *zone)
+{
+	if (zone == NULL) {
+		return;
+	}
+	/* A superseded version shares its nodes with its successor and owns
+	 * only the ones the successor replaced or removed. */
+	if (zone->superseded) {
+		for (size_t i = 0; i < zone->retired_count; i++) {
+			zone_node_free(zone->retired[i]);
+		}
+	} else {
+		for (size_t i = 0; zone->table != NULL && i <= zone->table_mask; i++) {
+			if (zone->table[i] != NULL) {
+				zone_node_free(zone->table[i]);
+			}
+		}
+	}
+	free(zone->retired);
+	free(zone->table);
+	free(zone->source);
+	free(zone);
+}
