@@ -150,3 +150,60 @@ static inline const knot_dname_t *zone_apex(const zone_t *zone)
 {
 	return zone->apex->owner;
 }
+
+/*
+ * Incremental versions. An update starts from the newest version of a zone
+ * and produces the next one, which shares every unchanged node with it
+ * (copy-on-write): the cost of a change is the size of the change plus one
+ * copy of the node table, not a rebuild. The old version keeps serving
+ * until the new one is published; once committed, the old one is marked
+ * superseded and must only be freed (after readers are gone), never updated.
+ */
+typedef struct zone_update zone_update_t;
+
+/*!
+ * \brief Start the next version of zone.
+ * \retval 0, -CIRRUS_EINVAL (zone was superseded), -CIRRUS_ENOMEM
+ */
+int zone_update_new(zone_t *zone, zone_update_t **out);
+
+/*! \brief The node for a lower-case name in the version being built, or NULL. */
+const zone_node_t *zone_update_find(const zone_update_t *u, const knot_dname_t *name);
+
+/*!
+ * \brief Replace the RRset owner/type with rrs (NULL or empty deletes it;
+ * type ANY deletes every RRset at owner). The owner must be in the zone
+ * and the type a data type; SOA only at the apex.
+ * \retval 0, -CIRRUS_EINVAL (reason in zone_update_error), -CIRRUS_ENOMEM
+ */
+int zone_update_put_rrset(zone_update_t *u, const knot_dname_t *owner, uint16_t type,
+                          uint32_t ttl, const knot_rdataset_t *rrs);
+
+/*! \brief Add one record (RFC 2136 add); the RRset keeps its TTL if it exists. */
+int zone_update_add_rr(zone_update_t *u, const knot_dname_t *owner, uint16_t type,
+                       uint32_t ttl, const knot_rdata_t *rd);
+
+/*! \brief Remove one record (RFC 2136 delete of an RR); absent is not an error. */
+int zone_update_remove_rr(zone_update_t *u, const knot_dname_t *owner, uint16_t type,
+                          const knot_rdata_t *rd);
+
+/*! \brief Serial of the SOA in the version being built. */
+uint32_t zone_update_serial(const zone_update_t *u);
+
+/*! \brief Set the SOA serial of the version being built. */
+int zone_update_set_serial(zone_update_t *u, uint32_t serial);
+
+/*! \brief The reason of the last -CIRRUS_EINVAL or -CIRRUS_ESEMANTIC. */
+const char *zone_update_error(const zone_update_t *u);
+
+/*!
+ * \brief Check every changed name (CNAME exclusivity, single SOA, CNAME and
+ * DNAME, nothing below a DNAME, SOA and NS at the apex) and produce the new
+ * version. On success the base is superseded and the update is freed.
+ * \retval 0, -CIRRUS_ESEMANTIC (reason in zone_update_error; the update is
+ *         still open and must be aborted), -CIRRUS_ENOMEM
+ */
+int zone_update_commit(zone_update_t *u, zone_t **out);
+
+/*! \brief Drop an update; the base zone is untouched. */
+void zone_update_abort(zone_update_t *u);

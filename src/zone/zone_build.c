@@ -116,24 +116,6 @@ void zone_builder_deinit(zone_builder_t *b)
 	free(b->files);
 }
 
-static bool cname_compatible(uint16_t type)
-{
-	/* RFC 2181 10.1 and RFC 4035 2.5: only DNSSEC data may share a name
-	 * with a CNAME. */
-	return type == KNOT_RRTYPE_CNAME || type == KNOT_RRTYPE_RRSIG ||
-	       type == KNOT_RRTYPE_NSEC;
-}
-
-static bool node_has_other_than_cname(const zone_node_t *n)
-{
-	for (uint16_t i = 0; i < n->rrset_count; i++) {
-		if (!cname_compatible(n->rrsets[i].type)) {
-			return true;
-		}
-	}
-	return false;
-}
-
 /* Per-record checks; false means the record is reported and skipped. */
 static bool record_acceptable(zone_builder_t *b, const knot_dname_t *owner,
                               uint16_t rclass, uint16_t type,
@@ -190,12 +172,12 @@ static bool node_accepts(zone_builder_t *b, const zone_node_t *n, uint16_t type,
 		                    "more than one %s record at %s", tname, name);
 		return false;
 	}
-	if (type == KNOT_RRTYPE_CNAME && node_has_other_than_cname(n)) {
+	if (type == KNOT_RRTYPE_CNAME && zone_node_has_non_cname(n)) {
 		zone_builder_report(b, ZONE_DIAG_ERROR, file, line,
 		                    "CNAME and other data at %s", name);
 		return false;
 	}
-	if ((n->flags & ZONE_NODE_CNAME) && !cname_compatible(type)) {
+	if ((n->flags & ZONE_NODE_CNAME) && !zone_type_cname_compatible(type)) {
 		zone_builder_report(b, ZONE_DIAG_ERROR, file, line,
 		                    "CNAME and other data at %s", name);
 		return false;

@@ -88,17 +88,22 @@ void zone_table_remove(zone_t *zone, const zone_node_t *node);
 /*! \brief Double the table when it is half full. \retval 0, -CIRRUS_ENOMEM */
 int zone_table_grow(zone_t *zone);
 
-/*! \brief Makes a node safe to modify (a copy-on-write hook); NULL on ENOMEM. */
-typedef zone_node_t *(*zone_writable_cb_t)(void *ctx, zone_node_t *node);
+/*! \brief Copy-on-write hooks for zone_table_ensure (the updater's). */
+typedef struct zone_table_hooks {
+	/*! Makes an existing node safe to modify; NULL on ENOMEM. */
+	zone_node_t *(*writable)(void *ctx, zone_node_t *node);
+	/*! Told of each node created; non-zero on ENOMEM. */
+	int (*created)(void *ctx, zone_node_t *node);
+} zone_table_hooks_t;
 
 /*!
  * \brief Find or create the node for owner and any missing ancestors
  * (empty non-terminals), counting each new node in its parent's children.
- * writable (may be NULL) is applied to a parent before it is changed.
+ * hooks may be NULL (a zone being built owns every node).
  * \retval 0, -CIRRUS_ENOMEM
  */
 int zone_table_ensure(zone_t *zone, const knot_dname_t *owner,
-                      zone_writable_cb_t writable, void *ctx, zone_node_t **out);
+                      const zone_table_hooks_t *hooks, void *ctx, zone_node_t **out);
 
 zone_node_t *zone_node_new(const knot_dname_t *owner, size_t size);
 /*! \brief Deep copy of a node (its RRsets and records). */
@@ -108,3 +113,9 @@ void zone_node_free(zone_node_t *n);
 zone_rrset_t *zone_node_rrset_add(zone_node_t *n, uint16_t type, uint32_t ttl);
 /*! \brief Drop the node's RRset of type, if any. */
 void zone_node_rrset_remove(zone_node_t *n, uint16_t type);
+
+/*! \brief Whether a type may share a name with a CNAME (RFC 2181 10.1, RFC 4035 2.5). */
+bool zone_type_cname_compatible(uint16_t type);
+
+/*! \brief Whether the node has a type that may not share a name with a CNAME. */
+bool zone_node_has_non_cname(const zone_node_t *n);

@@ -182,6 +182,24 @@ void zone_node_free(zone_node_t *n)
 	free(n);
 }
 
+bool zone_type_cname_compatible(uint16_t type)
+{
+	/* RFC 2181 10.1 and RFC 4035 2.5: only DNSSEC data may share a name
+	 * with a CNAME. */
+	return type == KNOT_RRTYPE_CNAME || type == KNOT_RRTYPE_RRSIG ||
+	       type == KNOT_RRTYPE_NSEC;
+}
+
+bool zone_node_has_non_cname(const zone_node_t *n)
+{
+	for (uint16_t i = 0; i < n->rrset_count; i++) {
+		if (!zone_type_cname_compatible(n->rrsets[i].type)) {
+			return true;
+		}
+	}
+	return false;
+}
+
 static uint16_t type_flag(uint16_t type)
 {
 	switch (type) {
@@ -228,7 +246,7 @@ void zone_node_rrset_remove(zone_node_t *n, uint16_t type)
 }
 
 int zone_table_ensure(zone_t *zone, const knot_dname_t *owner,
-                      zone_writable_cb_t writable, void *ctx, zone_node_t **out)
+                      const zone_table_hooks_t *hooks, void *ctx, zone_node_t **out)
 {
 	size_t size = knot_dname_size(owner);
 	zone_node_t *n = zone_table_find(zone, owner, size);
@@ -244,12 +262,15 @@ int zone_table_ensure(zone_t *zone, const knot_dname_t *owner,
 		return CIRRUS_ENOMEM;
 	}
 	zone_table_insert(zone, n);
+	if (hooks != NULL && hooks->created(ctx, n) != 0) {
+		return CIRRUS_ENOMEM;
+	}
 	*out = n;
 	if (n->labels > zone->apex->labels) {
 		zone_node_t *parent;
-		if (zone_table_ensure(zone, knot_wire_next_label(owner, NULL), writable, ctx,
+		if (zone_table_ensure(zone, knot_wire_next_label(owner, NULL), hooks, ctx,
 		                      &parent) != 0 ||
-		    (writable != NULL && (parent = writable(ctx, parent)) == NULL)) {
+		    (hooks != NULL && (parent = hooks->writable(ctx, parent)) == NULL)) {
 			return CIRRUS_ENOMEM;
 		}
 		parent->children++;
