@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# SPDX-License-Identifier: MIT
+# SPDX-License-Identifier: Apache-2.0
 """check_answers.py -- do the servers give the same answers?
 
 A fast server that answers wrongly is not fast.  While each server is up,

@@ -1,4 +1,4 @@
-# SPDX-License-Identifier: MIT
+# SPDX-License-Identifier: Apache-2.0
 """dnswire.py -- the little DNS wire code the benchmark helpers need.
 
 Hand-written on purpose: the bench must run with the Python standard library
@@ -113,7 +113,6 @@ def udp_query(addr, port, name, rtype, timeout, qid=0x4242):
 
 def tcp_query(addr, port, name, rtype, timeout, qid=0x4243):
     """One TCP exchange (used when UDP comes back truncated)."""
-    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
     wire = build_query(qid, name, rtype)
     with socket.create_connection((addr, port), timeout=timeout) as s:
         s.sendall(struct.pack("!H", len(wire)) + wire)

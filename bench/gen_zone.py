@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# SPDX-License-Identifier: MIT
+# SPDX-License-Identifier: Apache-2.0
 """gen_zone.py -- write the benchmark zone and a dnsperf query file.
 
 The zone is synthetic but shaped like a real one: hosts with A/AAAA and

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# SPDX-License-Identifier: MIT
+# SPDX-License-Identifier: Apache-2.0
 """load_run.py -- one dnsperf run against a running server, with its CPU cost.
 
 Reads the server tree's CPU time, runs dnsperf (the command after "--",
@@ -12,6 +12,10 @@ line to the results file:
 Utilisation near 100 % means the server was the bottleneck; well below it
 means dnsperf (one core) could not push harder, and QPS then says more about
 the load generator than about the server -- us/query stays meaningful.
+
+A run during which other processes used more than --max-other of a CPU on
+the two benchmark CPUs is recorded with "disturbed": true and exits 3, so
+run.sh can repeat it.
 
   load_run.py --pid PID --server nsd --mode udp --run 1 --record F --raw OUT -- dnsperf ...
 """
@@ -67,6 +71,9 @@ def main():
     ap.add_argument("--raw", required=True, help="where to keep dnsperf's output")
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--cpu", type=int, default=1, help="the CPU the server must stay on")
+    ap.add_argument("--loadgen-cpu", type=int, default=0)
+    ap.add_argument("--max-other", type=float, default=0.15,
+                    help="other load (share of a CPU) above which the run is 'disturbed'")
     ap.add_argument("command", nargs=argparse.REMAINDER)
     args = ap.parse_args()
     cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -79,12 +86,15 @@ def main():
     wall0 = time.monotonic()
     gen0 = _children_cpu_us()
     busy0 = procstat.cpu_busy()
+    ticks0 = procstat.all_cpu_ticks()
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, timeout=args.timeout)
     cpu1 = procstat.cpu_us(args.pid)
     wall = time.monotonic() - wall0
     gen = _children_cpu_us() - gen0
     busy = procstat.cpu_busy_share(busy0, procstat.cpu_busy())
+    others = procstat.top_others(ticks0, procstat.all_cpu_ticks(),
+                                 set(procstat.tree(args.pid)) | {os.getpid()}, wall)
     with open(args.raw, "w") as f:
         f.write("$ %s\n%s" % (" ".join(cmd), proc.stdout))
     alive = os.path.exists("/proc/%d" % args.pid)
@@ -97,6 +107,10 @@ def main():
         sys.exit(1)
 
     cpu = cpu1 - cpu0
+    # Busy time on the two CPUs that neither side of the test accounts for.
+    other = (busy.get(str(args.cpu), 0) + busy.get(str(args.loadgen_cpu), 0)
+             - cpu / 1e6 / wall - gen / 1e6 / wall)
+    disturbed = other > args.max_other
     row = {"kind": "load", "server": args.server, "mode": args.mode, "run": args.run,
            "qps": stats["qps"], "completed": int(stats["completed"]),
            "lost": int(stats["lost"] or 0), "latency_ms": stats["latency_s"] * 1000.0,
@@ -106,7 +120,9 @@ def main():
            "loadgen_us_per_query": gen / stats["completed"],
            # dnsperf's whole life (it waits for stragglers after -l ends).
            "loadgen_util": gen / 1e6 / wall,
-           "cpu_busy": busy, "rcodes": stats["rcodes"]}
+           "cpu_busy": busy, "other_load": round(other, 3), "disturbed": disturbed,
+           "other_top": others,
+           "rcodes": stats["rcodes"]}
     with open(args.record, "a") as f:
         f.write(json.dumps(row) + "\n")
     print("  %-6s %-3s run %d: %9.0f qps  %6.2f us/query  cpu %3.0f%%  latency %.3f ms  "
@@ -114,7 +130,12 @@ def main():
           % (args.server, args.mode, args.run, row["qps"], row["us_per_query"],
              row["cpu_util"] * 100, row["latency_ms"], row["lost"],
              row["loadgen_us_per_query"], row["loadgen_util"] * 100,
-             busy.get("0", 0) * 100, busy.get("1", 0) * 100))
+             busy.get("0", 0) * 100, busy.get("1", 0) * 100)
+          + ("  DISTURBED: other load %.0f%% (%s)" % (
+              other * 100, ", ".join("%s %.0f%%" % (c, v * 100) for c, v in others)
+              or "short-lived processes") if disturbed else ""))
+    if disturbed:
+        sys.exit(3)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# SPDX-License-Identifier: MIT
+# SPDX-License-Identifier: Apache-2.0
 """procstat.py -- CPU time and memory of a server's whole process tree.
 
 A server is a tree, not one pid: NSD forks a serving child and xfrd from its
@@ -13,12 +13,14 @@ pages between the sharers and is therefore the fair figure to compare a
 forking server with a threaded one.
 
   procstat.py cpu PID   -> CPU microseconds (utime+stime) of the tree
-  procstat.py mem PID   -> "RSS_KB PSS_KB NPROCS"
+  procstat.py mem PID   -> "RSS_KB PSS_KB NPROCS NTHREADS"
   procstat.py pin PID CPU -> pins all threads of the tree, prints how many moved
+  procstat.py quiet CPUS LIMIT TIMEOUT -> wait until CPUS (e.g. 0,1) are idle
 """
 
 import os
 import sys
+import time
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -74,11 +76,44 @@ def _kb(path, key):
 
 
 def mem_kb(root):
-    """(sum of VmRSS, sum of Pss, number of processes) over the tree."""
+    """(sum of VmRSS, sum of Pss, number of processes, number of threads)
+    over the tree."""
     pids = tree(root)
     rss = sum(_kb("/proc/%d/status" % p, "VmRSS") for p in pids)
     pss = sum(_kb("/proc/%d/smaps_rollup" % p, "Pss") for p in pids)
-    return rss, pss, len(pids)
+    threads = sum(_kb("/proc/%d/status" % p, "Threads") for p in pids)
+    return rss, pss, len(pids), threads
+
+
+def all_cpu_ticks():
+    """{(pid, comm): utime+stime ticks} for every process: a before/after
+    pair names whoever else used the CPUs during a run."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                data = f.read()
+        except OSError:
+            continue
+        comm = data[data.index("(") + 1:data.rindex(")")]
+        f = data[data.rindex(")") + 2:].split()
+        out[(int(entry), comm)] = int(f[11]) + int(f[12])
+    return out
+
+
+def top_others(before, after, exclude, seconds, n=3):
+    """The N biggest CPU users between two all_cpu_ticks() samples, leaving
+    out the pids in EXCLUDE; [(comm, share of one CPU)]."""
+    rows = []
+    for key, ticks in after.items():
+        if key[0] in exclude:
+            continue
+        share = (ticks - before.get(key, 0)) / TICKS / seconds
+        if share >= 0.02:
+            rows.append((key[1], round(share, 2)))
+    return sorted(rows, key=lambda r: -r[1])[:n]
 
 
 def pin_tree(root, cpu):
@@ -126,9 +161,29 @@ def cpu_busy_share(before, after):
     return share
 
 
+def wait_quiet(cpus, limit, timeout):
+    """Sample CPUS in 0.5 s windows until none is busier than LIMIT, for at
+    most TIMEOUT seconds.  Returns (quiet?, last busy shares)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        before = cpu_busy()
+        time.sleep(0.5)
+        share = cpu_busy_share(before, cpu_busy())
+        busy = {c: share.get(c, 0.0) for c in cpus}
+        if max(busy.values()) <= limit:
+            return True, busy
+        if time.monotonic() >= deadline:
+            return False, busy
+
+
 def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "quiet":
+        quiet, busy = wait_quiet(sys.argv[2].split(","), float(sys.argv[3]),
+                                 float(sys.argv[4]))
+        print(" ".join("cpu%s %.0f%%" % (c, b * 100) for c, b in sorted(busy.items())))
+        sys.exit(0 if quiet else 1)
     if len(sys.argv) < 3 or sys.argv[1] not in ("cpu", "mem", "pin"):
-        sys.exit("usage: procstat.py cpu|mem PID | pin PID CPU")
+        sys.exit("usage: procstat.py cpu|mem PID | pin PID CPU | quiet CPUS LIMIT TIMEOUT")
     pid = int(sys.argv[2])
     if not os.path.exists("/proc/%d" % pid):
         sys.exit("procstat: no process %d" % pid)
@@ -137,7 +192,7 @@ def main():
     elif sys.argv[1] == "pin":
         print(pin_tree(pid, int(sys.argv[3])))
     else:
-        print("%d %d %d" % mem_kb(pid))
+        print("%d %d %d %d" % mem_kb(pid))
 
 
 if __name__ == "__main__":

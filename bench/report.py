@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# SPDX-License-Identifier: MIT
+# SPDX-License-Identifier: Apache-2.0
 """report.py -- turn bench/out/results.jsonl into the results table.
 
 Medians over the runs (one noisy run on a shared 2-core machine should not
@@ -45,6 +45,11 @@ def summarize(rows, server):
     s = {"failed": any(r["kind"] == "error" and r["server"] == server for r in rows)}
     for mode in ("udp", "tcp"):
         runs = [r for r in rows if r["kind"] == "load" and r["server"] == server and r["mode"] == mode]
+        clean = [r for r in runs if not r.get("disturbed")]
+        s[mode + "_total"] = len(runs)
+        s[mode + "_disturbed"] = len(runs) - len(clean)
+        s[mode + "_all_disturbed"] = bool(runs) and not clean
+        runs = clean or runs   # medians over undisturbed runs when there are any
         s[mode + "_runs"] = len(runs)
         for key in ("qps", "us_per_query", "latency_ms", "cpu_util",
                     "loadgen_us_per_query", "loadgen_util"):
@@ -64,6 +69,7 @@ def summarize(rows, server):
         s["rss_" + zone] = median([r["rss_kb"] for r in starts])
         s["pss_" + zone] = median([r["pss_kb"] for r in starts])
         s["procs_" + zone] = max([r["procs"] for r in starts], default=None)
+        s["threads_" + zone] = max([r.get("threads", 0) for r in starts], default=None)
         s["starts_" + zone] = len(starts)
     return s
 
@@ -137,6 +143,13 @@ def warnings(summaries):
         if s["failed"]:
             out.append("%s failed during the run; its numbers are partial or missing." % name)
         for mode in ("udp", "tcp"):
+            if s[mode + "_disturbed"]:
+                out.append("%s %s: %d of %d run(s) were disturbed by other processes on the "
+                           "benchmark CPUs%s." % (
+                               name, mode.upper(), s[mode + "_disturbed"], s[mode + "_total"],
+                               "; ALL were, so these numbers are unreliable"
+                               if s[mode + "_all_disturbed"] else
+                               "; the medians use the %d undisturbed run(s)" % s[mode + "_runs"]))
             w = _bottleneck_warning(s, mode)
             if w:
                 out.append("%s %s: %s" % (name, mode.upper(), w))
@@ -234,7 +247,8 @@ def md_table(header, rows):
 def memory_rows(summaries):
     out = []
     for name, s in summaries.items():
-        out.append([name, fmt(s["procs_10k"], "%d"), mib(s["rss_10k"]), mib(s["pss_10k"]),
+        out.append([name, "%s / %s" % (fmt(s["procs_10k"], "%d"), fmt(s["threads_10k"], "%d")),
+                    mib(s["rss_10k"]), mib(s["pss_10k"]),
                     mib(s["rss_1m"]), mib(s["pss_1m"])])
     return out
 
@@ -278,7 +292,7 @@ def main():
     md += ["## Memory detail", "",
            "VmRSS summed over a forked tree counts shared pages once per process; PSS "
            "shares them out.  For a single-process server the two are close.", ""] + \
-        md_table(["server", "processes", "VmRSS 10k", "PSS 10k", "VmRSS 1M", "PSS 1M"],
+        md_table(["server", "processes / threads", "VmRSS 10k", "PSS 10k", "VmRSS 1M", "PSS 1M"],
                  memory_rows(summaries)) + [""]
     md += ["## CPU use during load runs", "",
            "Share of one CPU used by the server tree and by dnsperf (1.00 = fully busy), "

@@ -1,5 +1,5 @@
 #!/bin/bash
-# SPDX-License-Identifier: MIT
+# SPDX-License-Identifier: Apache-2.0
 # run.sh -- side-by-side benchmark of Cirrus, NSD and Knot DNS (make bench).
 #
 #   bench/run.sh CIRRUS_BIN
@@ -19,6 +19,8 @@
 #   BENCH_NAMES=10000       names in the main zone
 #   BENCH_PORT=53530        port on 127.0.0.1 the servers listen on
 #   BENCH_START_TIMEOUT=120 seconds a server may take to answer after exec
+#   BENCH_RETRIES=2         repeats of a load run disturbed by other processes
+#   BENCH_QUIET_WAIT=30     seconds to wait for idle CPUs before each load run
 #   BENCH_UDP_CLIENTS=8 BENCH_TCP_CLIENTS=16 BENCH_OUTSTANDING=100   dnsperf -c / -q
 set -euo pipefail
 
@@ -35,6 +37,9 @@ SERVERS=${BENCH_SERVERS:-cirrus nsd knot}
 NAMES=${BENCH_NAMES:-10000}
 PORT=${BENCH_PORT:-53530}
 START_TIMEOUT=${BENCH_START_TIMEOUT:-120}
+RETRIES=${BENCH_RETRIES:-2}
+QUIET_WAIT=${BENCH_QUIET_WAIT:-30}
+QUIET_LIMIT=0.10   # a CPU busier than this before a run means someone else is working
 UDP_CLIENTS=${BENCH_UDP_CLIENTS:-8}
 TCP_CLIENTS=${BENCH_TCP_CLIENTS:-16}
 OUTSTANDING=${BENCH_OUTSTANDING:-100}
@@ -83,6 +88,9 @@ check_args_and_tools() {
 	local n
 	for n in "$SECONDS_PER_RUN" "$RUNS" "$COLD_RUNS" "$NAMES" "$PORT" "$START_TIMEOUT"; do
 		[[ "$n" =~ ^[0-9]+$ && "$n" -gt 0 ]] || die "knob value '$n' is not a positive integer"
+	done
+	for n in "$RETRIES" "$QUIET_WAIT"; do
+		[[ "$n" =~ ^[0-9]+$ ]] || die "knob value '$n' is not a non-negative integer"
 	done
 }
 
@@ -161,21 +169,41 @@ cleanup() {
 	fi
 }
 
-# load_runs NAME MODE -- RUNS dnsperf runs against the running server.
+# wait_quiet -- give other work on the benchmark CPUs (a build, a test
+# suite in another shell) up to QUIET_WAIT seconds to finish before a run.
+wait_quiet() {
+	local busy
+	if ! busy=$("$PY" "$BENCH_DIR/procstat.py" quiet "$LOADGEN_CPU,$SERVER_CPU" \
+		"$QUIET_LIMIT" "$QUIET_WAIT"); then
+		say "CPUs still busy after ${QUIET_WAIT}s ($busy); running anyway"
+	fi
+}
+
+# load_runs NAME MODE -- RUNS dnsperf runs against the running server.  A run
+# that other processes disturbed (load_run.py exits 3) is repeated, at most
+# RETRIES times per run; the report leaves disturbed runs out of the medians.
 load_runs() {
-	local name=$1 mode=$2 run
+	local name=$1 mode=$2 run try rc
 	local args=(-s "$ADDR" -p "$PORT" -d "$QUERIES" -l "$SECONDS_PER_RUN" -q "$OUTSTANDING")
 	if [ "$mode" = tcp ]; then
 		args+=(-m tcp -c "$TCP_CLIENTS")
 	else
 		args+=(-m udp -c "$UDP_CLIENTS")
 	fi
-	for run in $(seq "$RUNS"); do
-		"$PY" "$BENCH_DIR/load_run.py" --pid "$CURRENT_PID" --server "$name" \
-			--mode "$mode" --run "$run" --record "$RESULTS" --cpu "$SERVER_CPU" \
-			--timeout $((SECONDS_PER_RUN + 120)) \
-			--raw "$OUT/raw/$name-$mode-$run.txt" \
-			-- taskset -c "$LOADGEN_CPU" dnsperf "${args[@]}" || return 1
+	for ((run = 1; run <= RUNS; run++)); do
+		for ((try = 0; try <= RETRIES; try++)); do
+			wait_quiet
+			rc=0
+			"$PY" "$BENCH_DIR/load_run.py" --pid "$CURRENT_PID" --server "$name" \
+				--mode "$mode" --run "$run" --record "$RESULTS" \
+				--cpu "$SERVER_CPU" --loadgen-cpu "$LOADGEN_CPU" \
+				--timeout $((SECONDS_PER_RUN + 120)) \
+				--raw "$OUT/raw/$name-$mode-$run.txt" \
+				-- taskset -c "$LOADGEN_CPU" dnsperf "${args[@]}" || rc=$?
+			[ "$rc" = 3 ] && continue   # disturbed: try again
+			[ "$rc" = 0 ] || return 1
+			break
+		done
 	done
 }
 
@@ -232,11 +260,17 @@ main() {
 	cmdline=$(command_line "$@")
 	echo "$cmdline"
 	check_args_and_tools
+	mkdir -p "$OUT"
+	# Two benchmarks at once would share the port and the CPUs.
+	exec 9>"$OUT/.lock"
+	flock -n 9 || die "another bench/run.sh is running (lock $OUT/.lock)"
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
 	generate_data
 	rm -f "$RESULTS" "$OUT"/answers-* "$OUT"/raw/*.txt
 	say "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	# Versions now, not at the end: others may commit while we run.
+	for name in $SERVERS; do versions+=("$(server_version "$name")"); done
 
 	for name in $SERVERS; do
 		if ! bench_server "$name"; then
@@ -249,7 +283,6 @@ main() {
 
 	compare_answers 10k
 	compare_answers 1m
-	for name in $SERVERS; do versions+=("$(server_version "$name")"); done
 	"$PY" "$BENCH_DIR/report.py" --results "$RESULTS" --out "$OUT/results.md" \
 		--command "$cmdline" --servers "$SERVERS" \
 		--check "$OUT/answers-check-10k.md" --check "$OUT/answers-check-1m.md" \

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# SPDX-License-Identifier: MIT
+# SPDX-License-Identifier: Apache-2.0
 # servers.sh -- how to configure and start each server under test.
 # Sourced by run.sh.  For each server NAME, prepare_server writes its config
 # into a fresh directory under $OUT and sets the array SERVER_CMD to the
@@ -107,11 +107,24 @@ prepare_knot() {
 	SERVER_CMD=(taskset -c "$SERVER_CPU" knotd -c "$dir/knot.conf")
 }
 
+# first_line CMD... -- first line of CMD's output.  (Not "| head -1": under
+# pipefail the writer's SIGPIPE would fail the caller.)
+first_line() {
+	"$@" 2>&1 | sed -n 1p
+}
+
 # server_version NAME -- one line for the report.
 server_version() {
 	case "$1" in
-	cirrus) echo "cirrus $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)" ;;
-	nsd)    nsd -v 2>&1 | head -1 ;;
-	knot)   knotd -V 2>&1 | head -1 ;;
+	cirrus)
+		# The binary may be built from files not yet committed: say so.
+		local rev dirty=""
+		rev=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)
+		[ -n "$(git -C "$REPO" status --porcelain -- src meson.build 2>/dev/null)" ] &&
+			dirty=" + uncommitted changes in src/"
+		echo "$(first_line "$CIRRUS_BIN" version) (git $rev$dirty;" \
+			"binary $CIRRUS_BIN sha1 $(sha1sum <"$CIRRUS_BIN" | cut -c1-12))" ;;
+	nsd)    first_line nsd -v ;;
+	knot)   first_line knotd -V ;;
 	esac
 }

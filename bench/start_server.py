@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# SPDX-License-Identifier: MIT
+# SPDX-License-Identifier: Apache-2.0
 """start_server.py -- start a DNS server and time its cold start.
 
 Starts COMMAND in its own session (so run.sh can stop the whole tree with
@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -69,6 +70,14 @@ def wait_ready(proc, args, deadline):
     return None
 
 
+def tcp_listening(addr, port):
+    try:
+        socket.create_connection((addr, port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
 def kill_group(proc):
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -95,10 +104,12 @@ def main():
     if not cmd:
         sys.exit("start_server: no command")
 
-    # Anything already answering on the port would fake our readiness check.
-    if dnswire.udp_query(args.addr, args.port, args.zone, "SOA", 0.2) is not None:
-        print("start_server: something already answers on %s port %d" %
-              (args.addr, args.port), file=sys.stderr)
+    # Anything already on the port would fake our readiness check (UDP) or
+    # make the server fail to bind (TCP).
+    if dnswire.udp_query(args.addr, args.port, args.zone, "SOA", 0.2) is not None \
+            or tcp_listening(args.addr, args.port):
+        print("start_server: something already listens on %s port %d (another "
+              "benchmark? set BENCH_PORT)" % (args.addr, args.port), file=sys.stderr)
         sys.exit(3)
 
     log = open(args.log, "w")
@@ -130,11 +141,12 @@ def main():
                   "affinity); pinned back" % (moved, args.cpu), file=sys.stderr)
     if args.record:
         time.sleep(SETTLE)
-        rss, pss, nprocs = procstat.mem_kb(proc.pid)
+        rss, pss, nprocs, nthreads = procstat.mem_kb(proc.pid)
         with open(args.record, "a") as f:
             f.write(json.dumps({"kind": "start", "server": args.server, "zone": args.label,
                                 "ready_ms": round(ready_ms, 1), "rss_kb": rss,
-                                "pss_kb": pss, "procs": nprocs}) + "\n")
+                                "pss_kb": pss, "procs": nprocs,
+                                "threads": nthreads}) + "\n")
     print("%d %.1f" % (proc.pid, ready_ms))
 
 

@@ -47,7 +47,8 @@ typedef struct zone {
 	size_t node_count;
 	size_t record_count;
 	size_t cut_count;           /*!< non-apex nodes with NS or DNAME */
-	uint32_t refs;              /*!< zone sets holding this zone */
+	uint32_t refs;              /*!< holders (zone sets, the control plane);
+	                                 atomic: sets are freed on other threads */
 	char *source;               /*!< file it was loaded from, or NULL */
 	/* Versions (zone_update): once a newer version is committed, this one
 	 * owns only the nodes the newer one replaced or removed. */
@@ -87,6 +88,31 @@ typedef void (*zone_diag_cb_t)(void *ctx, zone_diag_level_t level,
 int zone_load_file(const char *path, const char *origin, zone_diag_cb_t diag,
                    void *ctx, zone_t **out);
 
+/*
+ * Building a zone from records that do not come from a file (the store).
+ * The records go through the same per-record checks as a zone file's.
+ */
+typedef struct zone_builder zone_builder_t;
+
+/*! \brief Start a zone. \retval 0, -CIRRUS_EINVAL (origin), -CIRRUS_ENOMEM */
+int zone_builder_new(const char *origin, zone_diag_cb_t diag, void *ctx,
+                     zone_builder_t **out);
+
+/*! \brief Add one IN record (owner in wire form, any case). \retval 0, -CIRRUS_ENOMEM */
+int zone_builder_add_record(zone_builder_t *b, const knot_dname_t *owner, uint16_t type,
+                            uint32_t ttl, const uint8_t *rdata, uint16_t rdlen);
+
+/*!
+ * \brief Run the whole-zone checks and hand over the zone; frees b.
+ * Glue for in-zone name servers is checked only when glue is true: zones
+ * managed through the API are not refused for it after the fact.
+ * \retval 0, -CIRRUS_ESEMANTIC (diagnostics went to the callback), -CIRRUS_ENOMEM
+ */
+int zone_builder_build(zone_builder_t *b, bool glue, zone_t **out);
+
+/*! \brief Drop a builder and its zone. */
+void zone_builder_free(zone_builder_t *b);
+
 /*! \brief Free a zone that no set holds any more. */
 void zone_free(zone_t *zone);
 
@@ -120,6 +146,12 @@ typedef struct zone_set {
  */
 int zone_set_new(zone_t *const *zones, size_t count, zone_set_t **out);
 
+/*! \brief Take a reference on a zone (besides the sets holding it). */
+void zone_ref(zone_t *zone);
+
+/*! \brief Drop a reference; the last one frees the zone. */
+void zone_unref(zone_t *zone);
+
 /*! \brief Drop the set; zones no other set holds are freed. */
 void zone_set_free(zone_set_t *set);
 
@@ -144,6 +176,33 @@ static inline size_t zone_name_lower(knot_dname_storage_t dst, const knot_dname_
 	knot_dname_to_lower(dst);
 	return size;
 }
+
+/*! \brief Parse a presentation-form name, absolute or relative to origin
+ * (a wire name), into lower-case wire form. \retval size, or 0 when invalid. */
+size_t zone_name_parse(knot_dname_storage_t out, const char *text,
+                       const knot_dname_t *origin);
+
+/*
+ * Presentation form (zone_text.c).
+ */
+
+/*!
+ * \brief Parse one RDATA of type from presentation text (as in a zone
+ * file; relative names are relative to origin). out holds 65535 bytes.
+ * \retval 0, -CIRRUS_EINVAL (reason in err), -CIRRUS_ENOMEM
+ */
+int zone_rdata_parse(const knot_dname_t *origin, uint16_t type, const char *text,
+                     uint8_t *out, uint16_t *out_len, char *err, size_t errlen);
+
+/*! \brief The pos-th record of an RRset, RDATA only, as text. \retval length, -CIRRUS_ESPACE */
+int zone_rdata_dump(const knot_dname_t *owner, const zone_rrset_t *rs, uint16_t pos,
+                    char *out, size_t size);
+
+/*! \brief Every node in canonical order (RFC 4034 6.1); *out is malloc'ed. */
+int zone_nodes_sorted(const zone_t *zone, const zone_node_t ***out, size_t *count);
+
+/*! \brief The zone as a master file, SOA first; *text is malloc'ed. */
+int zone_export_text(const zone_t *zone, char **text);
 
 /*! \brief Apex name of a zone. */
 static inline const knot_dname_t *zone_apex(const zone_t *zone)
@@ -189,6 +248,9 @@ int zone_update_remove_rr(zone_update_t *u, const knot_dname_t *owner, uint16_t 
 
 /*! \brief Serial of the SOA in the version being built. */
 uint32_t zone_update_serial(const zone_update_t *u);
+
+/*! \brief Run the commit checks without committing. \retval 0, -CIRRUS_ESEMANTIC */
+int zone_update_check(zone_update_t *u);
 
 /*! \brief Set the SOA serial of the version being built. */
 int zone_update_set_serial(zone_update_t *u, uint32_t serial);

@@ -249,3 +249,73 @@ int zone_builder_finish(zone_builder_t *b, zone_t **out)
 	b->zone = NULL;
 	return 0;
 }
+
+int zone_builder_new(const char *origin, zone_diag_cb_t diag, void *ctx,
+                     zone_builder_t **out)
+{
+	knot_dname_storage_t apex;
+	if (zone_name_parse(apex, origin, (const knot_dname_t *)"") == 0) {
+		return CIRRUS_EINVAL;
+	}
+	zone_builder_t *b = malloc(sizeof(*b));
+	if (b == NULL) {
+		return CIRRUS_ENOMEM;
+	}
+	int rc = zone_builder_init(b, apex, diag, ctx);
+	if (rc != 0) {
+		zone_builder_free(b);
+		return rc;
+	}
+	*out = b;
+	return 0;
+}
+
+int zone_builder_add_record(zone_builder_t *b, const knot_dname_t *owner, uint16_t type,
+                            uint32_t ttl, const uint8_t *rdata, uint16_t rdlen)
+{
+	return zone_builder_add(b, owner, KNOT_CLASS_IN, type, ttl, rdata, rdlen, "store", 0);
+}
+
+int zone_builder_build(zone_builder_t *b, bool glue, zone_t **out)
+{
+	if (b->errors == 0) {
+		zone_check_zone(b, glue);
+	}
+	int rc = zone_builder_finish(b, out);
+	zone_builder_free(b);
+	return rc;
+}
+
+void zone_builder_free(zone_builder_t *b)
+{
+	if (b != NULL) {
+		zone_builder_deinit(b);
+		free(b);
+	}
+}
+
+size_t zone_name_parse(knot_dname_storage_t out, const char *text,
+                       const knot_dname_t *origin)
+{
+	size_t len = strlen(text);
+	if (len == 0 || len > KNOT_DNAME_TXT_MAXLEN) {
+		return 0;
+	}
+	if (strcmp(text, "@") == 0) {
+		return zone_name_lower(out, origin);
+	}
+	if (knot_dname_from_str(out, text, KNOT_DNAME_MAXLEN) == NULL) {
+		return 0;
+	}
+	if (text[len - 1] != '.' || (len >= 2 && text[len - 2] == '\\')) {
+		/* relative: append the origin */
+		size_t size = knot_dname_size(out);
+		size_t osize = knot_dname_size(origin);
+		if (size - 1 + osize > KNOT_DNAME_MAXLEN) {
+			return 0;
+		}
+		memcpy(out + size - 1, origin, osize);
+	}
+	knot_dname_to_lower(out);
+	return knot_dname_size(out);
+}

@@ -128,11 +128,11 @@ static void check_ds(zone_builder_t *b, const zone_origin_line_t *m)
 	}
 }
 
-void zone_check_zone(zone_builder_t *b)
+void zone_check_zone(zone_builder_t *b, bool glue)
 {
 	check_apex(b);
 	for (size_t i = 0; i < b->mark_count; i++) {
-		if (b->marks[i].type == KNOT_RRTYPE_NS) {
+		if (b->marks[i].type == KNOT_RRTYPE_NS && glue) {
 			check_ns_targets(b, &b->marks[i]);
 		} else if (b->marks[i].type == KNOT_RRTYPE_DS) {
 			check_ds(b, &b->marks[i]);

@@ -58,8 +58,9 @@ int zone_builder_add(zone_builder_t *b, const knot_dname_t *owner,
                      const uint8_t *rdata, uint16_t rdlen,
                      const char *file, uint64_t line);
 
-/*! \brief Whole-zone checks (SOA and NS at apex, DNAME, glue). */
-void zone_check_zone(zone_builder_t *b);
+/*! \brief Whole-zone checks (SOA and NS at apex, DS, DNAME, and glue
+ * when asked). */
+void zone_check_zone(zone_builder_t *b, bool glue);
 
 /*!
  * \brief Hand over the finished zone (NULL if errors were reported).

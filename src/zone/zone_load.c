@@ -335,7 +335,7 @@ int zone_load_file(const char *path, const char *origin, zone_diag_cb_t diag,
 		rc = load_path(&b, path, fqdn, NULL, 0, NULL, 0);
 	}
 	if (rc == 0 && b.errors == 0) {
-		zone_check_zone(&b);
+		zone_check_zone(&b, true);
 	}
 	if (rc == 0) {
 		rc = zone_builder_finish(&b, out);

@@ -55,7 +55,7 @@ int zone_set_new(zone_t *const *zones, size_t count, zone_set_t **out)
 			/* Give back the references taken so far without freeing:
 			 * the caller still owns every zone it passed. */
 			for (size_t j = 0; j < set->count; j++) {
-				set->zones[j]->refs--;
+				__atomic_sub_fetch(&set->zones[j]->refs, 1, __ATOMIC_RELAXED);
 			}
 			set->count = 0;
 			zone_set_free(set);
@@ -67,10 +67,22 @@ int zone_set_new(zone_t *const *zones, size_t count, zone_set_t **out)
 		}
 		set->table[slot] = zones[i];
 		set->zones[set->count++] = zones[i];
-		zones[i]->refs++;
+		zone_ref(zones[i]);
 	}
 	*out = set;
 	return 0;
+}
+
+void zone_ref(zone_t *zone)
+{
+	__atomic_add_fetch(&zone->refs, 1, __ATOMIC_RELAXED);
+}
+
+void zone_unref(zone_t *zone)
+{
+	if (zone != NULL && __atomic_sub_fetch(&zone->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		zone_free(zone);
+	}
 }
 
 void zone_set_free(zone_set_t *set)
@@ -79,9 +91,7 @@ void zone_set_free(zone_set_t *set)
 		return;
 	}
 	for (size_t i = 0; i < set->count; i++) {
-		if (--set->zones[i]->refs == 0) {
-			zone_free(set->zones[i]);
-		}
+		zone_unref(set->zones[i]);
 	}
 	free(set->zones);
 	free(set->table);

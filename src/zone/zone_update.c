@@ -343,15 +343,24 @@ static size_t record_total(const zone_node_t *n)
 	return total;
 }
 
-int zone_update_commit(zone_update_t *u, zone_t **out)
+int zone_update_check(zone_update_t *u)
 {
-	zone_t *next = u->next;
 	for (size_t i = 0; i < u->fresh.count; i++) {
 		const zone_node_t *n = u->fresh.items[i];
 		int rc = n ? check_node(u, n) : 0;
 		if (rc != 0) {
 			return rc;
 		}
+	}
+	return 0;
+}
+
+int zone_update_commit(zone_update_t *u, zone_t **out)
+{
+	zone_t *next = u->next;
+	int rc = zone_update_check(u);
+	if (rc != 0) {
+		return rc;
 	}
 	/* Counters change by what left (retired) and what came (fresh). */
 	for (size_t i = 0; i < u->retired.count; i++) {

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * ctl.h -- the control plane's one door. Every change (REST API, RFC 2136
+ * UPDATE, later the service registry) comes through here and goes, in this
+ * order: validate, commit to the store together with its audit row and
+ * journal entry, build the next zone version (copy-on-write), publish a new
+ * zone set to the data plane. Callers authenticate and authorize first.
+ * Thread-safe: one mutex serializes all changes (serializable per zone).
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+#include "zone/zone.h"
+
+typedef struct ctl ctl_t;
+
+/*! \brief Receives each new zone set; takes ownership of it (the data plane
+ * swaps it in with RCU and frees the old one after a grace period). */
+typedef void (*ctl_publish_cb_t)(void *ctx, zone_set_t *set);
+
+/*! \brief How the SOA serial moves on each committed change. */
+typedef enum {
+	CTL_SERIAL_INCREMENT,  /*!< serial + 1 (RFC 1982 arithmetic) */
+	CTL_SERIAL_DATE,       /*!< YYYYMMDDnn, or + 1 when that is not larger */
+} ctl_serial_policy_t;
+
+/*!
+ * \brief Start the control plane over a store: loads every store zone.
+ * \param st         the store (not owned)
+ * \param policy     serial policy
+ * \param publish    called with every new zone set (also once from ctl_new)
+ * \retval 0, -CIRRUS_EIO/-CIRRUS_ENOMEM, -CIRRUS_ESEMANTIC (a stored zone
+ *         does not load; err says which)
+ */
+int ctl_new(store_t *st, ctl_serial_policy_t policy, ctl_publish_cb_t publish,
+            void *publish_ctx, ctl_t **out, char *err, size_t errlen);
+
+/*! \brief Free the control plane and the zones it holds (not the store). */
+void ctl_free(ctl_t *ctl);
+
+/*!
+ * \brief Replace the zones that come from files (on start and on SIGHUP);
+ * takes one reference of each zone. A file zone and a store zone with the
+ * same apex: the store zone wins and the file zone is reported in err.
+ * Publishes a new zone set.
+ */
+int ctl_set_file_zones(ctl_t *ctl, zone_t *const *zones, size_t count,
+                       char *err, size_t errlen);
+
+/*! \brief Why a request failed: an HTTP-like status, a message and the
+ * request field it concerns ("" when none). */
+typedef struct ctl_error {
+	int status;
+	char message[512];
+	char field[128];
+} ctl_error_t;
+
+/*! \brief Who asks, for the audit log. */
+typedef struct ctl_actor {
+	const char *actor;       /*!< token name, TSIG key, "lease", ... */
+	const char *request_id;  /*!< may be NULL */
+} ctl_actor_t;
+
+/*! \brief SOA and NS of a new zone; NULL/0 fields take defaults. */
+typedef struct ctl_zone_defaults {
+	const char *const *nameservers;   /*!< absolute names; default ns1.<zone> */
+	size_t nameserver_count;
+	const char *hostmaster;           /*!< default hostmaster.<zone> */
+	uint32_t ttl;                     /*!< default 3600 */
+} ctl_zone_defaults_t;
+
+/*! \retval 0; -CIRRUS_EEXIST (409), -CIRRUS_EINVAL (400), -CIRRUS_EIO (500) */
+int ctl_zone_create(ctl_t *ctl, const char *zone, const ctl_zone_defaults_t *defaults,
+                    const ctl_actor_t *who, ctl_error_t *err);
+
+/*! \retval 0; -CIRRUS_ENOENT (404; also for file zones, which the API cannot delete) */
+int ctl_zone_delete(ctl_t *ctl, const char *zone, const ctl_actor_t *who, ctl_error_t *err);
+
+/*! \brief One RRset change, in the style of the PowerDNS API. */
+typedef enum {
+	CTL_CHANGE_REPLACE,   /*!< the RRset becomes exactly these records */
+	CTL_CHANGE_DELETE,    /*!< the RRset goes away */
+} ctl_change_op_t;
+
+typedef struct ctl_change {
+	ctl_change_op_t op;
+	const char *name;              /*!< absolute ("www.example.com.") or relative */
+	const char *type;              /*!< "A", "TXT", "TYPE65534", ... */
+	uint32_t ttl;                  /*!< REPLACE only */
+	const char *const *records;    /*!< REPLACE: rdata in presentation form */
+	size_t record_count;
+} ctl_change_t;
+
+/*!
+ * \brief Apply changes to one zone atomically: all of them or none. The SOA
+ * serial is bumped; the store, audit log and journal get the change in one
+ * transaction before the new version is published.
+ * \retval 0; -CIRRUS_ENOENT (404), -CIRRUS_EINVAL (400, err.field names the
+ *         change, e.g. "rrsets[2].records[0]"), -CIRRUS_ESEMANTIC (422),
+ *         -CIRRUS_EIO (500)
+ */
+int ctl_rrsets_patch(ctl_t *ctl, const char *zone, const ctl_change_t *changes,
+                     size_t count, const ctl_actor_t *who, ctl_error_t *err);
+
+/*! \brief A zone as listed by the API. */
+typedef struct ctl_zone_info {
+	const char *name;       /*!< presentation, trailing dot */
+	uint32_t serial;
+	size_t records;
+	const char *source;     /*!< "store" or "file" */
+} ctl_zone_info_t;
+
+typedef int (*ctl_zone_cb_t)(void *ctx, const ctl_zone_info_t *zone);
+
+/*! \brief Every served zone. */
+int ctl_zone_list(ctl_t *ctl, ctl_zone_cb_t cb, void *ctx);
+
+/*! \brief One zone. \retval 0, -CIRRUS_ENOENT */
+int ctl_zone_info(ctl_t *ctl, const char *zone, ctl_zone_cb_t cb, void *ctx);
+
+/*! \brief An RRset as listed by the API (records in presentation form). */
+typedef struct ctl_rrset_info {
+	const char *name;
+	const char *type;
+	uint32_t ttl;
+	const char *const *records;
+	size_t record_count;
+} ctl_rrset_info_t;
+
+typedef int (*ctl_rrset_cb_t)(void *ctx, const ctl_rrset_info_t *rrset);
+
+/*!
+ * \brief RRsets of a zone, in canonical order, optionally only those of one
+ * name and/or type (NULL = any).
+ * \retval 0, -CIRRUS_ENOENT, -CIRRUS_EINVAL (bad filter)
+ */
+int ctl_rrsets_list(ctl_t *ctl, const char *zone, const char *name, const char *type,
+                    ctl_rrset_cb_t cb, void *ctx);
+
+/*!
+ * \brief The zone as an RFC 1035 master file (SOA first), which
+ * `cirrus zone check`, kzonecheck and named-checkzone accept.
+ * \param text  malloc'ed, caller frees
+ * \retval 0, -CIRRUS_ENOENT, -CIRRUS_ENOMEM
+ */
+int ctl_zone_export(ctl_t *ctl, const char *zone, char **text);
+
+/*! \brief The store, for reads that need no zone (audit, tokens). Callers
+ * must hold no other ctl call at the same time: use ctl_store_lock(). */
+store_t *ctl_store_lock(ctl_t *ctl);
+void ctl_store_unlock(ctl_t *ctl);

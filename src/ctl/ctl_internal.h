@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * ctl_internal.h -- shared by the ctl/ files: the control plane's state
+ * (the current version of every zone) and helpers for names and publishing.
+ */
+#pragma once
+
+#include <pthread.h>
+
+#include "ctl/ctl.h"
+
+struct ctl {
+	store_t *st;
+	pthread_mutex_t lock;         /*!< held by every ctl_* call */
+	ctl_serial_policy_t policy;
+	ctl_publish_cb_t publish;
+	void *publish_ctx;
+	zone_t **store_zones;         /*!< current versions; ctl holds a reference */
+	size_t store_count;
+	size_t store_alloc;
+	zone_t **file_zones;          /*!< from zone files; ctl holds a reference */
+	size_t file_count;
+};
+
+/*! \brief Set err and return code (status from the code when 0). */
+int ctl_fail(ctl_error_t *err, int code, int status, const char *field,
+             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/*! \brief A zone name from the user as lower-case wire and canonical text
+ * ("example.com."). \retval 0, -CIRRUS_EINVAL */
+int ctl_zone_name(const char *input, knot_dname_storage_t wire, char *text, size_t textlen);
+
+/*! \brief Index of a store zone by apex, or -1. */
+int ctl_store_index(const ctl_t *ctl, const knot_dname_t *apex);
+
+/*! \brief A served zone (store first, then file) by apex, or NULL. */
+const zone_t *ctl_find_zone(const ctl_t *ctl, const knot_dname_t *apex, bool *from_store);
+
+/*! \brief Keep a new store zone (takes a reference). */
+int ctl_store_append(ctl_t *ctl, zone_t *zone);
+
+/*! \brief Hand the data plane a new zone set with the current zones. */
+int ctl_publish(ctl_t *ctl);
+
+/*! \brief Next SOA serial under the policy (RFC 1982: never backwards). */
+uint32_t ctl_next_serial(ctl_serial_policy_t policy, uint32_t old);
