@@ -24,6 +24,11 @@ void store_close(store_t *st);
 /*! \brief Schema version after migrations (for diagnostics and tests). */
 int store_schema_version(store_t *st);
 
+/*! \brief Why the last failing call on st failed: SQLite's message for
+ * -CIRRUS_EIO, the store's own reason otherwise; "" before any failure.
+ * Owned by st, valid until the next call on it. */
+const char *store_last_error(store_t *st);
+
 /*! \brief One resource record; names are lower-case wire format. */
 typedef struct store_record {
 	const uint8_t *owner;

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * store_internal.h -- shared between the store/ files only: the SQLite
+ * handle with its cache of prepared statements, and the helpers that map
+ * SQLite results to CIRRUS_E* codes while keeping SQLite's message.
+ * Binds are not checked: with SQLITE_STATIC and fixed indexes they fail only
+ * for values over SQLITE_LIMIT_LENGTH (1 GB), far beyond the callers' limits.
+ */
+#pragma once
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+/*! \brief Statements prepared once and kept for the life of the store. */
+typedef enum store_stmt_id {
+	STMT_ZONE_ID,        /*!< zone name to row id */
+	STMT_RECORD_INSERT,
+	STMT_RECORD_DELETE,  /*!< one record: owner, type, rdata */
+	STMT_RRSET_DELETE,   /*!< owner and type */
+	STMT_OWNER_DELETE,   /*!< every type at owner */
+	STMT_TOKEN_FIND,     /*!< by hash, on every API request */
+	STMT_COUNT,
+} store_stmt_id_t;
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[STMT_COUNT];  /*!< prepared on first use */
+	int version;                     /*!< schema version after migrations */
+	char err[512];                   /*!< last failure, for store_last_error */
+};
+
+/*! \brief Apply pending migrations in one transaction (store_schema.c).
+ * \retval 0, -CIRRUS_EIO, -CIRRUS_EINVAL (schema newer than the code) */
+int store_migrate(store_t *st);
+
+/*! \brief Keep SQLite's current message as the last error; returns -CIRRUS_EIO. */
+int store_fail(store_t *st);
+
+/*! \brief Keep a formatted message as the last error; returns code. */
+int store_failf(store_t *st, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*! \brief Run SQL that returns no rows. \retval 0, -CIRRUS_EIO */
+int store_exec(store_t *st, const char *sql);
+
+/*! \brief Prepare a one-off statement; the caller finalizes it. \retval 0, -CIRRUS_EIO */
+int store_prepare(store_t *st, const char *sql, sqlite3_stmt **out);
+
+/*! \brief A cached statement, reset and with no bindings. \retval 0, -CIRRUS_EIO */
+int store_stmt(store_t *st, store_stmt_id_t id, sqlite3_stmt **out);
+
+/*! \brief Step a write statement to completion and reset it.
+ * \retval 0, -CIRRUS_EEXIST (UNIQUE constraint), -CIRRUS_EIO */
+int store_step_done(store_t *st, sqlite3_stmt *stmt);
+
+/*! \brief Row id of a zone. \retval 0, -CIRRUS_ENOENT, -CIRRUS_EIO */
+int store_zone_id(store_t *st, const char *name, int64_t *id);
+
+/*! \brief Copy a text column into a fixed buffer. \retval 0, -CIRRUS_ESPACE */
+int store_copy_text(store_t *st, sqlite3_stmt *stmt, int col, char *dst, size_t size);
+
+/*! \brief Wall-clock time in microseconds since the epoch. */
+int64_t store_now_us(void);

@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * store_sqlite.c -- opening the SQLite store (WAL, synchronous=FULL,
+ * foreign keys, busy timeout), transactions, the prepared-statement cache
+ * and the error helpers the other store/ files share.
+ */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/store_internal.h"
+#include "util/error.h"
+
+#define BUSY_TIMEOUT_MS 5000  /* a second writer waits this long for the lock */
+
+static const char *const stmt_sql[STMT_COUNT] = {
+	[STMT_ZONE_ID] = "SELECT id FROM zones WHERE name = ?1",
+	[STMT_RECORD_INSERT] =
+		"INSERT INTO records (zone_id, owner, type, ttl, rdata)"
+		" VALUES (?1, ?2, ?3, ?4, ?5)"
+		" ON CONFLICT (zone_id, owner, type, rdata) DO UPDATE SET ttl = excluded.ttl",
+	[STMT_RECORD_DELETE] = "DELETE FROM records WHERE zone_id = ?1 AND owner = ?2"
+	                       " AND type = ?3 AND rdata = ?4",
+	[STMT_RRSET_DELETE] = "DELETE FROM records WHERE zone_id = ?1 AND owner = ?2"
+	                      " AND type = ?3",
+	[STMT_OWNER_DELETE] = "DELETE FROM records WHERE zone_id = ?1 AND owner = ?2",
+	[STMT_TOKEN_FIND] = "SELECT id, name, hash, scopes, created_us FROM tokens"
+	                    " WHERE hash = ?1",
+};
+
+int store_fail(store_t *st)
+{
+	return store_failf(st, CIRRUS_EIO, "%s", sqlite3_errmsg(st->db));
+}
+
+int store_failf(store_t *st, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(st->err, sizeof(st->err), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+const char *store_last_error(store_t *st)
+{
+	return st->err;
+}
+
+int store_exec(store_t *st, const char *sql)
+{
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		return store_fail(st);
+	}
+	return 0;
+}
+
+int store_prepare(store_t *st, const char *sql, sqlite3_stmt **out)
+{
+	if (sqlite3_prepare_v2(st->db, sql, -1, out, NULL) != SQLITE_OK) {
+		return store_fail(st);
+	}
+	return 0;
+}
+
+int store_stmt(store_t *st, store_stmt_id_t id, sqlite3_stmt **out)
+{
+	sqlite3_stmt *s = st->stmt[id];
+	if (s == NULL) {
+		if (sqlite3_prepare_v3(st->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+		                       &s, NULL) != SQLITE_OK) {
+			return store_fail(st);
+		}
+		st->stmt[id] = s;
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	*out = s;
+	return 0;
+}
+
+int store_step_done(store_t *st, sqlite3_stmt *stmt)
+{
+	int rc = sqlite3_step(stmt);
+	int ret = 0;
+	if (rc != SQLITE_DONE) {
+		ret = store_fail(st);
+		if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+			ret = CIRRUS_EEXIST;
+		}
+	}
+	sqlite3_reset(stmt);
+	return ret;
+}
+
+int store_zone_id(store_t *st, const char *name, int64_t *id)
+{
+	sqlite3_stmt *s;
+	int ret = store_stmt(st, STMT_ZONE_ID, &s);
+	if (ret < 0) {
+		return ret;
+	}
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(s, 0);
+	} else if (rc == SQLITE_DONE) {
+		ret = store_failf(st, CIRRUS_ENOENT, "no zone '%s' in the store", name);
+	} else {
+		ret = store_fail(st);
+	}
+	sqlite3_reset(s);
+	return ret;
+}
+
+int store_copy_text(store_t *st, sqlite3_stmt *stmt, int col, char *dst, size_t size)
+{
+	const char *text = (const char *)sqlite3_column_text(stmt, col);
+	size_t len = (size_t)sqlite3_column_bytes(stmt, col);
+	if (len >= size) {
+		return store_failf(st, CIRRUS_ESPACE, "stored %s is longer than %zu bytes",
+		                   sqlite3_column_name(stmt, col), size - 1);
+	}
+	memcpy(dst, text ? text : "", len);
+	dst[len] = '\0';
+	return 0;
+}
+
+int64_t store_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Create the file owner-only before SQLite does: it will hold token hashes
+ * and TSIG secrets, and SQLite gives the -wal and -shm files the same mode. */
+static int create_private(store_t *st, const char *path)
+{
+	if (strcmp(path, ":memory:") == 0) {
+		return 0;
+	}
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		return store_failf(st, CIRRUS_EIO, "cannot open: %m");
+	}
+	close(fd);
+	return 0;
+}
+
+/* WAL so readers never wait for the writer; an in-memory store reports "memory". */
+static int set_wal(store_t *st)
+{
+	sqlite3_stmt *s;
+	int ret = store_prepare(st, "PRAGMA journal_mode = WAL", &s);
+	if (ret < 0) {
+		return ret;
+	}
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		ret = store_fail(st);
+	} else {
+		const char *mode = (const char *)sqlite3_column_text(s, 0);
+		if (mode == NULL || (strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0)) {
+			ret = store_failf(st, CIRRUS_EIO, "cannot switch to WAL mode (got '%s')",
+			                  mode ? mode : "");
+		}
+	}
+	sqlite3_finalize(s);
+	return ret;
+}
+
+static int open_db(store_t *st, const char *path)
+{
+	int ret = create_private(st, path);
+	if (ret < 0) {
+		return ret;
+	}
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
+		return st->db ? store_fail(st) : store_failf(st, CIRRUS_ENOMEM, "out of memory");
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	ret = set_wal(st);
+	if (ret == 0) {
+		/* FULL: a commit fsyncs the WAL, so it survives power loss too. */
+		ret = store_exec(st, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
+	}
+	return ret;
+}
+
+int store_open(const char *path, store_t **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	store_t *st = calloc(1, sizeof(*st));
+	if (st == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return CIRRUS_ENOMEM;
+	}
+	int ret = open_db(st, path);
+	if (ret == 0) {
+		ret = store_migrate(st);
+	}
+	if (ret < 0) {
+		snprintf(err, errlen, "%s: %s", path, st->err);
+		store_close(st);
+		return ret;
+	}
+	*out = st;
+	return 0;
+}
+
+void store_close(store_t *st)
+{
+	if (st == NULL) {
+		return;
+	}
+	for (int i = 0; i < STMT_COUNT; i++) {
+		sqlite3_finalize(st->stmt[i]);
+	}
+	sqlite3_close(st->db);
+	free(st);
+}
+
+int store_schema_version(store_t *st)
+{
+	return st->version;
+}
+
+int store_begin(store_t *st)
+{
+	if (!sqlite3_get_autocommit(st->db)) {
+		return store_failf(st, CIRRUS_EINVAL, "a transaction is already open");
+	}
+	return store_exec(st, "BEGIN IMMEDIATE");
+}
+
+int store_commit(store_t *st)
+{
+	return store_exec(st, "COMMIT");
+}
+
+void store_rollback(store_t *st)
+{
+	/* Some errors (I/O, full disk) have rolled back already. */
+	if (!sqlite3_get_autocommit(st->db)) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+}
