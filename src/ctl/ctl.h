@@ -75,6 +75,14 @@ typedef struct ctl_zone_defaults {
 int ctl_zone_create(ctl_t *ctl, const char *zone, const ctl_zone_defaults_t *defaults,
                     const ctl_actor_t *who, ctl_error_t *err);
 
+/*!
+ * \brief Put a zone loaded from a master file into the store (one
+ * transaction with its audit row) and serve it from there. On success the
+ * zone belongs to ctl; on failure the caller still owns it.
+ * \retval 0; -CIRRUS_EEXIST (409), -CIRRUS_EIO (500)
+ */
+int ctl_zone_import(ctl_t *ctl, zone_t *zone, const ctl_actor_t *who, ctl_error_t *err);
+
 /*! \retval 0; -CIRRUS_ENOENT (404; also for file zones, which the API cannot delete) */
 int ctl_zone_delete(ctl_t *ctl, const char *zone, const ctl_actor_t *who, ctl_error_t *err);
 

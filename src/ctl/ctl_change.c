@@ -439,3 +439,53 @@ int ctl_zone_delete(ctl_t *ctl, const char *zone, const ctl_actor_t *who, ctl_er
 	pthread_mutex_unlock(&ctl->lock);
 	return rc;
 }
+
+/* Every record of a zone into the open store transaction. */
+static int store_all_records(store_t *st, const char *zone_text, const zone_t *zone)
+{
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i <= zone->table_mask; i++) {
+		const zone_node_t *n = zone->table[i];
+		for (uint16_t r = 0; rc == 0 && n != NULL && r < n->rrset_count; r++) {
+			const zone_rrset_t *rs = &n->rrsets[r];
+			for (uint16_t k = 0; rc == 0 && k < rs->rrs.count; k++) {
+				const knot_rdata_t *rd = knot_rdataset_at(&rs->rrs, k);
+				store_record_t rec = { .owner = n->owner, .type = rs->type,
+				                       .ttl = rs->ttl, .rdata = rd->data,
+				                       .rdlen = rd->len };
+				rc = store_record_insert(st, zone_text, &rec);
+			}
+		}
+	}
+	return rc;
+}
+
+int ctl_zone_import(ctl_t *ctl, zone_t *zone, const ctl_actor_t *who, ctl_error_t *err)
+{
+	char zone_text[KNOT_DNAME_TXT_MAXLEN + 1];
+	knot_dname_to_str(zone_text, zone_apex(zone), sizeof(zone_text));
+	uint32_t serial = knot_soa_serial(zone->soa->rrs.rdata);
+	pthread_mutex_lock(&ctl->lock);
+	bool from_store;
+	int rc = 0;
+	if (ctl_find_zone(ctl, zone_apex(zone), &from_store) != NULL && from_store) {
+		rc = ctl_fail(err, CIRRUS_EEXIST, 409, "name", "zone %s is in the store already",
+		              zone_text);
+	} else {
+		char after[KNOT_DNAME_TXT_MAXLEN + 96];
+		snprintf(after, sizeof(after), "{\"name\":\"%s\",\"serial\":%u,\"records\":%zu}",
+		         zone_text, serial, zone->record_count);
+		store_audit_t row = { .actor = who->actor, .request_id = who->request_id,
+		                      .zone = zone_text, .action = "zone.import", .after = after };
+		if (store_begin(ctl->st) != 0 || store_zone_insert(ctl->st, zone_text, serial) != 0 ||
+		    store_all_records(ctl->st, zone_text, zone) != 0 ||
+		    store_audit_append(ctl->st, &row) != 0 || store_commit(ctl->st) != 0) {
+			store_rollback(ctl->st);
+			rc = ctl_fail(err, CIRRUS_EIO, 500, NULL, "the store refused zone %s", zone_text);
+		} else if ((rc = ctl_store_append(ctl, zone)) == 0) {
+			rc = ctl_publish(ctl);
+		}
+	}
+	pthread_mutex_unlock(&ctl->lock);
+	return rc;
+}
