@@ -1,0 +1,695 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * test_store.c -- the SQLite store (store/): migrations, zones, records,
+ * transactions and durability, two connections on one file, audit log,
+ * journal and tokens. Each test gets a fresh database in a temp directory.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+#include <libknot/libknot.h>
+#include <sqlite3.h>
+
+#include "store/store.h"
+#include "util/error.h"
+
+typedef struct fixture {
+	char dir[64];
+	char path[128];
+	store_t *st;
+} fixture_t;
+
+static int setup(void **state)
+{
+	fixture_t *fx = calloc(1, sizeof(*fx));
+	assert_non_null(fx);
+	strcpy(fx->dir, "/tmp/cirrus-store-XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(fx->path, sizeof(fx->path), "%s/cirrus.db", fx->dir);
+	char err[256];
+	assert_int_equal(store_open(fx->path, &fx->st, err, sizeof(err)), 0);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture_t *fx = *state;
+	store_close(fx->st);
+	char file[160];
+	const char *suffix[] = { "", "-wal", "-shm" };
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(file, sizeof(file), "%s%s", fx->path, suffix[i]);
+		unlink(file);
+	}
+	rmdir(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static store_t *reopen(fixture_t *fx)
+{
+	char err[256];
+	store_close(fx->st);
+	fx->st = NULL;
+	assert_int_equal(store_open(fx->path, &fx->st, err, sizeof(err)), 0);
+	return fx->st;
+}
+
+/* One integer from SQL run on the file directly, behind the store's back. */
+static int64_t sql_int(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	int64_t v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+/* A wire name from a ring of buffers, long enough for the records one test
+ * keeps alive at once. */
+static const uint8_t *wire(const char *name)
+{
+	static knot_dname_storage_t bufs[32];
+	static int next;
+	uint8_t *buf = bufs[next++ % 32];
+	assert_non_null(knot_dname_from_str(buf, name, sizeof(bufs[0])));
+	return buf;
+}
+
+/* rdata is a string literal, which may hold zero bytes. */
+#define rec(owner, type, ttl, rdata) rec_len(owner, type, ttl, rdata, sizeof(rdata) - 1)
+
+static store_record_t rec_len(const char *owner, uint16_t type, uint32_t ttl,
+                              const char *rdata, size_t len)
+{
+	return (store_record_t){ .owner = wire(owner), .type = type, .ttl = ttl,
+	                         .rdata = (const uint8_t *)rdata, .rdlen = (uint16_t)len };
+}
+
+/* ---- migrations and open ---- */
+
+static void test_open_migrate_reopen(void **state)
+{
+	fixture_t *fx = *state;
+	assert_int_equal(store_schema_version(fx->st), 1);
+	assert_string_equal(store_last_error(fx->st), "");
+	store_t *st = reopen(fx);
+	assert_int_equal(store_schema_version(st), 1);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM schema_migrations"), 1);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM sqlite_schema"
+	                                   " WHERE name = 'tsig_keys'"), 1);
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	struct stat sb;
+	assert_int_equal(stat(fx->path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+}
+
+static void test_newer_schema(void **state)
+{
+	fixture_t *fx = *state;
+	store_close(fx->st);
+	fx->st = NULL;
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (99, 0)",
+	                              NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	char err[256];
+	assert_int_equal(store_open(fx->path, &fx->st, err, sizeof(err)), CIRRUS_EINVAL);
+	assert_null(fx->st);
+	assert_non_null(strstr(err, "schema version 99 is newer"));
+	assert_non_null(strstr(err, fx->path));
+}
+
+static void test_open_errors(void **state)
+{
+	fixture_t *fx = *state;
+	store_t *st = NULL;
+	char err[256];
+	assert_int_equal(store_open("/nonexistent/dir/cirrus.db", &st, err, sizeof(err)),
+	                 CIRRUS_EIO);
+	assert_null(st);
+	assert_non_null(strstr(err, "No such file"));
+	char junk[160];
+	snprintf(junk, sizeof(junk), "%s/junk.db", fx->dir);
+	FILE *f = fopen(junk, "w");
+	assert_non_null(f);
+	fputs("this is not a database, just some text long enough to have a header\n", f);
+	fclose(f);
+	assert_int_equal(store_open(junk, &st, err, sizeof(err)), CIRRUS_EIO);
+	assert_non_null(strstr(err, "not a database"));
+	unlink(junk);
+}
+
+static void test_memory(void **state)
+{
+	(void)state;
+	store_t *st;
+	char err[256];
+	assert_int_equal(store_open(":memory:", &st, err, sizeof(err)), 0);
+	assert_int_equal(store_zone_insert(st, "example.com.", 1), 0);
+	store_close(st);
+}
+
+/* ---- zones ---- */
+
+typedef struct zone_list {
+	char names[8][256];
+	int count;
+	int stop_after;
+} zone_list_t;
+
+static int collect_zone(void *ctx, const store_zone_t *zone)
+{
+	zone_list_t *l = ctx;
+	strcpy(l->names[l->count++], zone->name);
+	return l->count == l->stop_after ? 42 : 0;
+}
+
+static void test_zones(void **state)
+{
+	store_t *st = ((fixture_t *)*state)->st;
+	assert_int_equal(store_zone_insert(st, "example.com.", 7), 0);
+	assert_int_equal(store_zone_insert(st, "a.example.", 1), 0);
+	assert_int_equal(store_zone_insert(st, "example.com.", 9), CIRRUS_EEXIST);
+	assert_non_null(strstr(store_last_error(st), "UNIQUE"));
+	char longname[300];
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(store_zone_insert(st, longname, 1), CIRRUS_EINVAL);
+
+	store_zone_t z;
+	assert_int_equal(store_zone_get(st, "example.com.", &z), 0);
+	assert_string_equal(z.name, "example.com.");
+	assert_int_equal(z.serial, 7);
+	assert_true(z.created_us > 0);
+	assert_int_equal(z.created_us, z.updated_us);
+	assert_int_equal(store_zone_get(st, "nope.", &z), CIRRUS_ENOENT);
+
+	usleep(2000);
+	assert_int_equal(store_zone_set_serial(st, "example.com.", 4000000000u), 0);
+	assert_int_equal(store_zone_get(st, "example.com.", &z), 0);
+	assert_int_equal(z.serial, 4000000000u);
+	assert_true(z.updated_us > z.created_us);
+	assert_int_equal(store_zone_set_serial(st, "nope.", 1), CIRRUS_ENOENT);
+
+	zone_list_t l = { .count = 0 };
+	assert_int_equal(store_zone_list(st, collect_zone, &l), 0);
+	assert_int_equal(l.count, 2);
+	assert_string_equal(l.names[0], "a.example.");
+	assert_string_equal(l.names[1], "example.com.");
+	l = (zone_list_t){ .stop_after = 1 };
+	assert_int_equal(store_zone_list(st, collect_zone, &l), 42);
+	assert_int_equal(l.count, 1);
+
+	assert_int_equal(store_zone_remove(st, "a.example."), 0);
+	assert_int_equal(store_zone_remove(st, "a.example."), CIRRUS_ENOENT);
+	l = (zone_list_t){ .count = 0 };
+	assert_int_equal(store_zone_list(st, collect_zone, &l), 0);
+	assert_int_equal(l.count, 1);
+}
+
+/* ---- records ---- */
+
+typedef struct rec_list {
+	struct {
+		knot_dname_storage_t owner;
+		uint16_t type;
+		uint32_t ttl;
+		uint8_t rdata[64];
+		uint16_t rdlen;
+	} r[16];
+	int count;
+} rec_list_t;
+
+static int collect_rec(void *ctx, const store_record_t *r)
+{
+	rec_list_t *l = ctx;
+	assert_true(l->count < 16);
+	memcpy(l->r[l->count].owner, r->owner, knot_dname_size(r->owner));
+	l->r[l->count].type = r->type;
+	l->r[l->count].ttl = r->ttl;
+	assert_non_null(r->rdata);
+	assert_true(r->rdlen <= 64);
+	memcpy(l->r[l->count].rdata, r->rdata, r->rdlen);
+	l->r[l->count].rdlen = r->rdlen;
+	l->count++;
+	return 0;
+}
+
+/* How many stored records have this owner, type (0 = any) and ttl (0 = any). */
+static int count_recs(store_t *st, const char *owner, uint16_t type, uint32_t ttl)
+{
+	rec_list_t l = { .count = 0 };
+	assert_int_equal(store_zone_records(st, "example.com.", collect_rec, &l), 0);
+	int n = 0;
+	for (int i = 0; i < l.count; i++) {
+		if (knot_dname_is_equal(l.r[i].owner, wire(owner)) &&
+		    (type == 0 || l.r[i].type == type) && (ttl == 0 || l.r[i].ttl == ttl)) {
+			n++;
+		}
+	}
+	return n;
+}
+
+static void test_records(void **state)
+{
+	store_t *st = ((fixture_t *)*state)->st;
+	assert_int_equal(store_zone_insert(st, "example.com.", 1), 0);
+	store_record_t a1 = rec("WWW.Example.com.", KNOT_RRTYPE_A, 300, "\xc0\x00\x02\x01");
+	store_record_t a2 = rec("www.example.com.", KNOT_RRTYPE_A, 300, "\xc0\x00\x02\x02");
+	store_record_t txt = rec("www.example.com.", KNOT_RRTYPE_TXT, 60, "\x05hello");
+	store_record_t mx = rec("example.com.", KNOT_RRTYPE_MX, 60, "\x00\x0a\x00");
+	store_record_t null = rec("null.example.com.", KNOT_RRTYPE_NULL, 60, "");
+	assert_int_equal(store_record_insert(st, "example.com.", &a1), 0);
+	assert_int_equal(store_record_insert(st, "example.com.", &a1), 0);
+	assert_int_equal(store_record_insert(st, "example.com.", &a2), 0);
+	assert_int_equal(store_record_insert(st, "example.com.", &txt), 0);
+	assert_int_equal(store_record_insert(st, "example.com.", &mx), 0);
+	assert_int_equal(store_record_insert(st, "example.com.", &null), 0);
+	assert_int_equal(count_recs(st, "www.example.com.", KNOT_RRTYPE_A, 300), 2);
+	assert_int_equal(count_recs(st, "null.example.com.", KNOT_RRTYPE_NULL, 0), 1);
+	rec_list_t l = { .count = 0 };
+	assert_int_equal(store_zone_records(st, "example.com.", collect_rec, &l), 0);
+	assert_int_equal(l.count, 5);
+	for (int i = 0; i < l.count; i++) {
+		if (l.r[i].type == KNOT_RRTYPE_MX) {
+			assert_int_equal(l.r[i].rdlen, 3);
+			assert_memory_equal(l.r[i].rdata, "\x00\x0a\x00", 3);
+		} else if (l.r[i].type == KNOT_RRTYPE_NULL) {
+			assert_int_equal(l.r[i].rdlen, 0);
+		}
+	}
+
+	/* An identical record again: kept once, with the new TTL. */
+	a1.ttl = 900;
+	assert_int_equal(store_record_insert(st, "example.com.", &a1), 0);
+	assert_int_equal(count_recs(st, "www.example.com.", KNOT_RRTYPE_A, 0), 2);
+	assert_int_equal(count_recs(st, "www.example.com.", KNOT_RRTYPE_A, 900), 1);
+
+	assert_int_equal(store_record_insert(st, "nope.", &a1), CIRRUS_ENOENT);
+	uint8_t bad[] = { 64, 'x', 0 };
+	store_record_t malformed = a1;
+	malformed.owner = bad;
+	assert_int_equal(store_record_insert(st, "example.com.", &malformed), CIRRUS_EINVAL);
+
+	/* One record (TTL ignored), then an RRset, then everything at an owner. */
+	a2.ttl = 1;
+	assert_int_equal(store_record_delete(st, "example.com.", &a2), 0);
+	assert_int_equal(count_recs(st, "www.example.com.", KNOT_RRTYPE_A, 0), 1);
+	assert_int_equal(store_record_delete(st, "example.com.", &a2), 0);
+	assert_int_equal(store_record_delete(st, "example.com.", &null), 0);
+	assert_int_equal(count_recs(st, "null.example.com.", 0, 0), 0);
+	assert_int_equal(store_record_insert(st, "example.com.", &a2), 0);
+	assert_int_equal(store_rrset_delete(st, "example.com.", wire("www.EXAMPLE.com."),
+	                                    KNOT_RRTYPE_A), 0);
+	assert_int_equal(count_recs(st, "www.example.com.", KNOT_RRTYPE_A, 0), 0);
+	assert_int_equal(count_recs(st, "www.example.com.", KNOT_RRTYPE_TXT, 0), 1);
+	assert_int_equal(store_record_insert(st, "example.com.", &a2), 0);
+	assert_int_equal(store_rrset_delete(st, "example.com.", wire("www.example.com."), 255), 0);
+	assert_int_equal(count_recs(st, "www.example.com.", 0, 0), 0);
+	assert_int_equal(count_recs(st, "example.com.", KNOT_RRTYPE_MX, 0), 1);
+	assert_int_equal(store_rrset_delete(st, "nope.", wire("www.example.com."), 255),
+	                 CIRRUS_ENOENT);
+	assert_int_equal(store_zone_records(st, "nope.", collect_rec, NULL), CIRRUS_ENOENT);
+}
+
+static int stop_rec(void *ctx, const store_record_t *r)
+{
+	(void)r;
+	(*(int *)ctx)++;
+	return -99;
+}
+
+static void test_records_callback_stops(void **state)
+{
+	store_t *st = ((fixture_t *)*state)->st;
+	assert_int_equal(store_zone_insert(st, "example.com.", 1), 0);
+	for (char c = 'a'; c <= 'e'; c++) {
+		char owner[32];
+		snprintf(owner, sizeof(owner), "%c.example.com.", c);
+		store_record_t r = rec(owner, KNOT_RRTYPE_A, 60, "\x0a\x00\x00\x01");
+		assert_int_equal(store_record_insert(st, "example.com.", &r), 0);
+	}
+	int calls = 0;
+	assert_int_equal(store_zone_records(st, "example.com.", stop_rec, &calls), -99);
+	assert_int_equal(calls, 1);
+}
+
+static void test_zone_remove_cascades(void **state)
+{
+	fixture_t *fx = *state;
+	store_t *st = fx->st;
+	assert_int_equal(store_zone_insert(st, "example.com.", 1), 0);
+	store_record_t a = rec("www.example.com.", KNOT_RRTYPE_A, 60, "\x0a\x00\x00\x01");
+	assert_int_equal(store_record_insert(st, "example.com.", &a), 0);
+	assert_int_equal(store_journal_append(st, "example.com.", 1, 2, "", "www A 10.0.0.1"), 0);
+	store_audit_t row = { .actor = "t", .zone = "example.com.", .action = "create" };
+	assert_int_equal(store_audit_append(st, &row), 0);
+	assert_int_equal(store_zone_remove(st, "example.com."), 0);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM records"), 0);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM journal"), 0);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM audit"), 1);
+}
+
+/* ---- transactions and durability ---- */
+
+static void test_transactions(void **state)
+{
+	fixture_t *fx = *state;
+	store_t *st = fx->st;
+	store_record_t a = rec("www.example.com.", KNOT_RRTYPE_A, 60, "\x0a\x00\x00\x01");
+	store_zone_t z;
+
+	assert_int_equal(store_begin(st), 0);
+	assert_int_equal(store_begin(st), CIRRUS_EINVAL);
+	assert_int_equal(store_zone_insert(st, "example.com.", 1), 0);
+	assert_int_equal(store_record_insert(st, "example.com.", &a), 0);
+	store_rollback(st);
+	assert_int_equal(store_zone_get(st, "example.com.", &z), CIRRUS_ENOENT);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM records"), 0);
+	store_rollback(st);  /* no transaction: harmless */
+
+	assert_int_equal(store_begin(st), 0);
+	assert_int_equal(store_zone_insert(st, "example.com.", 1), 0);
+	assert_int_equal(store_record_insert(st, "example.com.", &a), 0);
+	assert_int_equal(store_zone_set_serial(st, "example.com.", 2), 0);
+	assert_int_equal(store_commit(st), 0);
+	st = reopen(fx);
+	assert_int_equal(store_zone_get(st, "example.com.", &z), 0);
+	assert_int_equal(z.serial, 2);
+	assert_int_equal(count_recs(st, "www.example.com.", KNOT_RRTYPE_A, 60), 1);
+}
+
+/* A reader on a second connection sees the last commit, never a write in
+ * progress, and is not blocked by it (WAL). */
+static void test_second_connection_reads(void **state)
+{
+	fixture_t *fx = *state;
+	store_t *other;
+	char err[256];
+	store_zone_t z;
+	assert_int_equal(store_open(fx->path, &other, err, sizeof(err)), 0);
+	assert_int_equal(store_begin(fx->st), 0);
+	assert_int_equal(store_zone_insert(fx->st, "example.com.", 1), 0);
+	assert_int_equal(store_zone_get(other, "example.com.", &z), CIRRUS_ENOENT);
+	assert_int_equal(store_commit(fx->st), 0);
+	assert_int_equal(store_zone_get(other, "example.com.", &z), 0);
+	store_close(other);
+}
+
+typedef struct writer {
+	const char *path;
+	_Atomic int rc;  /*!< set when the writer is done */
+} writer_t;
+
+static void *second_writer(void *arg)
+{
+	writer_t *w = arg;
+	store_t *st;
+	char err[256];
+	int rc = store_open(w->path, &st, err, sizeof(err));
+	if (rc == 0) {
+		rc = store_begin(st);
+		if (rc == 0) {
+			rc = store_zone_insert(st, "second.example.", 1);
+		}
+		if (rc == 0) {
+			rc = store_commit(st);
+		}
+		store_close(st);
+	}
+	w->rc = rc;
+	return NULL;
+}
+
+/* A second writer queues on the busy timeout instead of failing. */
+static void test_writers_queue(void **state)
+{
+	fixture_t *fx = *state;
+	writer_t w = { .path = fx->path, .rc = -1000 };
+	pthread_t thread;
+	assert_int_equal(store_begin(fx->st), 0);
+	assert_int_equal(store_zone_insert(fx->st, "first.example.", 1), 0);
+	assert_int_equal(pthread_create(&thread, NULL, second_writer, &w), 0);
+	usleep(200000);
+	assert_int_equal(w.rc, -1000);  /* still waiting for the lock */
+	assert_int_equal(store_commit(fx->st), 0);
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	assert_int_equal(w.rc, 0);
+	zone_list_t l = { .count = 0 };
+	assert_int_equal(store_zone_list(fx->st, collect_zone, &l), 0);
+	assert_int_equal(l.count, 2);
+}
+
+/* A commit is on disk when store_commit returns, not when the store closes. */
+static void test_commit_survives_kill(void **state)
+{
+	fixture_t *fx = *state;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		store_t *st;
+		char err[256];
+		if (store_open(fx->path, &st, err, sizeof(err)) != 0 || store_begin(st) != 0 ||
+		    store_zone_insert(st, "killed.example.", 5) != 0 || store_commit(st) != 0 ||
+		    store_begin(st) != 0 || store_zone_insert(st, "lost.example.", 5) != 0) {
+			_exit(1);
+		}
+		raise(SIGKILL);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	store_t *st = reopen(fx);
+	store_zone_t z;
+	assert_int_equal(store_zone_get(st, "killed.example.", &z), 0);
+	assert_int_equal(z.serial, 5);
+	assert_int_equal(store_zone_get(st, "lost.example.", &z), CIRRUS_ENOENT);
+}
+
+typedef struct opener {
+	char path[160];
+	int rc;
+} opener_t;
+
+static void *open_close(void *arg)
+{
+	opener_t *o = arg;
+	store_t *st;
+	char err[256];
+	o->rc = store_open(o->path, &st, err, sizeof(err));
+	if (o->rc == 0) {
+		store_close(st);
+	}
+	return NULL;
+}
+
+/* Processes starting at once on a new file migrate it exactly once. */
+static void test_first_open_race(void **state)
+{
+	fixture_t *fx = *state;
+	opener_t opener[4];
+	pthread_t thread[4];
+	for (int i = 0; i < 4; i++) {
+		opener[i].rc = -1000;
+		snprintf(opener[i].path, sizeof(opener[i].path), "%s/race.db", fx->dir);
+		assert_int_equal(pthread_create(&thread[i], NULL, open_close, &opener[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(thread[i], NULL), 0);
+		assert_int_equal(opener[i].rc, 0);
+	}
+	assert_int_equal(sql_int(opener[0].path, "SELECT count(*) FROM schema_migrations"), 1);
+	char file[200];
+	const char *suffix[] = { "", "-wal", "-shm" };
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(file, sizeof(file), "%s%s", opener[0].path, suffix[i]);
+		unlink(file);
+	}
+}
+
+/* ---- audit, journal, tokens ---- */
+
+typedef struct audit_list {
+	int64_t id[8];
+	int64_t time_us[8];
+	char actor[8][16];
+	bool request_id_null[8];
+	int count;
+} audit_list_t;
+
+static int collect_audit(void *ctx, const store_audit_t *row)
+{
+	audit_list_t *l = ctx;
+	assert_true(l->count < 8);
+	l->id[l->count] = row->id;
+	l->time_us[l->count] = row->time_us;
+	snprintf(l->actor[l->count], sizeof(l->actor[0]), "%s", row->actor);
+	l->request_id_null[l->count] = (row->request_id == NULL);
+	l->count++;
+	return 0;
+}
+
+static audit_list_t audit(store_t *st, store_audit_filter_t f)
+{
+	audit_list_t l = { .count = 0 };
+	assert_int_equal(store_audit_list(st, &f, collect_audit, &l), 0);
+	return l;
+}
+
+static void test_audit(void **state)
+{
+	store_t *st = ((fixture_t *)*state)->st;
+	const store_audit_t rows[] = {
+		{ .actor = "alice", .request_id = "r1", .zone = "a.example.", .action = "create",
+		  .after = "{\"serial\":1}" },
+		{ .actor = "bob", .request_id = "r2", .zone = "a.example.", .action = "patch",
+		  .before = "{}", .after = "{}" },
+		{ .actor = "alice", .zone = "b.example.", .action = "delete", .before = "{}" },
+		{ .actor = "carol", .action = "token-create" },
+	};
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(store_audit_append(st, &rows[i]), 0);
+		usleep(1000);
+	}
+	store_audit_t bad = { .actor = NULL, .action = "x" };
+	assert_int_equal(store_audit_append(st, &bad), CIRRUS_EINVAL);
+
+	audit_list_t all = audit(st, (store_audit_filter_t){ 0 });
+	assert_int_equal(all.count, 4);
+	assert_string_equal(all.actor[0], "carol");
+	assert_string_equal(all.actor[3], "alice");
+	for (int i = 1; i < 4; i++) {
+		assert_true(all.time_us[i - 1] > all.time_us[i]);
+		assert_true(all.id[i - 1] > all.id[i]);
+	}
+	assert_true(all.request_id_null[0]);
+	assert_false(all.request_id_null[3]);
+
+	audit_list_t l = audit(st, (store_audit_filter_t){ .zone = "a.example." });
+	assert_int_equal(l.count, 2);
+	assert_string_equal(l.actor[0], "bob");
+	l = audit(st, (store_audit_filter_t){ .actor = "alice" });
+	assert_int_equal(l.count, 2);
+	assert_int_equal(l.id[0], all.id[1]);
+	l = audit(st, (store_audit_filter_t){ .actor = "alice", .zone = "a.example." });
+	assert_int_equal(l.count, 1);
+	assert_int_equal(l.id[0], all.id[3]);
+	/* since is inclusive, until exclusive */
+	l = audit(st, (store_audit_filter_t){ .since_us = all.time_us[2] });
+	assert_int_equal(l.count, 3);
+	l = audit(st, (store_audit_filter_t){ .until_us = all.time_us[2] });
+	assert_int_equal(l.count, 1);
+	assert_int_equal(l.id[0], all.id[3]);
+	l = audit(st, (store_audit_filter_t){ .since_us = all.time_us[2],
+	                                      .until_us = all.time_us[0] });
+	assert_int_equal(l.count, 2);
+	l = audit(st, (store_audit_filter_t){ .limit = 1 });
+	assert_int_equal(l.count, 1);
+	assert_int_equal(l.id[0], all.id[0]);
+	l = audit(st, (store_audit_filter_t){ .zone = "none." });
+	assert_int_equal(l.count, 0);
+	store_audit_filter_t neg = { .limit = -1 };
+	assert_int_equal(store_audit_list(st, &neg, collect_audit, &l), CIRRUS_EINVAL);
+}
+
+static void test_journal(void **state)
+{
+	store_t *st = ((fixture_t *)*state)->st;
+	assert_int_equal(store_zone_insert(st, "a.example.", 1), 0);
+	assert_int_equal(store_zone_insert(st, "b.example.", 1), 0);
+	assert_int_equal(store_journal_count(st, "a.example."), 0);
+	assert_int_equal(store_journal_append(st, "a.example.", 1, 2, "", "www 60 A 10.0.0.1\n"),
+	                 0);
+	assert_int_equal(store_journal_append(st, "a.example.", 2, 3, "www 60 A 10.0.0.1\n",
+	                                      NULL), 0);
+	assert_int_equal(store_journal_count(st, "a.example."), 2);
+	assert_int_equal(store_journal_count(st, "b.example."), 0);
+	assert_int_equal(store_journal_count(st, "nope."), CIRRUS_ENOENT);
+	assert_int_equal(store_journal_append(st, "nope.", 1, 2, "", ""), CIRRUS_ENOENT);
+}
+
+#define HASH_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define HASH_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+static int collect_token(void *ctx, const store_token_t *tok)
+{
+	zone_list_t *l = ctx;
+	strcpy(l->names[l->count++], tok->name);
+	return 0;
+}
+
+static void test_tokens(void **state)
+{
+	store_t *st = ((fixture_t *)*state)->st;
+	assert_int_equal(store_token_insert(st, "deploy", HASH_A, "zone:*.example.:write"), 0);
+	assert_int_equal(store_token_insert(st, "admin", HASH_B, "admin"), 0);
+	assert_int_equal(store_token_insert(st, "deploy", "cc", "admin"), CIRRUS_EEXIST);
+	assert_int_equal(store_token_insert(st, "other", HASH_A, "admin"), CIRRUS_EEXIST);
+	assert_int_equal(store_token_insert(st, "", "dd", "admin"), CIRRUS_EINVAL);
+	assert_int_equal(store_token_insert(st, "x", HASH_A "0", "admin"), CIRRUS_EINVAL);
+
+	store_token_t tok;
+	assert_int_equal(store_token_find(st, HASH_A, &tok), 0);
+	assert_string_equal(tok.name, "deploy");
+	assert_string_equal(tok.hash, HASH_A);
+	assert_string_equal(tok.scopes, "zone:*.example.:write");
+	assert_true(tok.id > 0);
+	assert_true(tok.created_us > 0);
+	assert_int_equal(store_token_find(st, "ee", &tok), CIRRUS_ENOENT);
+
+	zone_list_t l = { .count = 0 };
+	assert_int_equal(store_token_list(st, collect_token, &l), 0);
+	assert_int_equal(l.count, 2);
+	assert_string_equal(l.names[0], "admin");
+	assert_string_equal(l.names[1], "deploy");
+
+	assert_int_equal(store_token_delete(st, "deploy"), 0);
+	assert_int_equal(store_token_delete(st, "deploy"), CIRRUS_ENOENT);
+	assert_int_equal(store_token_find(st, HASH_A, &tok), CIRRUS_ENOENT);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_open_migrate_reopen),
+		T(test_newer_schema),
+		T(test_open_errors),
+		T(test_memory),
+		T(test_zones),
+		T(test_records),
+		T(test_records_callback_stops),
+		T(test_zone_remove_cascades),
+		T(test_transactions),
+		T(test_second_connection_reads),
+		T(test_writers_queue),
+		T(test_commit_survives_kill),
+		T(test_first_open_race),
+		T(test_audit),
+		T(test_journal),
+		T(test_tokens),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
