@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0
- * ctl_change.c -- changes to store zones: create, delete, and atomic RRset
- * patches. Each is one store transaction holding the data, the audit row
- * and (for patches) the journal entry; the new zone version is published
+ * ctl_change.c -- changes to store zones: create, import, delete, and
+ * atomic RRset patches (through ctl_txn.c). Each is one store transaction
+ * holding the data and the audit row; the new zone version is published
  * only after that transaction committed.
  */
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,65 +12,6 @@
 #include "util/error.h"
 
 #define RDATA_MAX 65535
-
-/* {"name","type","ttl","records":[...]} of an RRset, or null when absent. */
-static json_t *rrset_json(const knot_dname_t *owner, uint16_t type, const zone_rrset_t *rs)
-{
-	if (rs == NULL) {
-		return json_null();
-	}
-	char name[KNOT_DNAME_TXT_MAXLEN + 1], tname[32], text[4096];
-	knot_dname_to_str(name, owner, sizeof(name));
-	knot_rrtype_to_string(type, tname, sizeof(tname));
-	json_t *records = json_array();
-	for (uint16_t i = 0; i < rs->rrs.count; i++) {
-		if (zone_rdata_dump(owner, rs, i, text, sizeof(text)) < 0) {
-			snprintf(text, sizeof(text), "(%u bytes)", knot_rdataset_at(&rs->rrs, i)->len);
-		}
-		json_array_append_new(records, json_string(text));
-	}
-	return json_pack("{s:s, s:s, s:I, s:o}", "name", name, "type", tname,
-	                 "ttl", (json_int_t)rs->ttl, "records", records);
-}
-
-/* Master-file lines of an RRset appended to a journal text. */
-static void journal_lines(FILE *f, const knot_dname_t *owner, const zone_rrset_t *rs)
-{
-	if (rs == NULL) {
-		return;
-	}
-	knot_rrset_t rr;
-	knot_rrset_init(&rr, (knot_dname_t *)owner, rs->type, KNOT_CLASS_IN, rs->ttl);
-	rr.rrs = rs->rrs;
-	char *buf = NULL;
-	size_t size = 0;
-	buf = malloc(size = 1024);
-	int n = buf ? knot_rrset_txt_dump(&rr, &buf, &size, &KNOT_DUMP_STYLE_DEFAULT) : -1;
-	if (n > 0) {
-		fwrite(buf, 1, (size_t)n, f);
-	}
-	free(buf);
-}
-
-/* Everything one change needs to reach the store and the logs. */
-typedef struct change_record {
-	knot_dname_storage_t owner;
-	uint16_t type;
-} change_record_t;
-
-typedef struct patch {
-	ctl_t *ctl;
-	const char *zone_text;
-	zone_update_t *u;
-	change_record_t *changed;   /*!< owner/type of every change */
-	size_t count;
-	json_t *before;
-	json_t *after;
-	FILE *removed;
-	FILE *added;
-	char *removed_text, *added_text;
-	size_t removed_len, added_len;
-} patch_t;
 
 static int parse_records(const knot_dname_t *apex, uint16_t type, const ctl_change_t *c,
                          size_t index, knot_rdataset_t *rrs, ctl_error_t *err)
@@ -105,204 +45,64 @@ static int parse_records(const knot_dname_t *apex, uint16_t type, const ctl_chan
 	return rc;
 }
 
-/* Validate and apply one change to the update; record it for the store. */
-static int apply_change(patch_t *p, const knot_dname_t *apex, const ctl_change_t *c,
-                        size_t index, ctl_error_t *err)
+/* Validate one change and apply it to the transaction. */
+static int apply_change(ctl_txn_t *t, const ctl_change_t *c, size_t index, ctl_error_t *err)
 {
 	char field[64];
-	change_record_t *rec = &p->changed[p->count];
+	knot_dname_storage_t owner;
+	uint16_t type;
+	const knot_dname_t *apex = ctl_txn_apex(t);
 	snprintf(field, sizeof(field), "rrsets[%zu].name", index);
-	if (c->name == NULL || zone_name_parse(rec->owner, c->name, apex) == 0) {
+	if (c->name == NULL || zone_name_parse(owner, c->name, apex) == 0) {
 		return ctl_fail(err, CIRRUS_EINVAL, 400, field, "invalid name");
 	}
 	snprintf(field, sizeof(field), "rrsets[%zu].type", index);
-	if (c->type == NULL || knot_rrtype_from_string(c->type, &rec->type) != 0 ||
-	    rec->type == KNOT_RRTYPE_ANY) {
+	if (c->type == NULL || knot_rrtype_from_string(c->type, &type) != 0 ||
+	    type == KNOT_RRTYPE_ANY) {
 		return ctl_fail(err, CIRRUS_EINVAL, 400, field, "unknown type \"%s\"",
 		                c->type ? c->type : "");
 	}
-	for (size_t k = 0; k < p->count; k++) {
-		if (p->changed[k].type == rec->type &&
-		    knot_dname_is_equal(p->changed[k].owner, rec->owner)) {
-			return ctl_fail(err, CIRRUS_EINVAL, 400, field,
-			                "the same RRset is changed twice in one request");
-		}
+	if (ctl_txn_touched(t, owner, type)) {
+		return ctl_fail(err, CIRRUS_EINVAL, 400, field,
+		                "the same RRset is changed twice in one request");
 	}
 	if (c->op == CTL_CHANGE_REPLACE && c->record_count == 0) {
 		snprintf(field, sizeof(field), "rrsets[%zu].records", index);
 		return ctl_fail(err, CIRRUS_EINVAL, 400, field,
 		                "REPLACE needs at least one record (use DELETE to remove)");
 	}
-	const zone_node_t *node = zone_update_find(p->u, rec->owner);
-	const zone_rrset_t *old = node ? zone_node_rrset(node, rec->type) : NULL;
-	json_array_append_new(p->before, rrset_json(rec->owner, rec->type, old));
-	journal_lines(p->removed, rec->owner, old);
-
 	knot_rdataset_t rrs = { 0 };
-	int rc = c->op == CTL_CHANGE_REPLACE ?
-	         parse_records(apex, rec->type, c, index, &rrs, err) : 0;
+	int rc = c->op == CTL_CHANGE_REPLACE ? parse_records(apex, type, c, index, &rrs, err) : 0;
+	if (rc == 0 && ctl_txn_touch(t, owner, type) != 0) {
+		rc = ctl_fail(err, CIRRUS_ENOMEM, 500, NULL, "out of memory");
+	}
 	if (rc == 0) {
-		rc = zone_update_put_rrset(p->u, rec->owner, rec->type, c->ttl, &rrs);
+		rc = zone_update_put_rrset(ctl_txn_update(t), owner, type, c->ttl, &rrs);
 		if (rc == CIRRUS_EINVAL) {
 			snprintf(field, sizeof(field), "rrsets[%zu]", index);
-			rc = ctl_fail(err, rc, 400, field, "%s", zone_update_error(p->u));
+			rc = ctl_fail(err, rc, 400, field, "%s", zone_update_error(ctl_txn_update(t)));
 		} else if (rc != 0) {
 			rc = ctl_fail(err, rc, 500, NULL, "out of memory");
 		}
 	}
 	knot_rdataset_clear(&rrs, NULL);
-	if (rc == 0) {
-		p->count++;
-	}
-	return rc;
-}
-
-static const zone_rrset_t *update_rrset(const zone_update_t *u, const knot_dname_t *owner,
-                                        uint16_t type)
-{
-	const zone_node_t *node = zone_update_find(u, owner);
-	return node ? zone_node_rrset(node, type) : NULL;
-}
-
-/* Write the final state of every changed RRset (and the SOA) to the store. */
-static int store_changes(patch_t *p, const knot_dname_t *apex)
-{
-	store_t *st = p->ctl->st;
-	int rc = 0;
-	for (size_t i = 0; rc == 0 && i <= p->count; i++) {
-		/* the extra round is the SOA, whose serial moved */
-		const knot_dname_t *owner = i < p->count ? p->changed[i].owner : apex;
-		uint16_t type = i < p->count ? p->changed[i].type : KNOT_RRTYPE_SOA;
-		rc = store_rrset_delete(st, p->zone_text, owner, type);
-		const zone_rrset_t *rs = update_rrset(p->u, owner, type);
-		for (uint16_t r = 0; rc == 0 && rs != NULL && r < rs->rrs.count; r++) {
-			const knot_rdata_t *rd = knot_rdataset_at(&rs->rrs, r);
-			store_record_t rec = { .owner = owner, .type = type, .ttl = rs->ttl,
-			                       .rdata = rd->data, .rdlen = rd->len };
-			rc = store_record_insert(st, p->zone_text, &rec);
-		}
-		if (i < p->count) {
-			json_array_append_new(p->after, rrset_json(owner, type, rs));
-			journal_lines(p->added, owner, rs);
-		}
-	}
-	return rc;
-}
-
-static void patch_deinit(patch_t *p)
-{
-	free(p->changed);
-	json_decref(p->before);
-	json_decref(p->after);
-	if (p->removed) {
-		fclose(p->removed);
-	}
-	if (p->added) {
-		fclose(p->added);
-	}
-	free(p->removed_text);
-	free(p->added_text);
-}
-
-/* Store transaction: records, serial, audit row, journal entry. */
-static int commit_to_store(patch_t *p, const knot_dname_t *apex, uint32_t old_serial,
-                           uint32_t new_serial, const ctl_actor_t *who)
-{
-	store_t *st = p->ctl->st;
-	int rc = store_begin(st);
-	if (rc == 0) {
-		rc = store_changes(p, apex);
-	}
-	fflush(p->removed);
-	fflush(p->added);
-	char *before = json_dumps(p->before, JSON_COMPACT);
-	char *after = json_dumps(p->after, JSON_COMPACT);
-	store_audit_t row = {
-		.actor = who->actor, .request_id = who->request_id, .zone = p->zone_text,
-		.action = "rrsets.patch", .before = before, .after = after,
-	};
-	if (rc == 0) {
-		rc = store_zone_set_serial(st, p->zone_text, new_serial);
-	}
-	if (rc == 0) {
-		rc = store_audit_append(st, &row);
-	}
-	if (rc == 0) {
-		rc = store_journal_append(st, p->zone_text, old_serial, new_serial,
-		                          p->removed_text, p->added_text);
-	}
-	if (rc == 0) {
-		rc = store_commit(st);
-	}
-	if (rc != 0) {
-		store_rollback(st);
-	}
-	free(before);
-	free(after);
 	return rc;
 }
 
 int ctl_rrsets_patch(ctl_t *ctl, const char *zone, const ctl_change_t *changes,
                      size_t count, const ctl_actor_t *who, ctl_error_t *err)
 {
-	knot_dname_storage_t apex;
-	char zone_text[KNOT_DNAME_TXT_MAXLEN + 1];
-	if (ctl_zone_name(zone, apex, zone_text, sizeof(zone_text)) != 0) {
-		return ctl_fail(err, CIRRUS_ENOENT, 404, NULL, "no such zone");
-	}
 	pthread_mutex_lock(&ctl->lock);
-	bool from_store;
-	const zone_t *found = ctl_find_zone(ctl, apex, &from_store);
-	int rc = 0;
-	if (found == NULL || !from_store) {
-		rc = found ? ctl_fail(err, CIRRUS_EEXIST, 409, NULL,
-		                      "zone %s is served from a zone file; change the file", zone_text)
-		           : ctl_fail(err, CIRRUS_ENOENT, 404, NULL, "no zone %s", zone_text);
-		pthread_mutex_unlock(&ctl->lock);
-		return rc;
-	}
-	int index = ctl_store_index(ctl, apex);
-	zone_t *base = ctl->store_zones[index];
-	patch_t p = { .ctl = ctl, .zone_text = zone_text };
-	p.changed = calloc(count ? count : 1, sizeof(*p.changed));
-	p.before = json_array();
-	p.after = json_array();
-	p.removed = open_memstream(&p.removed_text, &p.removed_len);
-	p.added = open_memstream(&p.added_text, &p.added_len);
-	if (p.changed == NULL || p.before == NULL || p.after == NULL || p.removed == NULL ||
-	    p.added == NULL || zone_update_new(base, &p.u) != 0) {
-		rc = ctl_fail(err, CIRRUS_ENOMEM, 500, NULL, "out of memory");
-	}
+	ctl_txn_t *t = NULL;
+	int rc = ctl_txn_begin(ctl, zone, &t, err);
 	for (size_t i = 0; rc == 0 && i < count; i++) {
-		rc = apply_change(&p, apex, &changes[i], i, err);
+		rc = apply_change(t, &changes[i], i, err);
 	}
-	uint32_t old_serial = 0, new_serial = 0;
 	if (rc == 0) {
-		old_serial = zone_update_serial(p.u);
-		new_serial = ctl_next_serial(ctl->policy, old_serial);
-		rc = zone_update_set_serial(p.u, new_serial);
-		if (rc == 0 && (rc = zone_update_check(p.u)) != 0) {
-			rc = ctl_fail(err, rc, 422, NULL, "%s", zone_update_error(p.u));
-		} else if (rc != 0) {
-			rc = ctl_fail(err, rc, 422, NULL, "%s", zone_update_error(p.u));
-		}
+		rc = ctl_txn_commit(t, "rrsets.patch", who, err);
+	} else {
+		ctl_txn_abort(t);
 	}
-	if (rc == 0 && (rc = commit_to_store(&p, apex, old_serial, new_serial, who)) != 0) {
-		rc = ctl_fail(err, CIRRUS_EIO, 500, NULL, "the store refused the change");
-	}
-	zone_t *next = NULL;
-	if (rc == 0 && zone_update_commit(p.u, &next) != 0) {
-		rc = ctl_fail(err, CIRRUS_ENOMEM, 500, NULL,
-		              "stored, but not yet served: out of memory");
-	} else if (rc == 0) {
-		p.u = NULL;
-		zone_ref(next);
-		ctl->store_zones[index] = next;
-		zone_unref(base); /* still served until the new set is in */
-		rc = ctl_publish(ctl);
-	}
-	zone_update_abort(p.u);
-	patch_deinit(&p);
 	pthread_mutex_unlock(&ctl->lock);
 	return rc;
 }

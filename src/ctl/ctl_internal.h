@@ -41,5 +41,25 @@ int ctl_store_append(ctl_t *ctl, zone_t *zone);
 /*! \brief Hand the data plane a new zone set with the current zones. */
 int ctl_publish(ctl_t *ctl);
 
+/*
+ * A change to one store zone (ctl_txn.c). Hold ctl->lock from begin to
+ * commit or abort. Touch every RRset before changing it in the update, so
+ * the audit row, the journal and the store see it.
+ */
+typedef struct ctl_txn ctl_txn_t;
+
+/*! \retval 0; -CIRRUS_ENOENT (404), -CIRRUS_EEXIST (409, a file zone), -CIRRUS_ENOMEM */
+int ctl_txn_begin(ctl_t *ctl, const char *zone, ctl_txn_t **out, ctl_error_t *err);
+const knot_dname_t *ctl_txn_apex(const ctl_txn_t *t);
+zone_update_t *ctl_txn_update(ctl_txn_t *t);
+/*! \brief Remember owner/type as changed, with its state before. */
+int ctl_txn_touch(ctl_txn_t *t, const knot_dname_t *owner, uint16_t type);
+bool ctl_txn_touched(const ctl_txn_t *t, const knot_dname_t *owner, uint16_t type);
+/*! \brief Bump the serial, check, store (data, audit, journal), publish;
+ * frees t either way. \retval 0; -CIRRUS_ESEMANTIC (422), -CIRRUS_EIO (500) */
+int ctl_txn_commit(ctl_txn_t *t, const char *action, const ctl_actor_t *who,
+                   ctl_error_t *err);
+void ctl_txn_abort(ctl_txn_t *t);
+
 /*! \brief Next SOA serial under the policy (RFC 1982: never backwards). */
 uint32_t ctl_next_serial(ctl_serial_policy_t policy, uint32_t old);

@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * ctl_txn.c -- one change to one store zone, whoever asks for it (REST
+ * patch, RFC 2136 UPDATE): the copy-on-write update, the before and after
+ * of every touched RRset for the audit row and the journal, the serial
+ * bump, the store transaction, and publication of the new version.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/ctl_internal.h"
+#include "util/error.h"
+
+typedef struct touched {
+	knot_dname_storage_t owner;
+	uint16_t type;
+} touched_t;
+
+struct ctl_txn {
+	ctl_t *ctl;
+	int index;                 /*!< of the zone in ctl->store_zones */
+	knot_dname_storage_t apex;
+	char zone_text[KNOT_DNAME_TXT_MAXLEN + 1];
+	zone_update_t *u;
+	touched_t *touched;
+	size_t count, alloc;
+	json_t *before;
+	json_t *after;
+	FILE *removed, *added;     /*!< journal texts being written */
+	char *removed_text, *added_text;
+	size_t removed_len, added_len;
+};
+
+/* {"name","type","ttl","records":[...]} of an RRset, or null when absent. */
+static json_t *rrset_json(const knot_dname_t *owner, uint16_t type, const zone_rrset_t *rs)
+{
+	if (rs == NULL) {
+		return json_null();
+	}
+	char name[KNOT_DNAME_TXT_MAXLEN + 1], tname[32], text[4096];
+	knot_dname_to_str(name, owner, sizeof(name));
+	knot_rrtype_to_string(type, tname, sizeof(tname));
+	json_t *records = json_array();
+	for (uint16_t i = 0; i < rs->rrs.count; i++) {
+		if (zone_rdata_dump(owner, rs, i, text, sizeof(text)) < 0) {
+			snprintf(text, sizeof(text), "(%u bytes)", knot_rdataset_at(&rs->rrs, i)->len);
+		}
+		json_array_append_new(records, json_string(text));
+	}
+	return json_pack("{s:s, s:s, s:I, s:o}", "name", name, "type", tname,
+	                 "ttl", (json_int_t)rs->ttl, "records", records);
+}
+
+/* Master-file lines of an RRset appended to a journal text. */
+static void journal_lines(FILE *f, const knot_dname_t *owner, const zone_rrset_t *rs)
+{
+	if (rs == NULL) {
+		return;
+	}
+	knot_rrset_t rr;
+	knot_rrset_init(&rr, (knot_dname_t *)owner, rs->type, KNOT_CLASS_IN, rs->ttl);
+	rr.rrs = rs->rrs;
+	size_t size = 1024;
+	char *buf = malloc(size);
+	int n = buf ? knot_rrset_txt_dump(&rr, &buf, &size, &KNOT_DUMP_STYLE_DEFAULT) : -1;
+	if (n > 0) {
+		fwrite(buf, 1, (size_t)n, f);
+	}
+	free(buf);
+}
+
+static const zone_rrset_t *current(const ctl_txn_t *t, const knot_dname_t *owner,
+                                   uint16_t type)
+{
+	const zone_node_t *node = zone_update_find(t->u, owner);
+	return node ? zone_node_rrset(node, type) : NULL;
+}
+
+int ctl_txn_begin(ctl_t *ctl, const char *zone, ctl_txn_t **out, ctl_error_t *err)
+{
+	ctl_txn_t *t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		return ctl_fail(err, CIRRUS_ENOMEM, 500, NULL, "out of memory");
+	}
+	t->ctl = ctl;
+	if (ctl_zone_name(zone, t->apex, t->zone_text, sizeof(t->zone_text)) != 0) {
+		free(t);
+		return ctl_fail(err, CIRRUS_ENOENT, 404, NULL, "no such zone");
+	}
+	bool from_store;
+	const zone_t *found = ctl_find_zone(ctl, t->apex, &from_store);
+	int rc = 0;
+	if (found == NULL) {
+		rc = ctl_fail(err, CIRRUS_ENOENT, 404, NULL, "no zone %s", t->zone_text);
+	} else if (!from_store) {
+		rc = ctl_fail(err, CIRRUS_EEXIST, 409, NULL,
+		              "zone %s is served from a zone file; change the file", t->zone_text);
+	} else {
+		t->index = ctl_store_index(ctl, t->apex);
+		t->before = json_array();
+		t->after = json_array();
+		t->removed = open_memstream(&t->removed_text, &t->removed_len);
+		t->added = open_memstream(&t->added_text, &t->added_len);
+		if (t->before == NULL || t->after == NULL || t->removed == NULL ||
+		    t->added == NULL || zone_update_new(ctl->store_zones[t->index], &t->u) != 0) {
+			rc = ctl_fail(err, CIRRUS_ENOMEM, 500, NULL, "out of memory");
+		}
+	}
+	if (rc != 0) {
+		ctl_txn_abort(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+const knot_dname_t *ctl_txn_apex(const ctl_txn_t *t)
+{
+	return t->apex;
+}
+
+zone_update_t *ctl_txn_update(ctl_txn_t *t)
+{
+	return t->u;
+}
+
+int ctl_txn_touch(ctl_txn_t *t, const knot_dname_t *owner, uint16_t type)
+{
+	for (size_t i = 0; i < t->count; i++) {
+		if (t->touched[i].type == type && knot_dname_is_equal(t->touched[i].owner, owner)) {
+			return 0;
+		}
+	}
+	if (t->count == t->alloc) {
+		size_t alloc = t->alloc ? t->alloc * 2 : 8;
+		touched_t *grown = realloc(t->touched, alloc * sizeof(*grown));
+		if (grown == NULL) {
+			return CIRRUS_ENOMEM;
+		}
+		t->touched = grown;
+		t->alloc = alloc;
+	}
+	touched_t *rec = &t->touched[t->count++];
+	zone_name_lower(rec->owner, owner);
+	rec->type = type;
+	const zone_rrset_t *old = current(t, rec->owner, type);
+	json_array_append_new(t->before, rrset_json(rec->owner, type, old));
+	journal_lines(t->removed, rec->owner, old);
+	return 0;
+}
+
+bool ctl_txn_touched(const ctl_txn_t *t, const knot_dname_t *owner, uint16_t type)
+{
+	for (size_t i = 0; i < t->count; i++) {
+		if (t->touched[i].type == type && knot_dname_is_equal(t->touched[i].owner, owner)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The final state of every touched RRset (and the SOA) into the store,
+ * and into the "after" side of the audit row and the journal. */
+static int store_changes(ctl_txn_t *t)
+{
+	store_t *st = t->ctl->st;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i <= t->count; i++) {
+		/* the extra round is the SOA, whose serial moved */
+		const knot_dname_t *owner = i < t->count ? t->touched[i].owner : t->apex;
+		uint16_t type = i < t->count ? t->touched[i].type : KNOT_RRTYPE_SOA;
+		rc = store_rrset_delete(st, t->zone_text, owner, type);
+		const zone_rrset_t *rs = current(t, owner, type);
+		for (uint16_t r = 0; rc == 0 && rs != NULL && r < rs->rrs.count; r++) {
+			const knot_rdata_t *rd = knot_rdataset_at(&rs->rrs, r);
+			store_record_t rec = { .owner = owner, .type = type, .ttl = rs->ttl,
+			                       .rdata = rd->data, .rdlen = rd->len };
+			rc = store_record_insert(st, t->zone_text, &rec);
+		}
+		if (i < t->count) {
+			json_array_append_new(t->after, rrset_json(owner, type, rs));
+			journal_lines(t->added, owner, rs);
+		}
+	}
+	return rc;
+}
+
+/* Store transaction: records, serial, audit row, journal entry. */
+static int commit_to_store(ctl_txn_t *t, const char *action, uint32_t old_serial,
+                           uint32_t new_serial, const ctl_actor_t *who)
+{
+	store_t *st = t->ctl->st;
+	int rc = store_begin(st);
+	if (rc == 0) {
+		rc = store_changes(t);
+	}
+	fflush(t->removed);
+	fflush(t->added);
+	char *before = json_dumps(t->before, JSON_COMPACT);
+	char *after = json_dumps(t->after, JSON_COMPACT);
+	store_audit_t row = {
+		.actor = who->actor, .request_id = who->request_id, .zone = t->zone_text,
+		.action = action, .before = before, .after = after,
+	};
+	if (rc == 0) {
+		rc = store_zone_set_serial(st, t->zone_text, new_serial);
+	}
+	if (rc == 0) {
+		rc = store_audit_append(st, &row);
+	}
+	if (rc == 0) {
+		rc = store_journal_append(st, t->zone_text, old_serial, new_serial,
+		                          t->removed_text, t->added_text);
+	}
+	if (rc == 0) {
+		rc = store_commit(st);
+	}
+	if (rc != 0) {
+		store_rollback(st);
+	}
+	free(before);
+	free(after);
+	return rc;
+}
+
+int ctl_txn_commit(ctl_txn_t *t, const char *action, const ctl_actor_t *who,
+                   ctl_error_t *err)
+{
+	ctl_t *ctl = t->ctl;
+	uint32_t old_serial = zone_update_serial(t->u);
+	uint32_t new_serial = ctl_next_serial(ctl->policy, old_serial);
+	int rc = zone_update_set_serial(t->u, new_serial);
+	if (rc == 0) {
+		rc = zone_update_check(t->u);
+	}
+	if (rc != 0) {
+		rc = ctl_fail(err, rc, rc == CIRRUS_ENOMEM ? 500 : 422, NULL, "%s",
+		              zone_update_error(t->u));
+	} else if (commit_to_store(t, action, old_serial, new_serial, who) != 0) {
+		rc = ctl_fail(err, CIRRUS_EIO, 500, NULL, "the store refused the change");
+	}
+	zone_t *base = ctl->store_zones[t->index], *next = NULL;
+	if (rc == 0 && zone_update_commit(t->u, &next) != 0) {
+		rc = ctl_fail(err, CIRRUS_ENOMEM, 500, NULL, "stored, but not yet served: out of memory");
+	} else if (rc == 0) {
+		t->u = NULL;
+		zone_ref(next);
+		ctl->store_zones[t->index] = next;
+		zone_unref(base); /* still served until the new set is in */
+		rc = ctl_publish(ctl);
+	}
+	ctl_txn_abort(t);
+	return rc;
+}
+
+void ctl_txn_abort(ctl_txn_t *t)
+{
+	if (t == NULL) {
+		return;
+	}
+	zone_update_abort(t->u);
+	free(t->touched);
+	json_decref(t->before);
+	json_decref(t->after);
+	if (t->removed) {
+		fclose(t->removed);
+	}
+	if (t->added) {
+		fclose(t->added);
+	}
+	free(t->removed_text);
+	free(t->added_text);
+	free(t);
+}
