@@ -11,6 +11,9 @@ int cmd_serve(int argc, char **argv);
 /*! \brief `cirrus zone check`: load a zone file and report what is wrong. */
 int cmd_zone(int argc, char **argv);
 
+/*! \brief `cirrus token`: create, list and delete API tokens in the store. */
+int cmd_token(int argc, char **argv);
+
 /*!
  * \brief Report a getopt_long() failure and print usage to stderr.
  * \param cmd    command as the user typed it ("serve", "zone check")

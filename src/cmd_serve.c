@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0
  * cmd_serve.c -- `cirrus serve`: read the configuration, load every zone
- * (refusing to start when one is broken), and run the listeners. On SIGHUP
- * it reloads the zone files; a zone that fails to load keeps its previous
- * version. Sockets, threads and signals belong to net/.
+ * file (refusing to start when one is broken), open the store and its
+ * zones through the control plane, start the REST API, and run the
+ * listeners. On SIGHUP it reloads the zone files; a zone that fails to load
+ * keeps its previous version. Sockets, threads and signals belong to net/;
+ * which zones are served is the control plane's (ctl/) to say.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,7 +18,9 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "api/api.h"
 #include "conf/conf.h"
+#include "ctl/ctl.h"
 #include "engine/engine.h"
 #include "net/net.h"
 #include "util/error.h"
@@ -40,8 +44,11 @@ static const char usage_serve[] =
 typedef struct serve {
 	conf_t conf;
 	engine_conf_t engine;
-	zone_t **zones;        /* per configured zone: the version being served */
+	zone_t **zones;        /* per zone file: its newest version (a reference) */
 	net_server_t *srv;
+	store_t *store;
+	ctl_t *ctl;
+	api_t *api;
 } serve_t;
 
 /* Command-line values; -1 when not given. */
@@ -118,8 +125,8 @@ static void log_diag(void *ctx, zone_diag_level_t level, const char *file,
 	}
 }
 
-/* Load every zone into s->zones and build the first set from them. */
-static int serve_load(serve_t *s, zone_set_t **set)
+/* Load every zone file into s->zones, each holding a reference. */
+static int serve_load(serve_t *s)
 {
 	size_t n = s->conf.zone_count, failed = 0;
 	s->zones = calloc(n ? n : 1, sizeof(zone_t *));
@@ -135,39 +142,50 @@ static int serve_load(serve_t *s, zone_set_t **set)
 			failed++;
 		}
 	}
-	int r = failed ? CIRRUS_EINVAL : zone_set_new(s->zones, n, set);
-	if (r != 0) {
-		/* Nothing holds the zones yet: zone_set_new() fails only for want of
-		 * memory, before it takes a reference (conf_load() rejects two
-		 * zones with one apex). */
-		for (size_t i = 0; i < n; i++) {
-			zone_free(s->zones[i]);
+	for (size_t i = 0; i < n; i++) {
+		if (s->zones[i] != NULL) {
+			zone_ref(s->zones[i]);
 		}
+	}
+	return failed ? CIRRUS_EINVAL : 0;
+}
+
+static void serve_unref_zones(serve_t *s)
+{
+	for (size_t i = 0; s->zones != NULL && i < s->conf.zone_count; i++) {
+		zone_unref(s->zones[i]);
+	}
+}
+
+/* Hand the file zones to the control plane, which publishes. */
+static int serve_file_zones(serve_t *s)
+{
+	char warning[512];
+	int r = ctl_set_file_zones(s->ctl, s->zones, s->conf.zone_count, warning,
+	                           sizeof(warning));
+	if (warning[0] != '\0') {
+		log_warning("%s", warning);
 	}
 	return r;
 }
 
-/* Publish a set of the zones in next; fresh ones are those not in s->zones. */
+/* Serve the zones in next (fresh ones are not in s->zones yet). */
 static void serve_swap(serve_t *s, zone_t **next, size_t fresh)
 {
 	size_t n = s->conf.zone_count;
-	zone_set_t *set = NULL;
-	int r = zone_set_new(next, n, &set);
-	if (r != 0) {
-		/* As in serve_load(): no reference was taken; free the new zones. */
-		for (size_t i = 0; i < n; i++) {
-			if (next[i] != s->zones[i]) {
-				zone_free(next[i]);
-			}
+	for (size_t i = 0; i < n; i++) {
+		if (next[i] != s->zones[i]) {
+			zone_ref(next[i]);
+			zone_unref(s->zones[i]); /* the served set still holds it */
+			s->zones[i] = next[i];
 		}
+	}
+	int r = serve_file_zones(s);
+	if (r != 0) {
 		log_error("reload failed: %s; still serving the previous zones",
 		          cirrus_strerror(r));
 		return;
 	}
-	memcpy(s->zones, next, n * sizeof(*next));
-	/* The old set drops its references: replaced zones are freed, kept ones
-	 * live on in the new set. */
-	net_server_publish(s->srv, set);
 	log_info("cirrus: reloaded %zu of %zu zones", fresh, n);
 }
 
@@ -212,8 +230,48 @@ static void serve_engine_conf(serve_t *s)
 	s->engine.tcp_keepalive = c->tcp_idle_timeout * 10;
 }
 
-/* Open the listeners; on success the server owns set. */
-static int serve_listen(serve_t *s, zone_set_t *set)
+static void serve_publish(void *ctx, zone_set_t *set)
+{
+	serve_t *s = ctx;
+	net_server_publish(s->srv, set);
+}
+
+/* The store, the control plane over it (which publishes the first zone
+ * set) and the REST API. */
+static int serve_control(serve_t *s)
+{
+	const conf_t *c = &s->conf;
+	char err[1024];
+	if (store_open(c->store_path, &s->store, err, sizeof(err)) != 0) {
+		log_error("cirrus: %s", err);
+		return CIRRUS_EIO;
+	}
+	ctl_serial_policy_t policy = c->serial_policy == CONF_SERIAL_DATE ?
+	                             CTL_SERIAL_DATE : CTL_SERIAL_INCREMENT;
+	int r = ctl_new(s->store, policy, serve_publish, s, &s->ctl, err, sizeof(err));
+	if (r != 0) {
+		log_error("cirrus: %s", err);
+		return r;
+	}
+	if ((r = serve_file_zones(s)) != 0) {
+		return r;
+	}
+	if (c->api_enabled) {
+		api_conf_t ac = {
+			.listen = c->api_listen, .port = (uint16_t)c->api_port,
+			.max_body = c->api_max_body, .tls_cert = c->api_tls_cert,
+			.tls_key = c->api_tls_key,
+		};
+		if ((r = api_start(&ac, s->ctl, &s->api, err, sizeof(err))) != 0) {
+			log_error("cirrus: API: %s", err);
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* Open the listeners. */
+static int serve_listen(serve_t *s)
 {
 	const conf_t *c = &s->conf;
 	struct sockaddr_storage *addrs = calloc(c->listen_count, sizeof(*addrs));
@@ -242,26 +300,35 @@ static int serve_listen(serve_t *s, zone_set_t *set)
 	};
 	int r = net_server_new(&nc, &s->srv);
 	free(addrs);
-	if (r == 0) {
-		net_server_publish(s->srv, set);
-	}
 	return r;
+}
+
+static void serve_shutdown(serve_t *s)
+{
+	api_stop(s->api);          /* no more changes */
+	net_server_free(s->srv);   /* frees the served set */
+	ctl_free(s->ctl);
+	serve_unref_zones(s);
+	store_close(s->store);
 }
 
 static int serve_run(serve_t *s)
 {
-	zone_set_t *set = NULL;
-	if (serve_load(s, &set) != 0) {
+	int r = serve_load(s);
+	if (r != 0) {
 		log_error("cirrus: not starting: a zone failed to load");
-		return 1;
 	}
 	serve_engine_conf(s);
-	if (serve_listen(s, set) != 0) {
-		zone_set_free(set);
-		return 1;
+	if (r == 0) {
+		r = serve_listen(s);
 	}
-	int r = net_server_run(s->srv);
-	net_server_free(s->srv);
+	if (r == 0) {
+		r = serve_control(s);
+	}
+	if (r == 0) {
+		r = net_server_run(s->srv);
+	}
+	serve_shutdown(s);
 	return r == 0 ? 0 : 1;
 }
 

@@ -151,6 +151,49 @@ static int parse_level(parser_t *p, yaml_node_t *node, const conf_key_t *key,
 	            key->name, shown(node));
 }
 
+static int parse_bool(parser_t *p, yaml_node_t *node, const conf_key_t *key,
+                      void *base)
+{
+	static const char *yes[] = { "true", "yes", "on" }, *no[] = { "false", "no", "off" };
+	const char *s = scalar(node);
+	for (size_t i = 0; s != NULL && i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s, yes[i]) == 0 || strcasecmp(s, no[i]) == 0) {
+			*(bool *)field(base, key) = strcasecmp(s, yes[i]) == 0;
+			return 0;
+		}
+	}
+	return fail(p, node, "%s must be true or false, not '%s'", key->name, shown(node));
+}
+
+static int parse_policy(parser_t *p, yaml_node_t *node, const conf_key_t *key,
+                        void *base)
+{
+	const char *s = scalar(node);
+	if (s != NULL && (strcmp(s, "increment") == 0 || strcmp(s, "date") == 0)) {
+		*(conf_serial_policy_t *)field(base, key) =
+			s[0] == 'd' ? CONF_SERIAL_DATE : CONF_SERIAL_INCREMENT;
+		return 0;
+	}
+	return fail(p, node, "%s must be increment or date, not '%s'", key->name, shown(node));
+}
+
+static char *resolve_path(const char *conf_path, const char *file);
+
+/* Text naming a file, resolved against the directory of the configuration. */
+static int parse_path(parser_t *p, yaml_node_t *node, const conf_key_t *key,
+                      void *base)
+{
+	char **out = field(base, key);
+	int r = parse_text(p, node, key, base);
+	if (r != 0 || *out == NULL) {
+		return r;
+	}
+	char *resolved = resolve_path(p->path, *out);
+	free(*out);
+	*out = resolved;
+	return resolved == NULL ? nomem(p) : 0;
+}
+
 static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
 	if (a->ss_family != b->ss_family) {
@@ -247,6 +290,20 @@ static int parse_listen(parser_t *p, yaml_node_t *node, const conf_key_t *key,
 	return 0;
 }
 
+/* One numeric address, kept as text (api.listen). */
+static int parse_one_addr(parser_t *p, yaml_node_t *node, const conf_key_t *key,
+                          void *base)
+{
+	struct sockaddr_storage ss;
+	const char *s = scalar(node);
+	if (s == NULL || !parse_ip(s, &ss)) {
+		return fail(p, node, "%s: '%s' is not an IP address", key->name, shown(node));
+	}
+	char **out = field(base, key);
+	*out = strdup(s);
+	return *out == NULL ? nomem(p) : 0;
+}
+
 static const conf_key_t *find_key(const conf_key_t *keys, size_t count, const char *name)
 {
 	for (size_t i = 0; name != NULL && i < count; i++) {
@@ -316,6 +373,20 @@ static const conf_key_t log_keys[] = {
 	{ "level", parse_level, offsetof(conf_t, log_level), 0, 0 },
 };
 
+static const conf_key_t store_keys[] = {
+	{ "path", parse_path, offsetof(conf_t, store_path), 1, 4096 },
+	{ "serial-policy", parse_policy, offsetof(conf_t, serial_policy), 0, 0 },
+};
+
+static const conf_key_t api_keys[] = {
+	{ "enabled", parse_bool, offsetof(conf_t, api_enabled), 0, 0 },
+	{ "listen", parse_one_addr, offsetof(conf_t, api_listen), 0, 0 },
+	{ "port", parse_uint, offsetof(conf_t, api_port), 1, 65535 },
+	{ "max-body", parse_uint, offsetof(conf_t, api_max_body), 1024, 67108864 },
+	{ "tls-cert", parse_path, offsetof(conf_t, api_tls_cert), 1, 4096 },
+	{ "tls-key", parse_path, offsetof(conf_t, api_tls_key), 1, 4096 },
+};
+
 static const conf_key_t zone_keys[] = {
 	{ "origin", parse_text, offsetof(conf_zone_t, origin), 1, 1024 },
 	{ "file", parse_text, offsetof(conf_zone_t, file), 1, 4096 },
@@ -335,6 +406,26 @@ static int parse_log(parser_t *p, yaml_node_t *node, const conf_key_t *key,
 {
 	(void)key;
 	return parse_map(p, node, "log", log_keys, COUNT(log_keys), base);
+}
+
+static int parse_store(parser_t *p, yaml_node_t *node, const conf_key_t *key,
+                       void *base)
+{
+	(void)key;
+	return parse_map(p, node, "store", store_keys, COUNT(store_keys), base);
+}
+
+static int parse_api(parser_t *p, yaml_node_t *node, const conf_key_t *key,
+                     void *base)
+{
+	(void)key;
+	conf_t *c = base;
+	int r = parse_map(p, node, "api", api_keys, COUNT(api_keys), base);
+	if (r == 0 && (c->api_tls_cert == NULL) != (c->api_tls_key == NULL)) {
+		r = fail(p, node, "api: TLS needs both tls-cert and tls-key (or neither, "
+		         "for plain HTTP)");
+	}
+	return r;
 }
 
 /* The file of a zone, relative to the directory of the configuration. */
@@ -430,6 +521,8 @@ static const conf_key_t top_keys[] = {
 	{ "server", parse_server, 0, 0, 0 },
 	{ "log", parse_log, 0, 0, 0 },
 	{ "zones", parse_zones, 0, 0, 0 },
+	{ "store", parse_store, 0, 0, 0 },
+	{ "api", parse_api, 0, 0, 0 },
 };
 
 static void conf_defaults(conf_t *conf)
@@ -442,6 +535,10 @@ static void conf_defaults(conf_t *conf)
 		.tcp_max_clients = 1024,
 		.tcp_io_timeout = 5,
 		.log_level = LOG_LEVEL_INFO,
+		.serial_policy = CONF_SERIAL_INCREMENT,
+		.api_enabled = false,
+		.api_port = 8053,
+		.api_max_body = 1048576,
 	};
 }
 
@@ -495,6 +592,14 @@ int conf_load(conf_t *conf, const char *path, char *err, size_t err_size)
 	if (r == 0 && (conf->path = strdup(path)) == NULL) {
 		r = nomem(&p);
 	}
+	if (r == 0 && conf->store_path == NULL &&
+	    (conf->store_path = resolve_path(path, "cirrus.db")) == NULL) {
+		r = nomem(&p);
+	}
+	if (r == 0 && conf->api_listen == NULL &&
+	    (conf->api_listen = strdup("127.0.0.1")) == NULL) {
+		r = nomem(&p);
+	}
 	if (r != 0) {
 		conf_deinit(conf);
 	}
@@ -516,5 +621,9 @@ void conf_deinit(conf_t *conf)
 	free(conf->identity);
 	free(conf->version);
 	free(conf->path);
+	free(conf->store_path);
+	free(conf->api_listen);
+	free(conf->api_tls_cert);
+	free(conf->api_tls_key);
 	conf_defaults(conf);
 }

@@ -5,6 +5,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -21,6 +22,12 @@ typedef struct conf_zone {
 	char *origin;   /*!< apex as written */
 	char *file;     /*!< master file, resolved against the config directory */
 } conf_zone_t;
+
+/*! \brief How the SOA serial of a store zone moves on each change. */
+typedef enum {
+	CONF_SERIAL_INCREMENT,   /*!< serial + 1 */
+	CONF_SERIAL_DATE,        /*!< YYYYMMDDnn */
+} conf_serial_policy_t;
 
 /*! \brief The whole configuration; see docs/configuration.md for each key. */
 typedef struct conf {
@@ -39,6 +46,14 @@ typedef struct conf {
 	log_level_t log_level;
 	conf_zone_t *zones;
 	size_t zone_count;
+	char *store_path;           /*!< SQLite file, resolved against the config directory */
+	conf_serial_policy_t serial_policy;
+	bool api_enabled;
+	char *api_listen;           /*!< numeric IP address */
+	unsigned api_port;
+	unsigned api_max_body;      /*!< bytes */
+	char *api_tls_cert;         /*!< resolved path, or NULL for plain HTTP */
+	char *api_tls_key;          /*!< resolved path; set exactly when api_tls_cert is */
 } conf_t;
 
 /*! \brief Largest accepted value of server.workers. */

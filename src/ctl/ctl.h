@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "store/store.h"
 #include "zone/zone.h"
@@ -159,3 +160,49 @@ int ctl_zone_export(ctl_t *ctl, const char *zone, char **text);
  * must hold no other ctl call at the same time: use ctl_store_lock(). */
 store_t *ctl_store_lock(ctl_t *ctl);
 void ctl_store_unlock(ctl_t *ctl);
+
+/*
+ * RFC 2136 dynamic UPDATE, signed with TSIG keys (RFC 8945) kept in the
+ * store. Each key carries rules, one per line:
+ *     zone=<zone> name=<glob> types=<TYPE,TYPE,...|*>
+ * A change to an RRset is allowed when some rule of the key names its zone,
+ * its owner (without the trailing dot) matches the glob (fnmatch(3),
+ * case-insensitive; "*" also matches dots) and its type is listed, or the
+ * list is "*". Deleting every RRset of a name needs each present type.
+ */
+
+/*!
+ * \brief Validate a TSIG key before it goes into the store.
+ * \param name       key name ("acme-key", "Acme-Key." alike)
+ * \param algorithm  "hmac-sha256" or "hmac-sha512"
+ * \param secret     the secret in base64
+ * \param rules      one rule per line, at least one
+ * \param name_out   the name as stored and matched: lower case, no trailing dot
+ * \param err        why it is invalid
+ * \retval 0, -CIRRUS_EINVAL
+ */
+int ctl_key_check(const char *name, const char *algorithm, const char *secret,
+                  const char *rules, char *name_out, size_t name_len,
+                  char *err, size_t errlen);
+
+/*!
+ * \brief Answer one RFC 2136 UPDATE message. Checks the TSIG signature
+ * with the key of that name in the store, the zone (a store zone: NOTAUTH
+ * when not served, REFUSED for a zone file), the prerequisites, the
+ * request (FORMERR, NOTZONE) and the key's rules (REFUSED), then applies
+ * every change in one ctl transaction ("update", actor = key name): all or
+ * nothing, the serial bumped once. Unsigned updates are REFUSED (there is
+ * no address-based permission). TSIG failures are NOTAUTH with the TSIG
+ * error (BADKEY, BADSIG unsigned; BADTIME signed) as RFC 8945 asks.
+ * Takes ctl's lock and writes to the store: it blocks the calling thread
+ * for one durable commit.
+ * \param msg         the request (opcode UPDATE)
+ * \param remote      client address, for the log and the audit row (may be NULL)
+ * \param answer      response buffer, at least 512 bytes
+ * \param answer_len  set to the response's length when 0 is returned
+ * \retval 0 send the response; -CIRRUS_EINVAL drop the message (a response
+ *         or shorter than a header); -CIRRUS_ESPACE the response does not fit
+ */
+int ctl_update_handle(ctl_t *ctl, const uint8_t *msg, size_t len,
+                      const struct sockaddr *remote, uint8_t *answer,
+                      size_t answer_max, size_t *answer_len);

@@ -137,3 +137,26 @@ int store_token_find(store_t *st, const char *hash, store_token_t *out);
 int store_token_list(store_t *st, store_token_cb_t cb, void *ctx);
 /*! \retval 0, -CIRRUS_ENOENT */
 int store_token_delete(store_t *st, const char *name);
+
+/*! \brief A TSIG key (RFC 8945) for RFC 2136 UPDATE. The secret is kept as
+ * given (base64): HMAC needs it, so it cannot be hashed like a token's. */
+typedef struct store_tsig {
+	int64_t id;
+	char name[256];        /*!< key name, lower case without the trailing dot */
+	char algorithm[32];    /*!< "hmac-sha256" or "hmac-sha512" */
+	char secret[256];      /*!< base64 */
+	char rules[4096];      /*!< authorization rules, one per line */
+} store_tsig_t;
+
+typedef int (*store_tsig_cb_t)(void *ctx, const store_tsig_t *key);
+
+/*! \brief Store a key (id is ignored); ctl_key_check() validates it first.
+ * \retval 0, -CIRRUS_EEXIST (same name), -CIRRUS_EINVAL (a field empty or
+ *         too long), -CIRRUS_EIO */
+int store_tsig_insert(store_t *st, const store_tsig_t *key);
+/*! \brief The key with exactly this name. \retval 0, -CIRRUS_ENOENT, -CIRRUS_EIO */
+int store_tsig_find(store_t *st, const char *name, store_tsig_t *out);
+/*! \brief Every key, by name; a non-zero return from cb stops and is returned. */
+int store_tsig_list(store_t *st, store_tsig_cb_t cb, void *ctx);
+/*! \retval 0, -CIRRUS_ENOENT, -CIRRUS_EIO */
+int store_tsig_delete(store_t *st, const char *name);

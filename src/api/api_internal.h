@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * api_internal.h -- what the files of api/ share: the server, one request
+ * in flight, the reply helpers and the handlers. A handler runs once the
+ * whole body is in; it leaves exactly one reply on the request through an
+ * api_reply_*() call, and api_http.c sends it with the common headers.
+ */
+#pragma once
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "api/api.h"
+
+/*! \brief The running API. */
+struct api {
+	struct MHD_Daemon *daemon;
+	ctl_t *ctl;
+	size_t max_body;
+	char *cert_pem;              /*!< TLS certificate chain, or NULL */
+	char *key_pem;               /*!< TLS key, or NULL */
+	char start_err[256];         /*!< libmicrohttpd's last word while starting */
+	atomic_bool running;         /*!< started: log lines no longer go to start_err */
+};
+
+/*! \brief Room for a request id with its NUL (ids are 1 to 64 bytes). */
+#define API_REQUEST_ID_SIZE 65
+/*! \brief Room for a zone name in presentation form with its NUL. */
+#define API_ZONE_SIZE 1025
+
+typedef struct api_req api_req_t;
+typedef void (*api_handler_t)(api_req_t *req);
+
+/*! \brief One request in flight; lives from its first byte to its reply. */
+struct api_req {
+	api_t *api;
+	struct MHD_Connection *conn;
+	const char *method;              /*!< libmicrohttpd's, valid until the reply */
+	char id[API_REQUEST_ID_SIZE];    /*!< X-Request-Id, received or made */
+	api_handler_t handler;           /*!< from the route, NULL until routed */
+	char *arg;                       /*!< the {zone} or {name} of the path, or NULL */
+	char actor[128];                 /*!< token name once authenticated */
+	char scopes[API_SCOPES_SIZE];    /*!< its canonical scopes */
+	char *body;                      /*!< request body, NUL-terminated */
+	size_t body_len;
+	unsigned status;                 /*!< of the reply, 0 until there is one */
+	struct MHD_Response *response;
+	bool www_authenticate;           /*!< add WWW-Authenticate to the reply */
+};
+
+/* api_reply.c: the reply, with JSON bodies and errors. */
+
+/*! \brief Reply with a JSON value (stolen; NULL means out of memory → 500). */
+void api_reply_json(api_req_t *req, unsigned status, json_t *body);
+
+/*! \brief Reply {"error": message, "field": field} (field NULL → ""). */
+void api_reply_error(api_req_t *req, unsigned status, const char *field,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*! \brief Reply with text; owned: text was malloc'ed and is now the reply's. */
+void api_reply_text(api_req_t *req, unsigned status, const char *content_type,
+                    const char *text, size_t len, bool owned);
+
+/*! \brief Reply with no body (204). */
+void api_reply_empty(api_req_t *req, unsigned status);
+
+/*! \brief HTTP status for a CIRRUS_E* code (either sign: ctl/ and store/
+ * return the code negated in places). */
+unsigned api_status_of(int code);
+
+/*! \brief Reply with a failed ctl call's error (status from err, else code). */
+void api_reply_ctl(api_req_t *req, int code, const ctl_error_t *err);
+
+/*! \brief Whether code is the error want, whichever sign either has. */
+bool api_code_is(int code, int want);
+
+/* Request helpers; each one that returns false has replied. */
+
+/*! \brief A query argument, or NULL. */
+const char *api_query(api_req_t *req, const char *key);
+
+/*! \brief Check the query has only arguments from known (NULL-terminated). */
+bool api_query_known(api_req_t *req, const char *const *known);
+
+/*! \brief Parse the body as a JSON object; 400 when it is not one. */
+json_t *api_body_object(api_req_t *req);
+
+/*! \brief Check obj has only keys from known; field names the first other
+ * as prefix + key ("rrsets[2].bogus"). */
+bool api_json_keys_known(api_req_t *req, json_t *obj, const char *prefix,
+                         const char *const *known);
+
+/*! \brief A zone name in canonical form (lower case, final dot); 400 with
+ * field when name is not a domain name. */
+bool api_zone_name(api_req_t *req, const char *name, const char *field,
+                   char out[API_ZONE_SIZE]);
+
+/*! \brief 403 unless the token's scopes allow access to zone. */
+bool api_need_zone(api_req_t *req, const char *zone, api_access_t access);
+
+/*! \brief 403 unless the token has the admin scope. */
+bool api_need_admin(api_req_t *req);
+
+/*! \brief RFC 3339 UTC time with microseconds ("2024-05-01T12:00:00.000000Z"). */
+void api_time_format(int64_t us, char out[40]);
+
+/* api_auth.c */
+
+/*! \brief Check the bearer token and fill req->actor and req->scopes;
+ * 401 with WWW-Authenticate when it is missing or unknown. */
+bool api_authenticate(api_req_t *req);
+
+/*! \brief Fill req->id from a sane X-Request-Id, else with a new random one. */
+void api_request_id(api_req_t *req);
+
+/* Handlers, one file per resource. */
+void api_zones_list(api_req_t *req);
+void api_zones_create(api_req_t *req);
+void api_zone_get(api_req_t *req);
+void api_zone_delete(api_req_t *req);
+void api_zone_export(api_req_t *req);
+void api_rrsets_get(api_req_t *req);
+void api_rrsets_patch(api_req_t *req);
+void api_audit_get(api_req_t *req);
+void api_tokens_list(api_req_t *req);
+void api_tokens_create(api_req_t *req);
+void api_token_delete(api_req_t *req);
+
+/* The OpenAPI document, docs/api.yaml, embedded at build time. */
+extern const unsigned char api_openapi_yaml[];
+extern const size_t api_openapi_yaml_len;
