@@ -22,6 +22,18 @@
 #   BENCH_RETRIES=2         repeats of a load run disturbed by other processes
 #   BENCH_QUIET_WAIT=30     seconds to wait for idle CPUs before each load run
 #   BENCH_UDP_CLIENTS=8 BENCH_TCP_CLIENTS=16 BENCH_OUTSTANDING=100   dnsperf -c / -q
+#
+# Then, if cirrus is among the servers, the control-plane phase (bench/writes.py:
+# API write-to-visible latency, API writes per second, queries under writes;
+# report in bench/out/writes.md).  It runs alone with
+#   bench/writes.py build/src/cirrus
+# Its knobs (BENCH_SECONDS, BENCH_RUNS, BENCH_SKIP_1M, BENCH_PORT and the ones
+# above apply too; the API listens on BENCH_PORT + 1):
+#   BENCH_SKIP_WRITES=1               skip the control-plane phase
+#   BENCH_WRITE_SAMPLES_10K=300       writes timed per run, 10k-record zone
+#   BENCH_WRITE_SAMPLES_1M=100        writes timed per run, 1M-record zone
+#   BENCH_WRITE_RATE=50               PATCH/s of the writer during dnsperf
+#   BENCH_WRITES_PERF=1               also perf record -g one extra 1M latency run
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -43,6 +55,11 @@ QUIET_LIMIT=0.10   # a CPU busier than this before a run means someone else is w
 UDP_CLIENTS=${BENCH_UDP_CLIENTS:-8}
 TCP_CLIENTS=${BENCH_TCP_CLIENTS:-16}
 OUTSTANDING=${BENCH_OUTSTANDING:-100}
+SKIP_WRITES=${BENCH_SKIP_WRITES:-0}
+WRITE_SAMPLES_10K=${BENCH_WRITE_SAMPLES_10K:-300}
+WRITE_SAMPLES_1M=${BENCH_WRITE_SAMPLES_1M:-100}
+WRITE_RATE=${BENCH_WRITE_RATE:-50}
+WRITES_PERF=${BENCH_WRITES_PERF:-0}
 ADDR=127.0.0.1
 ZONE_ORIGIN=bench.test
 LOADGEN_CPU=0
@@ -87,6 +104,9 @@ check_args_and_tools() {
 	[ "$(nproc)" -ge 2 ] || die "need 2 CPUs (load generator on CPU $LOADGEN_CPU, server on CPU $SERVER_CPU)"
 	local n
 	for n in "$SECONDS_PER_RUN" "$RUNS" "$COLD_RUNS" "$NAMES" "$PORT" "$START_TIMEOUT"; do
+		[[ "$n" =~ ^[0-9]+$ && "$n" -gt 0 ]] || die "knob value '$n' is not a positive integer"
+	done
+	for n in "$WRITE_SAMPLES_10K" "$WRITE_SAMPLES_1M" "$WRITE_RATE"; do
 		[[ "$n" =~ ^[0-9]+$ && "$n" -gt 0 ]] || die "knob value '$n' is not a positive integer"
 	done
 	for n in "$RETRIES" "$QUIET_WAIT"; do
@@ -254,6 +274,20 @@ compare_answers() {
 		say "answer comparison for the $tag zone failed (the numbers still stand)"
 }
 
+# writes_phase CMDLINE -- the control-plane benchmark (bench/writes.py), Cirrus
+# only.  It starts and stops its own servers, on the same port and CPUs.
+writes_phase() {
+	local args=(--runs "$RUNS" --seconds "$SECONDS_PER_RUN" --port "$PORT"
+		--samples-10k "$WRITE_SAMPLES_10K" --samples-1m "$WRITE_SAMPLES_1M"
+		--write-rate "$WRITE_RATE" --udp-clients "$UDP_CLIENTS" --outstanding "$OUTSTANDING"
+		--retries "$RETRIES" --quiet-wait "$QUIET_WAIT" --start-timeout "$START_TIMEOUT"
+		--out "$OUT" --locked --command "$1")
+	[ "$SKIP_1M" = 1 ] && args+=(--skip-1m)
+	[ "$WRITES_PERF" = 1 ] && args+=(--perf)
+	say "=== control plane (bench/writes.py)"
+	"$PY" "$BENCH_DIR/writes.py" "$CIRRUS_BIN" "${args[@]}"
+}
+
 main() {
 	CIRRUS_BIN=${1:-}
 	local cmdline name versions=()
@@ -288,6 +322,13 @@ main() {
 		--check "$OUT/answers-check-10k.md" --check "$OUT/answers-check-1m.md" \
 		--params "seconds=$SECONDS_PER_RUN runs=$RUNS cold_runs=$COLD_RUNS names=$NAMES udp_clients=$UDP_CLIENTS tcp_clients=$TCP_CLIENTS outstanding=$OUTSTANDING" \
 		"${versions[@]}"
+	if [ "$SKIP_WRITES" = 1 ]; then
+		say "control-plane phase skipped (BENCH_SKIP_WRITES=1)"
+	elif [[ " $SERVERS " != *" cirrus "* ]]; then
+		say "control-plane phase skipped (cirrus is not in BENCH_SERVERS)"
+	elif ! writes_phase "$cmdline"; then
+		FAILED="$FAILED cirrus-writes"
+	fi
 	[ -z "$FAILED" ] || die "failed:$FAILED (see messages above)"
 }
 

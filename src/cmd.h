@@ -14,6 +14,9 @@ int cmd_zone(int argc, char **argv);
 /*! \brief `cirrus token`: create, list and delete API tokens in the store. */
 int cmd_token(int argc, char **argv);
 
+/*! \brief `cirrus key`: add, list and delete TSIG keys for RFC 2136 UPDATE. */
+int cmd_key(int argc, char **argv);
+
 /*!
  * \brief Report a getopt_long() failure and print usage to stderr.
  * \param cmd    command as the user typed it ("serve", "zone check")

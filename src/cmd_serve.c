@@ -270,6 +270,15 @@ static int serve_control(serve_t *s)
 	return 0;
 }
 
+/* RFC 2136 UPDATE from the listeners goes to the control plane. */
+static int serve_update(void *ctx, const uint8_t *msg, size_t len,
+                        const struct sockaddr *remote, uint8_t *answer, size_t max,
+                        size_t *answer_len)
+{
+	serve_t *s = ctx;
+	return ctl_update_handle(s->ctl, msg, len, remote, answer, max, answer_len);
+}
+
 /* Open the listeners. */
 static int serve_listen(serve_t *s)
 {
@@ -297,6 +306,8 @@ static int serve_listen(serve_t *s)
 		.engine = &s->engine,
 		.reload = serve_reload,
 		.reload_ctx = s,
+		.update = serve_update,
+		.update_ctx = s,
 	};
 	int r = net_server_new(&nc, &s->srv);
 	free(addrs);

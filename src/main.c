@@ -17,6 +17,7 @@ static const char usage_top[] =
 	"  serve -c FILE [-p PORT] [-w WORKERS]   run the DNS server\n"
 	"  zone check FILE [--origin NAME]        check a zone file\n"
 	"  token create|list|delete ...           manage REST API tokens\n"
+	"  key add|list|delete ...                manage TSIG keys for RFC 2136 UPDATE\n"
 	"  version                                print the version\n"
 	"\n"
 	"Each command takes -h/--help.\n";
@@ -83,6 +84,9 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "token") == 0) {
 		return cmd_token(argc - 1, argv + 1);
+	}
+	if (strcmp(cmd, "key") == 0) {
+		return cmd_key(argc - 1, argv + 1);
 	}
 	fprintf(stderr, "cirrus: unknown command '%s'\n%s", cmd, usage_top);
 	return 2;

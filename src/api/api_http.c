@@ -22,6 +22,11 @@
 #define API_MAX_CONNECTIONS 256
 /* Seconds a connection may stay idle (or trickle a request) before close. */
 #define API_IDLE_TIMEOUT 30
+/* A request refused before its body arrived: its body is read and dropped
+ * (so the client sees the reply rather than a reset) up to this many times
+ * api.max-body. A larger announced body gets the reply at once; a chunked
+ * one that runs past it has its connection closed. */
+#define API_DRAIN_FACTOR 16
 /* Largest TLS certificate or key file read. */
 #define API_PEM_MAX (1024 * 1024)
 
@@ -175,11 +180,18 @@ static void request_begin(api_req_t *req, const char *url)
 	}
 }
 
-/* Keep the body within the limit; after a reply is decided, drop it. */
-static void body_append(api_req_t *req, const char *data, size_t size)
+static size_t drain_max(const api_req_t *req)
+{
+	return req->api->max_body * API_DRAIN_FACTOR;
+}
+
+/* Keep the body within the limit; after a reply is decided, drop it.
+ * Returns false when too much was dropped: the reply should go now. */
+static bool body_append(api_req_t *req, const char *data, size_t size)
 {
 	if (req->status != 0) {
-		return;
+		req->dropped += size;
+		return req->dropped <= drain_max(req);
 	}
 	size_t max = req->api->max_body;
 	if (size > max || req->body_len > max - size) {
@@ -187,17 +199,19 @@ static void body_append(api_req_t *req, const char *data, size_t size)
 		req->body = NULL;
 		api_reply_error(req, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
 		                "the body is larger than the limit of %zu bytes (api.max-body)", max);
-		return;
+		req->dropped = req->body_len + size;
+		return true;
 	}
 	char *grown = realloc(req->body, req->body_len + size + 1);
 	if (grown == NULL) {
 		api_reply_json(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
-		return;
+		return true;
 	}
 	memcpy(grown + req->body_len, data, size);
 	req->body = grown;
 	req->body_len += size;
 	req->body[req->body_len] = '\0';
+	return true;
 }
 
 static bool is_change(const api_req_t *req)
@@ -225,6 +239,35 @@ static enum MHD_Result send_reply(api_req_t *req, const char *url)
 	return MHD_queue_response(req->conn, req->status, req->response);
 }
 
+/* The first call for a request, with its headers only: start it, and
+ * answer at once when it is refused and no body follows, the client waits
+ * for "100 Continue" before sending one, or it announces more than we drop.
+ * Otherwise a refused request's body is read to the end first, so that the
+ * client reads our reply and not a reset. */
+static enum MHD_Result request_first(api_t *api, struct MHD_Connection *conn,
+                                     const char *url, const char *method, void **con_cls)
+{
+	api_req_t *req = calloc(1, sizeof(*req));
+	if (req == NULL) {
+		return MHD_NO;
+	}
+	*con_cls = req;
+	req->api = api;
+	req->conn = conn;
+	req->method = method;
+	request_begin(req, url);
+	const char *expect = header(req, MHD_HTTP_HEADER_EXPECT);
+	const char *len = header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (req->status != 0 &&
+	    (!has_body(req) || (expect != NULL && strcasecmp(expect, "100-continue") == 0) ||
+	     (len != NULL && strtoull(len, NULL, 10) > drain_max(req)))) {
+		return send_reply(req, url);
+	}
+	return MHD_YES;
+}
+
+/* libmicrohttpd calls this once with the headers, once per piece of the
+ * body, and once more when the body is complete. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size,
@@ -233,26 +276,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	(void)version;
 	api_req_t *req = *con_cls;
 	if (req == NULL) {
-		if ((req = calloc(1, sizeof(*req))) == NULL) {
-			return MHD_NO;
-		}
-		*con_cls = req;
-		req->api = cls;
-		req->conn = conn;
-		req->method = method;
-		request_begin(req, url);
-		/* Answer at once when no body follows, or the client waits for
-		 * "100 Continue" before sending it; otherwise read the body to
-		 * the end first, so the client reads our reply and not a reset. */
-		const char *expect = header(req, MHD_HTTP_HEADER_EXPECT);
-		if (req->status != 0 &&
-		    (!has_body(req) || (expect != NULL && strcasecmp(expect, "100-continue") == 0))) {
-			return send_reply(req, url);
-		}
-		return MHD_YES;
+		return request_first(cls, conn, url, method, con_cls);
 	}
 	if (*upload_size > 0) {
-		body_append(req, upload_data, *upload_size);
+		if (!body_append(req, upload_data, *upload_size)) {
+			/* libmicrohttpd takes no reply in the middle of a body. */
+			log_info("api: %s %s %s: closed after %zu bytes of a refused body",
+			         req->id, req->method, url, req->dropped);
+			return MHD_NO;
+		}
 		*upload_size = 0;
 		return MHD_YES;
 	}

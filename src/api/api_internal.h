@@ -15,6 +15,7 @@
 #include <microhttpd.h>
 
 #include "api/api.h"
+#include "api/api_parse.h"
 
 /*! \brief The running API. */
 struct api {
@@ -47,6 +48,7 @@ struct api_req {
 	char scopes[API_SCOPES_SIZE];    /*!< its canonical scopes */
 	char *body;                      /*!< request body, NUL-terminated */
 	size_t body_len;
+	size_t dropped;                  /*!< body bytes read and dropped after a reply */
 	unsigned status;                 /*!< of the reply, 0 until there is one */
 	struct MHD_Response *response;
 	bool www_authenticate;           /*!< add WWW-Authenticate to the reply */
@@ -105,8 +107,6 @@ bool api_need_zone(api_req_t *req, const char *zone, api_access_t access);
 /*! \brief 403 unless the token has the admin scope. */
 bool api_need_admin(api_req_t *req);
 
-/*! \brief RFC 3339 UTC time with microseconds ("2024-05-01T12:00:00.000000Z"). */
-void api_time_format(int64_t us, char out[40]);
 
 /* api_auth.c */
 

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <libknot/libknot.h>
 
 #include "api/api_internal.h"
@@ -233,22 +232,4 @@ bool api_need_admin(api_req_t *req)
 	                "token '%s' needs the admin scope for this (scopes: %s)",
 	                req->actor, req->scopes);
 	return false;
-}
-
-void api_time_format(int64_t us, char out[40])
-{
-	time_t sec = (time_t)(us / 1000000);
-	long frac = (long)(us % 1000000);
-	if (frac < 0) {
-		sec--;
-		frac += 1000000;
-	}
-	struct tm tm;
-	size_t len = gmtime_r(&sec, &tm) != NULL ?
-	             strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm) : 0;
-	if (len == 0 || len > 30) {
-		snprintf(out, 40, "1970-01-01T00:00:00.000000Z");
-		return;
-	}
-	snprintf(out + len, 40 - len, ".%06ldZ", frac);
 }

@@ -64,9 +64,10 @@ typedef struct ctl_actor {
 	const char *request_id;  /*!< may be NULL */
 } ctl_actor_t;
 
-/*! \brief SOA and NS of a new zone; NULL/0 fields take defaults. */
+/*! \brief SOA and NS of a new zone: nameservers are required (the API
+ *  fills in ns1.<zone>); the other NULL/0 fields take defaults. */
 typedef struct ctl_zone_defaults {
-	const char *const *nameservers;   /*!< absolute names; default ns1.<zone> */
+	const char *const *nameservers;   /*!< absolute names; at least one */
 	size_t nameserver_count;
 	const char *hostmaster;           /*!< default hostmaster.<zone> */
 	uint32_t ttl;                     /*!< default 3600 */
@@ -172,12 +173,19 @@ void ctl_store_unlock(ctl_t *ctl);
  */
 
 /*!
+ * \brief A TSIG key name as stored and matched: lower case, without the
+ * trailing dot ("Acme-Key." becomes "acme-key").
+ * \retval 0, -CIRRUS_EINVAL (not a domain name, or the root)
+ */
+int ctl_key_name(const char *name, char *out, size_t size);
+
+/*!
  * \brief Validate a TSIG key before it goes into the store.
  * \param name       key name ("acme-key", "Acme-Key." alike)
  * \param algorithm  "hmac-sha256" or "hmac-sha512"
  * \param secret     the secret in base64
  * \param rules      one rule per line, at least one
- * \param name_out   the name as stored and matched: lower case, no trailing dot
+ * \param name_out   the name as stored (ctl_key_name())
  * \param err        why it is invalid
  * \retval 0, -CIRRUS_EINVAL
  */

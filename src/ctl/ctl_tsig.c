@@ -28,6 +28,15 @@ static int key_name_text(const knot_dname_t *wire, char *out, size_t size)
 	return 0;
 }
 
+int ctl_key_name(const char *name, char *out, size_t size)
+{
+	knot_dname_storage_t wire;
+	if (knot_dname_from_str(wire, name, sizeof(wire)) == NULL) {
+		return CIRRUS_EINVAL;
+	}
+	return key_name_text(wire, out, size);
+}
+
 static bool algorithm_known(const char *algorithm)
 {
 	return strcmp(algorithm, "hmac-sha256") == 0 || strcmp(algorithm, "hmac-sha512") == 0;
@@ -162,9 +171,7 @@ int ctl_key_check(const char *name, const char *algorithm, const char *secret,
                   const char *rules, char *name_out, size_t name_len,
                   char *err, size_t errlen)
 {
-	knot_dname_storage_t wire;
-	if (knot_dname_from_str(wire, name, sizeof(wire)) == NULL ||
-	    key_name_text(wire, name_out, name_len) != 0) {
+	if (ctl_key_name(name, name_out, name_len) != 0) {
 		snprintf(err, errlen, "'%s' is not a valid key name", name);
 		return CIRRUS_EINVAL;
 	}

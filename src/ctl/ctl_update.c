@@ -33,6 +33,9 @@ static uint16_t verify(ctl_upd_t *upd, uint16_t *tsig_rcode)
 	const knot_rrset_t *tsig = upd->tsig;
 	char name[KNOT_DNAME_TXT_MAXLEN + 1] = "?";
 	knot_dname_to_str(name, tsig->owner, sizeof(name));
+	if (strlen(name) > 1) {
+		name[strlen(name) - 1] = '\0'; /* as keys are named in the store */
+	}
 	int rc = ctl_key_load(upd->ctl->st, tsig->owner, &upd->key);
 	if (rc == 0 && upd->key.tsig.algorithm != knot_tsig_rdata_alg(tsig)) {
 		ctl_key_deinit(&upd->key);
@@ -83,8 +86,6 @@ static uint16_t check_zone(ctl_upd_t *upd)
 		return ctl_upd_fail(upd, KNOT_RCODE_FORMERR,
 		                    "the zone section needs exactly one record of type SOA");
 	}
-	zone_name_lower(upd->apex, knot_pkt_qname(pkt));
-	knot_dname_to_str(upd->zone_text, upd->apex, sizeof(upd->zone_text));
 	bool from_store = false;
 	if (knot_pkt_qclass(pkt) != KNOT_CLASS_IN ||
 	    ctl_find_zone(upd->ctl, upd->apex, &from_store) == NULL) {
@@ -135,6 +136,10 @@ static uint16_t process(ctl_upd_t *upd, const char *client, uint16_t *tsig_rcode
 		return ctl_upd_fail(upd, KNOT_RCODE_FORMERR, "malformed: %s", knot_strerror(rc));
 	}
 	upd->tsig = upd->pkt->tsig_rr;
+	if (knot_pkt_qname(upd->pkt) != NULL) {
+		zone_name_lower(upd->apex, knot_pkt_qname(upd->pkt));
+		knot_dname_to_str(upd->zone_text, upd->apex, sizeof(upd->zone_text));
+	}
 	ctl_t *ctl = upd->ctl;
 	pthread_mutex_lock(&ctl->lock);
 	uint16_t rcode = upd->tsig != NULL ? verify(upd, tsig_rcode) : OK;
@@ -199,6 +204,17 @@ static void client_text(const struct sockaddr *sa, uint16_t id, char *out, size_
 	snprintf(out, size, "%s#%u id %u", ip, port, id);
 }
 
+/* One log line per update: the zone, who asked, what came of it. */
+static void log_outcome(const ctl_upd_t *upd, const char *client, uint16_t rcode)
+{
+	const knot_lookup_t *found = knot_lookup_by_id(knot_rcode_names, rcode);
+	char changed[64];
+	snprintf(changed, sizeof(changed), "%zu RRsets changed", upd->changes);
+	log_info("update %s from %s%s%s: %s: %s", upd->zone_text, client,
+	         upd->have_key ? " by key " : "", upd->have_key ? upd->key.name : "",
+	         found != NULL ? found->name : "?", rcode == OK ? changed : upd->why);
+}
+
 int ctl_update_handle(ctl_t *ctl, const uint8_t *msg, size_t len,
                       const struct sockaddr *remote, uint8_t *answer,
                       size_t answer_max, size_t *answer_len)
@@ -221,15 +237,7 @@ int ctl_update_handle(ctl_t *ctl, const uint8_t *msg, size_t len,
 		rcode = process(&upd, client, &tsig_rcode);
 	}
 	int rc = respond(&upd, msg, rcode, tsig_rcode, answer, answer_max, answer_len);
-	const char *name = knot_rcode_names[0].name;
-	const knot_lookup_t *found = knot_lookup_by_id(knot_rcode_names, rcode);
-	name = found != NULL ? found->name : name;
-	if (rcode == OK) {
-		log_info("update %s from %s by key %s: NOERROR, %zu RRsets changed",
-		         upd.zone_text, client, upd.key.name, upd.changes);
-	} else {
-		log_info("update %s from %s: %s: %s", upd.zone_text, client, name, upd.why);
-	}
+	log_outcome(&upd, client, rcode);
 	if (upd.have_key) {
 		ctl_key_deinit(&upd.key);
 	}

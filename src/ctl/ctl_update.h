@@ -64,6 +64,21 @@ typedef struct ctl_upd {
 uint16_t ctl_upd_fail(ctl_upd_t *upd, uint16_t rcode, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*! \brief Meta types and query types (ANY, AXFR, IXFR, MAILA, MAILB, OPT,
+ * TSIG, ...), which no zone holds. */
+bool ctl_upd_is_meta(uint16_t type);
+
+/*!
+ * \brief RFC 2136 3.4.1.3 for one update record (ctl_update_rdata.c): in
+ * the zone, a class and type that fit, no TTL or rdata where none belongs,
+ * and for an add, rdata that is well formed and of a type UPDATE adds.
+ * \param owner  the record's owner in lower case
+ * \return NOERROR; NOTZONE; FORMERR; REFUSED (a type UPDATE does not add:
+ *         DNSSEC records a signer keeps, or a layout not checked here)
+ */
+uint16_t ctl_upd_prescan(ctl_upd_t *upd, const knot_dname_t *owner,
+                         const knot_rrset_t *rr, const knot_rdata_t *rd);
+
 /*!
  * \brief RFC 2136 sections 3.2 to 3.4 in an open transaction of the zone:
  * prerequisites, prescan, the key's rules, then every change.

@@ -4,7 +4,8 @@
  * update section, the key's rules, then each change (add to an RRset,
  * delete an RRset, every RRset of a name, or one RR) with the special cases
  * of 3.4.2 (SOA, apex NS, CNAME). Records are compared in canonical form
- * (RFC 4034 6.2). Not for the wire or TSIG (ctl_update.c).
+ * (RFC 4034 6.2). Not for the wire or TSIG (ctl_update.c), nor the
+ * prescan of single records (ctl_update_rdata.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +14,6 @@
 #include "util/error.h"
 
 #define OK KNOT_RCODE_NOERROR
-#define TYPE_MAILB 253
-#define TYPE_MAILA 254
 
 /* One record of a section, with its owner in lower case. */
 typedef uint16_t (*rr_fn_t)(ctl_upd_t *upd, ctl_txn_t *t, const knot_dname_t *owner,
@@ -36,12 +35,6 @@ static uint16_t each_rr(ctl_upd_t *upd, ctl_txn_t *t, knot_section_t section, rr
 		}
 	}
 	return OK;
-}
-
-static bool is_meta(uint16_t type)
-{
-	return knot_rrtype_is_metatype(type) || type == KNOT_RRTYPE_AXFR ||
-	       type == KNOT_RRTYPE_IXFR || type == TYPE_MAILA || type == TYPE_MAILB;
 }
 
 static bool in_zone(const ctl_upd_t *upd, const knot_dname_t *owner)
@@ -100,7 +93,7 @@ static uint16_t prereq(ctl_upd_t *upd, ctl_txn_t *t, const knot_dname_t *owner,
 		                    name);
 	}
 	if (rr->rclass == KNOT_CLASS_IN) {
-		return is_meta(rr->type) ? ctl_upd_fail(upd, KNOT_RCODE_FORMERR,
+		return ctl_upd_is_meta(rr->type) ? ctl_upd_fail(upd, KNOT_RCODE_FORMERR,
 		                                        "prerequisite %s has a meta type", name) : OK;
 	}
 	if ((rr->rclass != KNOT_CLASS_ANY && rr->rclass != KNOT_CLASS_NONE) || rd->len != 0) {
@@ -176,31 +169,11 @@ static uint16_t prereq_values(ctl_upd_t *upd, ctl_txn_t *t)
 	return OK;
 }
 
-/* 3.4.1.3: every update record is in the zone and well formed. */
 static uint16_t prescan(ctl_upd_t *upd, ctl_txn_t *t, const knot_dname_t *owner,
                         const knot_rrset_t *rr, const knot_rdata_t *rd)
 {
 	(void)t;
-	char name[KNOT_DNAME_TXT_MAXLEN + 1];
-	knot_dname_to_str(name, owner, sizeof(name));
-	if (!in_zone(upd, owner)) {
-		return ctl_upd_fail(upd, KNOT_RCODE_NOTZONE, "%s is outside the zone", name);
-	}
-	bool meta = is_meta(rr->type), bad;
-	switch (rr->rclass) {
-	case KNOT_CLASS_IN:
-		bad = meta || rd->len == 0;
-		break;
-	case KNOT_CLASS_ANY:
-		bad = rr->ttl != 0 || rd->len != 0 || (meta && rr->type != KNOT_RRTYPE_ANY);
-		break;
-	case KNOT_CLASS_NONE:
-		bad = rr->ttl != 0 || meta;
-		break;
-	default:
-		bad = true;
-	}
-	return bad ? ctl_upd_fail(upd, KNOT_RCODE_FORMERR, "bad update record for %s", name) : OK;
+	return ctl_upd_prescan(upd, owner, rr, rd);
 }
 
 static uint16_t allowed(ctl_upd_t *upd, const knot_dname_t *owner, uint16_t type)

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0
  * net.h -- the DNS listeners: UDP workers (one SO_REUSEPORT socket per worker
  * and address, recvmmsg/sendmmsg), TCP on a libuv loop (RFC 7766), signal
- * handling, and the zone set they answer from, published with RCU.
+ * handling, the zone set they answer from, published with RCU, and the
+ * hand-off of RFC 2136 UPDATE messages to a handler (the control plane).
  * Not for answering (engine/) nor for loading zones (the reload callback).
  */
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "engine/engine.h"
@@ -20,6 +22,16 @@ typedef struct net_server net_server_t;
  */
 typedef void (*net_reload_cb_t)(void *ctx);
 
+/*!
+ * \brief Answers an RFC 2136 UPDATE (opcode 5) message: ctl_update_handle()
+ * behind a void context. It runs on the UDP worker or the TCP loop thread
+ * that received the message, outside any RCU read-side section.
+ * \return 0 to send answer_len bytes of answer, anything else to drop
+ */
+typedef int (*net_update_cb_t)(void *ctx, const uint8_t *msg, size_t len,
+                               const struct sockaddr *remote, uint8_t *answer,
+                               size_t max, size_t *answer_len);
+
 /*! \brief What to listen on and how; the server copies what it needs. */
 typedef struct net_conf {
 	const struct sockaddr_storage *listen;  /*!< addresses with the port set */
@@ -31,6 +43,11 @@ typedef struct net_conf {
 	const engine_conf_t *engine;  /*!< must outlive the server */
 	net_reload_cb_t reload;       /*!< on SIGHUP (may be NULL) */
 	void *reload_ctx;
+	/* UPDATE messages go here instead of the engine (which says NOTIMP
+	 * when this is NULL). It blocks the receiving UDP worker, or the TCP
+	 * loop with every connection on it, for one durable store commit. */
+	net_update_cb_t update;
+	void *update_ctx;
 } net_conf_t;
 
 /*!

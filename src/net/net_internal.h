@@ -39,6 +39,15 @@ struct net_server {
 	bool stopping;
 };
 
+/*!
+ * \brief Answer one message (net/answer.c): an UPDATE to conf.update when it
+ * is set, everything else to the engine with the current zone set (RCU).
+ * Arguments as for engine_handle().
+ */
+engine_action_t net_answer(const net_server_t *srv, const engine_query_t *q,
+                           const uint8_t *msg, size_t len, uint8_t *answer,
+                           size_t answer_max, size_t *answer_len, arena_t *scratch);
+
 /*! \brief Port of a listen address, for log lines. */
 unsigned net_addr_port(const net_addr_t *a);
 

@@ -3,10 +3,10 @@
  * pipelined queries answered as they arrive, an idle timeout, a deadline to
  * finish a started message, and a cap on connections. Answers go out with
  * uv_try_write(); only what the socket does not take at once is copied.
+ * An UPDATE holds the loop for its store commit (net_answer()).
  */
 #include <stdlib.h>
 #include <string.h>
-#include <urcu.h>
 #include <libknot/libknot.h>
 
 #include "net/net_internal.h"
@@ -138,17 +138,11 @@ static int conn_write(tcp_conn_t *c, const uint8_t *data, size_t len)
 static int conn_answer(tcp_conn_t *c, const uint8_t *query, size_t len)
 {
 	net_tcp_t *tcp = c->tcp;
-	const net_server_t *srv = tcp->srv;
-	engine_query_t q = {
-		.transport = ENGINE_TRANSPORT_TCP,
-		.remote = (const struct sockaddr *)&c->peer,
-	};
+	engine_query_t q = { .transport = ENGINE_TRANSPORT_TCP,
+	                     .remote = (const struct sockaddr *)&c->peer };
 	size_t answer_len = 0;
-	rcu_read_lock();
-	engine_action_t act = engine_handle(rcu_dereference(srv->zones), srv->conf.engine,
-	                                    &q, query, len, tcp->answer + 2, TCP_MSG_MAX,
-	                                    &answer_len, &tcp->scratch);
-	rcu_read_unlock();
+	engine_action_t act = net_answer(tcp->srv, &q, query, len, tcp->answer + 2,
+	                                 TCP_MSG_MAX, &answer_len, &tcp->scratch);
 	int r = 0;
 	if (act == ENGINE_SEND) {
 		tcp->answer[0] = answer_len >> 8;

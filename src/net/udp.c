@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0
  * udp.c -- UDP workers. Each thread owns one SO_REUSEPORT socket per listen
  * address (the kernel spreads clients over the workers), reads a batch with
- * recvmmsg, answers each query with engine_handle() and sends the answers
- * with one sendmmsg. Buffers are allocated once per worker: the query path
- * takes no lock and calls no malloc.
+ * recvmmsg, answers each query with engine_handle() (net_answer()) and
+ * sends the answers with one sendmmsg. Buffers are allocated once per
+ * worker: the query path takes no lock and calls no malloc (an UPDATE,
+ * handed to the control plane, does both and waits for a commit).
  */
 #include <errno.h>
 #include <poll.h>
@@ -197,14 +198,10 @@ static unsigned udp_answer(net_udp_t *u, unsigned count)
 			.remote = (const struct sockaddr *)&u->peers[i],
 		};
 		size_t len = 0;
-		rcu_read_lock();
-		engine_action_t act = engine_handle(rcu_dereference(srv->zones),
-		                                    srv->conf.engine, &q,
-		                                    u->rx + (size_t)i * UDP_MSG_MAX,
-		                                    u->rx_msgs[i].msg_len,
-		                                    u->tx + (size_t)i * UDP_MSG_MAX,
-		                                    UDP_MSG_MAX, &len, &u->scratch);
-		rcu_read_unlock();
+		engine_action_t act = net_answer(srv, &q, u->rx + (size_t)i * UDP_MSG_MAX,
+		                                 u->rx_msgs[i].msg_len,
+		                                 u->tx + (size_t)i * UDP_MSG_MAX,
+		                                 UDP_MSG_MAX, &len, &u->scratch);
 		if (act == ENGINE_SEND) {
 			udp_queue(u, out++, i, len);
 		}

@@ -46,6 +46,13 @@ def test_spec_parses_and_lists_every_resource():
     assert len(ops) == len(set(ops))
 
 
+def test_spec_is_valid_openapi():
+    """Checked with openapi-spec-validator where it is installed."""
+    validator = pytest.importorskip("openapi_spec_validator")
+    yaml = pytest.importorskip("yaml")
+    validator.validate(yaml.safe_load(SPEC.read_text()))
+
+
 def test_served_spec_is_docs_api_yaml(api):
     srv = api()
     r = srv.get("openapi.yaml", token=None)
