@@ -26,8 +26,7 @@ struct net_server {
 	net_conf_t conf;            /*!< as given, without the listen list */
 	net_addr_t *addrs;          /*!< addresses in use */
 	size_t addr_count;
-	int stop_fd;                /*!< eventfd, readable once workers must stop */
-	net_udp_t **udp;            /*!< one per UDP worker */
+	net_udp_t **udp;            /*!< workers x addresses, one socket each */
 	size_t udp_count;
 	uv_loop_t loop;             /*!< TCP, signals and reloads */
 	net_tcp_t *tcp;
@@ -36,7 +35,7 @@ struct net_server {
 	uv_work_t reload_req;
 	bool reload_busy;           /*!< a reload is running */
 	bool reload_again;          /*!< SIGHUP came during it: run once more */
-	bool stopping;
+	bool stopping;              /*!< set once (atomically): workers end */
 };
 
 /*!
@@ -52,15 +51,18 @@ engine_action_t net_answer(const net_server_t *srv, const engine_query_t *q,
 unsigned net_addr_port(const net_addr_t *a);
 
 /*!
- * \brief Open one UDP worker: a socket per address, bound with SO_REUSEPORT.
+ * \brief Open one UDP worker: its socket on addr, bound with SO_REUSEPORT.
  * \retval 0, CIRRUS_EIO (logged), CIRRUS_ENOMEM
  */
-int net_udp_new(net_server_t *srv, net_udp_t **out);
+int net_udp_new(net_server_t *srv, const net_addr_t *addr, net_udp_t **out);
 
 /*! \brief Start the worker thread. \retval 0, CIRRUS_EIO */
 int net_udp_start(net_udp_t *udp);
 
-/*! \brief Wait for a started worker to see stop_fd and end. */
+/*! \brief Wake the worker so that it sees srv->stopping and ends. */
+void net_udp_stop(net_udp_t *udp);
+
+/*! \brief Wait for a started worker to end (after net_udp_stop()). */
 void net_udp_join(net_udp_t *udp);
 
 /*! \brief Close the sockets and free the worker (joined or never started). */

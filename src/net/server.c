@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 #include <urcu.h>
 
@@ -80,16 +79,18 @@ static int server_open(net_server_t *srv, const net_conf_t *conf)
 	if (r != 0) {
 		return r;
 	}
-	srv->udp = calloc(conf->workers, sizeof(net_udp_t *));
+	srv->udp = calloc((size_t)conf->workers * srv->addr_count, sizeof(net_udp_t *));
 	if (srv->udp == NULL) {
 		return CIRRUS_ENOMEM;
 	}
 	for (unsigned i = 0; i < conf->workers; i++) {
-		r = net_udp_new(srv, &srv->udp[i]);
-		if (r != 0) {
-			return r;
+		for (size_t a = 0; a < srv->addr_count; a++) {
+			r = net_udp_new(srv, &srv->addrs[a], &srv->udp[srv->udp_count]);
+			if (r != 0) {
+				return r;
+			}
+			srv->udp_count++;
 		}
-		srv->udp_count++;
 	}
 	r = net_tcp_new(srv, &srv->tcp);
 	return r != 0 ? r : net_tcp_listen(srv->tcp);
@@ -107,11 +108,7 @@ int net_server_new(const net_conf_t *conf, net_server_t **out)
 	}
 	srv->conf = *conf;
 	srv->conf.listen = NULL;
-	srv->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (srv->stop_fd < 0) {
-		log_error("cannot create an eventfd: %s", strerror(errno));
-	}
-	int r = srv->stop_fd < 0 ? CIRRUS_EIO : server_open(srv, conf);
+	int r = server_open(srv, conf);
 	if (r != 0) {
 		net_server_free(srv);
 		return r;
@@ -134,10 +131,9 @@ static void server_stop(net_server_t *srv)
 	if (srv->stopping) {
 		return;
 	}
-	srv->stopping = true;
-	uint64_t one = 1;
-	if (write(srv->stop_fd, &one, sizeof(one)) != sizeof(one)) {
-		log_error("cannot stop the UDP workers: %s", strerror(errno));
+	__atomic_store_n(&srv->stopping, true, __ATOMIC_RELEASE);
+	for (size_t i = 0; i < srv->udp_count; i++) {
+		net_udp_stop(srv->udp[i]);
 	}
 	net_tcp_stop(srv->tcp);
 	for (size_t i = 0; i < srv->signal_count; i++) {
@@ -293,9 +289,6 @@ void net_server_free(net_server_t *srv)
 	}
 	free(srv->udp);
 	free(srv->addrs);
-	if (srv->stop_fd >= 0) {
-		close(srv->stop_fd);
-	}
 	zone_set_free(srv->zones);
 	free(srv);
 }
