@@ -17,6 +17,9 @@ int cmd_token(int argc, char **argv);
 /*! \brief `cirrus key`: add, list and delete TSIG keys for RFC 2136 UPDATE. */
 int cmd_key(int argc, char **argv);
 
+/*! \brief `cirrus function http`: answer DoH and the JSON API as a serverless function. */
+int cmd_function(int argc, char **argv);
+
 /*!
  * \brief Report a getopt_long() failure and print usage to stderr.
  * \param cmd    command as the user typed it ("serve", "zone check")

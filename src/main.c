@@ -18,6 +18,7 @@ static const char usage_top[] =
 	"  zone check FILE [--origin NAME]        check a zone file\n"
 	"  token create|list|delete ...           manage REST API tokens\n"
 	"  key add|list|delete ...                manage TSIG keys for RFC 2136 UPDATE\n"
+	"  function http [-c FILE] [-d PATH]      answer DoH and JSON over HTTP ($PORT)\n"
 	"  version                                print the version\n"
 	"\n"
 	"Each command takes -h/--help.\n";
@@ -87,6 +88,9 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "key") == 0) {
 		return cmd_key(argc - 1, argv + 1);
+	}
+	if (strcmp(cmd, "function") == 0) {
+		return cmd_function(argc - 1, argv + 1);
 	}
 	fprintf(stderr, "cirrus: unknown command '%s'\n%s", cmd, usage_top);
 	return 2;

@@ -127,8 +127,8 @@ static void log_diag(void *ctx, zone_diag_level_t level, const char *file, uint6
 }
 
 /* Build a zone from the store's records (the API has checked them). */
-static int load_store_zone(ctl_t *ctl, const char *name, zone_t **out, char *err,
-                           size_t errlen)
+int ctl_store_zone_load(store_t *st, const char *name, zone_t **out, char *err,
+                        size_t errlen)
 {
 	char reason[512] = "";
 	zone_builder_t *b = NULL;
@@ -138,7 +138,7 @@ static int load_store_zone(ctl_t *ctl, const char *name, zone_t **out, char *err
 		return rc;
 	}
 	load_ctx_t l = { .b = b };
-	rc = store_zone_records(ctl->st, name, add_stored_record, &l);
+	rc = store_zone_records(st, name, add_stored_record, &l);
 	if (rc != 0) {
 		zone_builder_free(b);
 		snprintf(err, errlen, "stored zone %s: %s", name, cirrus_strerror(rc));
@@ -177,7 +177,7 @@ static int load_listed(void *ctx, const store_zone_t *row)
 {
 	list_ctx_t *l = ctx;
 	zone_t *zone = NULL;
-	int rc = load_store_zone(l->ctl, row->name, &zone, l->err, l->errlen);
+	int rc = ctl_store_zone_load(l->ctl->st, row->name, &zone, l->err, l->errlen);
 	if (rc == 0 && (rc = ctl_store_append(l->ctl, zone)) != 0) {
 		zone_free(zone);
 	}

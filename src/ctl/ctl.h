@@ -42,6 +42,17 @@ int ctl_new(store_t *st, ctl_serial_policy_t policy, ctl_publish_cb_t publish,
 void ctl_free(ctl_t *ctl);
 
 /*!
+ * \brief Build one zone from the store's records, as ctl_new() does, for a
+ * reader of the store that runs no control plane (function mode).
+ * \param name  zone as the store names it ("example.com.")
+ * \param out   the zone on success; owned by the caller (zone_free)
+ * \retval 0, -CIRRUS_ENOENT, -CIRRUS_EIO, -CIRRUS_ESEMANTIC, -CIRRUS_ENOMEM
+ *         (err says why)
+ */
+int ctl_store_zone_load(store_t *st, const char *name, zone_t **out, char *err,
+                        size_t errlen);
+
+/*!
  * \brief Replace the zones that come from files (on start and on SIGHUP);
  * takes one reference of each zone. A file zone and a store zone with the
  * same apex: the store zone wins and the file zone is reported in err.

@@ -18,6 +18,12 @@ typedef struct store store_t;
  * \retval 0, -CIRRUS_EIO (cannot open), -CIRRUS_EINVAL (newer schema) */
 int store_open(const char *path, store_t **out, char *err, size_t errlen);
 
+/*! \brief Open an existing, up-to-date store for reading only (function
+ * mode): nothing is created or migrated; every write fails.
+ * \retval 0, -CIRRUS_EIO (missing, unreadable, or an older schema),
+ *         -CIRRUS_EINVAL (newer schema) */
+int store_open_readonly(const char *path, store_t **out, char *err, size_t errlen);
+
 /*! \brief Close the store. */
 void store_close(store_t *st);
 

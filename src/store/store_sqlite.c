@@ -213,6 +213,35 @@ int store_open(const char *path, store_t **out, char *err, size_t errlen)
 	return 0;
 }
 
+/* For readers that must never write (function mode): no file is created
+ * and no migration can run, so a store older than the code fails here. */
+int store_open_readonly(const char *path, store_t **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	store_t *st = calloc(1, sizeof(*st));
+	if (st == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return CIRRUS_ENOMEM;
+	}
+	int ret = 0;
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+	                    NULL) != SQLITE_OK) {
+		ret = st->db ? store_fail(st) : store_failf(st, CIRRUS_ENOMEM, "out of memory");
+	}
+	if (ret == 0) {
+		sqlite3_extended_result_codes(st->db, 1);
+		sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+		ret = store_migrate(st);
+	}
+	if (ret < 0) {
+		snprintf(err, errlen, "%s: %s", path, st->err);
+		store_close(st);
+		return ret;
+	}
+	*out = st;
+	return 0;
+}
+
 void store_close(store_t *st)
 {
 	if (st == NULL) {
