@@ -2,9 +2,12 @@
  * cmd_serve.c -- `cirrus serve`: read the configuration, load every zone
  * file (refusing to start when one is broken), open the store and its
  * zones through the control plane, start the REST API, and run the
- * listeners. On SIGHUP it reloads the zone files; a zone that fails to load
- * keeps its previous version. Sockets, threads and signals belong to net/;
- * which zones are served is the control plane's (ctl/) to say.
+ * listeners. On SIGHUP it re-reads the configuration for the zones' routing
+ * policies and the static health states, and reloads the zone files; a
+ * zone that fails to load (file or policy) keeps its previous version.
+ * Sockets, threads and signals belong to net/; which zones are served is
+ * the control plane's (ctl/) to say.
+
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <urcu.h>
 
 #include "cmd.h"
 #include "api/api.h"
@@ -23,6 +27,7 @@
 #include "ctl/ctl.h"
 #include "engine/engine.h"
 #include "net/net.h"
+#include "policy/policy.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "zone/zone.h"
@@ -49,6 +54,7 @@ typedef struct serve {
 	store_t *store;
 	ctl_t *ctl;
 	api_t *api;
+	const policy_health_t *health; /* read by the engine through engine.health */
 } serve_t;
 
 /* Command-line values; -1 when not given. */
@@ -125,6 +131,47 @@ static void log_diag(void *ctx, zone_diag_level_t level, const char *file,
 	}
 }
 
+/* Compile a zone's policies and attach them to the freshly loaded *zone;
+ * on failure *zone is freed and NULL. conf_path names the file for errors. */
+static int attach_policies(const char *conf_path, const conf_zone_t *z, zone_t **zone)
+{
+	size_t n = z->policy_count;
+	policy_t **pol = calloc(n, sizeof(*pol));
+	uint64_t *lines = calloc(n, sizeof(*lines));
+	char err[1024] = "";
+	int r = (pol == NULL || lines == NULL) ? CIRRUS_ENOMEM : 0;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		lines[i] = z->policies[i].line;
+		r = policy_compile(&z->policies[i], zone_apex(*zone), conf_path, &pol[i],
+		                   err, sizeof(err));
+	}
+	if (r == 0) {
+		r = policy_zone_attach(zone, pol, n, conf_path, lines, err, sizeof(err));
+	} else {
+		for (size_t i = 0; pol != NULL && i < n; i++) {
+			policy_free(pol[i]);
+		}
+	}
+	if (r != 0) {
+		log_error("%s", err[0] ? err : cirrus_strerror(r));
+		zone_free(*zone);
+		*zone = NULL;
+	}
+	free(pol);
+	free(lines);
+	return r;
+}
+
+/* A zone file with the policies conf declares for it. */
+static int load_zone(const char *conf_path, const conf_zone_t *z, zone_t **out)
+{
+	int r = zone_load_file(z->file, z->origin, log_diag, z->file, out);
+	if (r == 0 && z->policy_count > 0) {
+		r = attach_policies(conf_path, z, out);
+	}
+	return r;
+}
+
 /* Load every zone file into s->zones, each holding a reference. */
 static int serve_load(serve_t *s)
 {
@@ -135,7 +182,7 @@ static int serve_load(serve_t *s)
 	}
 	for (size_t i = 0; i < n; i++) {
 		const conf_zone_t *z = &s->conf.zones[i];
-		int r = zone_load_file(z->file, z->origin, log_diag, z->file, &s->zones[i]);
+		int r = load_zone(s->conf.path, z, &s->zones[i]);
 		if (r != 0) {
 			log_error("zone %s: cannot load %s (%s)", z->origin, z->file,
 			          cirrus_strerror(r));
@@ -148,6 +195,31 @@ static int serve_load(serve_t *s)
 		}
 	}
 	return failed ? CIRRUS_EINVAL : 0;
+}
+
+/* The static health states of conf as a snapshot; NULL when none is down. */
+static int health_from_conf(const conf_t *c, const policy_health_t **out)
+{
+	policy_health_t *h = NULL;
+	*out = NULL;
+	if (c->health_down.n == 0) {
+		return 0;
+	}
+	int r = policy_health_new((const char *const *)c->health_down.v, c->health_down.n, &h);
+	*out = h;
+	return r;
+}
+
+/* Swap the health snapshot the engine reads; the old one is freed once no
+ * worker can be reading it (RCU grace period). */
+static void serve_publish_health(serve_t *s, const policy_health_t *fresh)
+{
+	const policy_health_t *old = s->health;
+	__atomic_store_n(&s->health, fresh, __ATOMIC_RELEASE);
+	if (old != NULL) {
+		synchronize_rcu();
+		policy_health_free((policy_health_t *)old);
+	}
 }
 
 static void serve_unref_zones(serve_t *s)
@@ -189,11 +261,30 @@ static void serve_swap(serve_t *s, zone_t **next, size_t fresh)
 	log_info("cirrus: reloaded %zu of %zu zones", fresh, n);
 }
 
-/* SIGHUP: re-read every zone file; called by net/ on a thread of its own. */
-static void serve_reload(void *ctx)
+/* The entry of conf for the zone with this origin, or NULL. */
+static const conf_zone_t *find_conf_zone(const conf_t *conf, const char *origin)
 {
-	serve_t *s = ctx;
-	size_t n = s->conf.zone_count, fresh = 0;
+	knot_dname_storage_t want, have;
+	if (knot_dname_from_str(want, origin, sizeof(want)) == NULL) {
+		return NULL;
+	}
+	knot_dname_to_lower(want);
+	for (size_t i = 0; i < conf->zone_count; i++) {
+		if (knot_dname_from_str(have, conf->zones[i].origin, sizeof(have)) != NULL) {
+			knot_dname_to_lower(have);
+			if (knot_dname_is_equal(want, have)) {
+				return &conf->zones[i];
+			}
+		}
+	}
+	return NULL;
+}
+
+/* Re-read every zone file with the policies fresh declares; a zone that
+ * fails keeps its previous version. */
+static void reload_zones(serve_t *s, const conf_t *fresh)
+{
+	size_t n = s->conf.zone_count, fresh_count = 0;
 	zone_t **next = calloc(n ? n : 1, sizeof(*next));
 	if (next == NULL) {
 		log_error("reload failed: out of memory");
@@ -201,19 +292,47 @@ static void serve_reload(void *ctx)
 	}
 	for (size_t i = 0; i < n; i++) {
 		const conf_zone_t *z = &s->conf.zones[i];
-		int r = zone_load_file(z->file, z->origin, log_diag, z->file, &next[i]);
+		const conf_zone_t *declared = find_conf_zone(fresh, z->origin);
+		conf_zone_t with = *z;
+		with.policies = declared ? declared->policies : NULL;
+		with.policy_count = declared ? declared->policy_count : 0;
+		int r = load_zone(fresh->path, &with, &next[i]);
 		if (r == 0) {
-			fresh++;
+			fresh_count++;
 			continue;
 		}
 		log_error("zone %s: cannot reload %s (%s); keeping the previous version",
 		          z->origin, z->file, cirrus_strerror(r));
 		next[i] = s->zones[i];
 	}
-	if (fresh > 0) {
-		serve_swap(s, next, fresh);
+	if (fresh_count > 0) {
+		serve_swap(s, next, fresh_count);
 	}
 	free(next);
+}
+
+/* SIGHUP: re-read the configuration (policies, health) and every zone
+ * file; called by net/ on a thread of its own. A configuration that no
+ * longer reads changes nothing. Zones added to or removed from the list,
+ * and other keys, take a restart. */
+static void serve_reload(void *ctx)
+{
+	serve_t *s = ctx;
+	conf_t fresh;
+	char err[1024];
+	if (conf_load(&fresh, s->conf.path, err, sizeof(err)) != 0) {
+		log_error("reload failed: %s; still serving the previous zones", err);
+		return;
+	}
+	const policy_health_t *health = NULL;
+	if (health_from_conf(&fresh, &health) != 0) {
+		log_error("reload failed: out of memory");
+		conf_deinit(&fresh);
+		return;
+	}
+	serve_publish_health(s, health);
+	reload_zones(s, &fresh);
+	conf_deinit(&fresh);
 }
 
 static void serve_engine_conf(serve_t *s)
@@ -228,6 +347,9 @@ static void serve_engine_conf(serve_t *s)
 	s->engine.identity = c->identity;
 	s->engine.version = c->version;
 	s->engine.tcp_keepalive = c->tcp_idle_timeout * 10;
+	s->engine.ecs_trust = c->ecs_trust;
+	s->engine.ecs_trust_count = c->ecs_trust_count;
+	s->engine.health = &s->health;
 }
 
 static void serve_publish(void *ctx, zone_set_t *set)
@@ -321,6 +443,8 @@ static void serve_shutdown(serve_t *s)
 	ctl_free(s->ctl);
 	serve_unref_zones(s);
 	store_close(s->store);
+	policy_health_free((policy_health_t *)s->health);
+	s->health = NULL;
 }
 
 static int serve_run(serve_t *s)
@@ -328,6 +452,9 @@ static int serve_run(serve_t *s)
 	int r = serve_load(s);
 	if (r != 0) {
 		log_error("cirrus: not starting: a zone failed to load");
+	}
+	if (r == 0 && (r = health_from_conf(&s->conf, &s->health)) != 0) {
+		log_error("cirrus: out of memory");
 	}
 	serve_engine_conf(s);
 	if (r == 0) {

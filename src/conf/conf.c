@@ -304,6 +304,122 @@ static int parse_one_addr(parser_t *p, yaml_node_t *node, const conf_key_t *key,
 	return *out == NULL ? nomem(p) : 0;
 }
 
+/* server.ecs-trust: "all", "none", or a list of prefixes. */
+static int add_trust(parser_t *p, yaml_node_t *node, const char *text)
+{
+	policy_addr_t a;
+	if (policy_cidr_parse(text, &a) != 0) {
+		return fail(p, node, "ecs-trust: '%s' is not a prefix such as 192.0.2.0/24 "
+		            "(or write all or none)", text);
+	}
+	policy_addr_t *grown = realloc(p->conf->ecs_trust,
+	                               (p->conf->ecs_trust_count + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		return nomem(p);
+	}
+	p->conf->ecs_trust = grown;
+	grown[p->conf->ecs_trust_count++] = a;
+	return 0;
+}
+
+static int parse_ecs_trust(parser_t *p, yaml_node_t *node, const conf_key_t *key,
+                           void *base)
+{
+	(void)key, (void)base;
+	const char *s = scalar(node);
+	if (s != NULL && strcmp(s, "none") == 0) {
+		return 0;
+	}
+	if (s != NULL && strcmp(s, "all") == 0) {
+		int r = add_trust(p, node, "0.0.0.0/0");
+		return r != 0 ? r : add_trust(p, node, "::/0");
+	}
+	if (s != NULL) {
+		return add_trust(p, node, s);
+	}
+	if (node->type != YAML_SEQUENCE_NODE) {
+		return fail(p, node, "ecs-trust must be all, none, or a list of prefixes");
+	}
+	for (yaml_node_item_t *i = node->data.sequence.items.start;
+	     i < node->data.sequence.items.top; i++) {
+		yaml_node_t *item = yaml_document_get_node(&p->doc, *i);
+		int r = scalar(item) ? add_trust(p, item, scalar(item)) :
+		        fail(p, item, "ecs-trust: '%s' is not a prefix", shown(item));
+		if (r != 0) {
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int strv_push(parser_t *p, policy_strv_t *v, const char *text)
+{
+	char **grown = realloc(v->v, (v->n + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		return nomem(p);
+	}
+	v->v = grown;
+	if ((v->v[v->n] = strdup(text)) == NULL) {
+		return nomem(p);
+	}
+	v->n++;
+	return 0;
+}
+
+/* A list of short texts (or one text alone). */
+static int parse_strv(parser_t *p, yaml_node_t *node, const conf_key_t *key, void *base)
+{
+	policy_strv_t *out = field(base, key);
+	bool single = node->type == YAML_SCALAR_NODE;
+	yaml_node_item_t *start = single ? NULL : node->data.sequence.items.start;
+	yaml_node_item_t *top = single ? NULL : node->data.sequence.items.top;
+	if (!single && node->type != YAML_SEQUENCE_NODE) {
+		return fail(p, node, "%s must be a list, not '%s'", key->name, shown(node));
+	}
+	for (size_t i = 0; single ? i < 1 : start + i < top; i++) {
+		yaml_node_t *item = single ? node : yaml_document_get_node(&p->doc, start[i]);
+		const char *s = scalar(item);
+		if (s == NULL || strlen(s) < 1 || strlen(s) > key->max) {
+			return fail(p, item, "%s: '%s' must be text of 1 to %u bytes", key->name,
+			            shown(item), key->max);
+		}
+		int r = strv_push(p, out, s);
+		if (r != 0) {
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* health: a mapping of health key to up or down. */
+static int parse_health(parser_t *p, yaml_node_t *node, const conf_key_t *key, void *base)
+{
+	(void)key, (void)base;
+	if (is_null(node)) {
+		return 0;
+	}
+	if (node->type != YAML_MAPPING_NODE) {
+		return fail(p, node, "health must be a mapping of health keys to up or down");
+	}
+	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
+	     pair < node->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(&p->doc, pair->key);
+		yaml_node_t *v = yaml_document_get_node(&p->doc, pair->value);
+		const char *name = scalar(k), *state = scalar(v);
+		if (name == NULL || *name == '\0') {
+			return fail(p, k, "health: a key must be a name, not '%s'", shown(k));
+		}
+		if (state == NULL || (strcmp(state, "up") != 0 && strcmp(state, "down") != 0)) {
+			return fail(p, v, "health: %s must be up or down, not '%s'", name, shown(v));
+		}
+		int r = state[0] == 'd' ? strv_push(p, &p->conf->health_down, name) : 0;
+		if (r != 0) {
+			return r;
+		}
+	}
+	return 0;
+}
+
 static const conf_key_t *find_key(const conf_key_t *keys, size_t count, const char *name)
 {
 	for (size_t i = 0; name != NULL && i < count; i++) {
@@ -367,6 +483,7 @@ static const conf_key_t server_keys[] = {
 	{ "nsid", parse_text, offsetof(conf_t, nsid), 1, 255 },
 	{ "identity", parse_text, offsetof(conf_t, identity), 1, 255 },
 	{ "version", parse_text, offsetof(conf_t, version), 1, 255 },
+	{ "ecs-trust", parse_ecs_trust, 0, 0, 0 },
 };
 
 static const conf_key_t log_keys[] = {
@@ -387,12 +504,97 @@ static const conf_key_t api_keys[] = {
 	{ "tls-key", parse_path, offsetof(conf_t, api_tls_key), 1, 4096 },
 };
 
-static const conf_key_t zone_keys[] = {
-	{ "origin", parse_text, offsetof(conf_zone_t, origin), 1, 1024 },
-	{ "file", parse_text, offsetof(conf_zone_t, file), 1, 4096 },
+static int parse_endpoints(parser_t *p, yaml_node_t *node, const conf_key_t *key,
+                           void *base);
+
+/* An endpoint: a record with attributes, or a nested rule (docs/policies.md). */
+static const conf_key_t endpoint_keys[] = {
+	{ "rdata", parse_text, offsetof(policy_spec_t, rdata), 1, 4096 },
+	{ "weight", parse_uint, offsetof(policy_spec_t, weight), 0, 1000000 },
+	{ "level", parse_uint, offsetof(policy_spec_t, level), 1, 1000 },
+	{ "region", parse_text, offsetof(policy_spec_t, region), 1, 64 },
+	{ "health", parse_text, offsetof(policy_spec_t, health), 1, 255 },
+	{ "countries", parse_strv, offsetof(policy_spec_t, countries), 1, 2 },
+	{ "continents", parse_strv, offsetof(policy_spec_t, continents), 1, 2 },
+	{ "cidrs", parse_strv, offsetof(policy_spec_t, cidrs), 1, 64 },
+	{ "default", parse_bool, offsetof(policy_spec_t, is_default), 0, 0 },
+	{ "rule", parse_text, offsetof(policy_spec_t, rule), 1, 32 },
+	{ "pick", parse_uint, offsetof(policy_spec_t, pick), 1, POLICY_ANSWER_MAX },
+	{ "map", parse_path, offsetof(policy_spec_t, map), 1, 4096 },
+	{ "endpoints", parse_endpoints, 0, 0, 0 },
+};
+
+/* A policy: where it answers, and its top rule. */
+static const conf_key_t policy_keys[] = {
+	{ "name", parse_text, offsetof(policy_spec_t, name), 1, 1024 },
+	{ "type", parse_text, offsetof(policy_spec_t, type), 1, 16 },
+	{ "ttl", parse_uint, offsetof(policy_spec_t, ttl), 0, 2147483647 },
+	{ "fail", parse_text, offsetof(policy_spec_t, fail), 1, 16 },
+	{ "rule", parse_text, offsetof(policy_spec_t, rule), 1, 32 },
+	{ "pick", parse_uint, offsetof(policy_spec_t, pick), 1, POLICY_ANSWER_MAX },
+	{ "map", parse_path, offsetof(policy_spec_t, map), 1, 4096 },
+	{ "endpoints", parse_endpoints, 0, 0, 0 },
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A list of mappings, each read into a fresh spec appended to *list. */
+static int parse_specs(parser_t *p, yaml_node_t *node, const char *what,
+                       const conf_key_t *keys, size_t count,
+                       policy_spec_t **list, size_t *n)
+{
+	if (node->type != YAML_SEQUENCE_NODE ||
+	    node->data.sequence.items.start == node->data.sequence.items.top) {
+		return fail(p, node, "%s must be a list of at least one mapping", what);
+	}
+	for (yaml_node_item_t *i = node->data.sequence.items.start;
+	     i < node->data.sequence.items.top; i++) {
+		yaml_node_t *item = yaml_document_get_node(&p->doc, *i);
+		policy_spec_t spec;
+		policy_spec_init(&spec, item->start_mark.line + 1);
+		int r = item->type == YAML_MAPPING_NODE ?
+		        parse_map(p, item, what, keys, count, &spec) :
+		        fail(p, item, "%s must be a list of mappings, not '%s'", what, shown(item));
+		policy_spec_t *grown = r == 0 ? realloc(*list, (*n + 1) * sizeof(*grown)) : NULL;
+		if (r == 0 && grown == NULL) {
+			r = nomem(p);
+		}
+		if (r != 0) {
+			policy_spec_deinit(&spec);
+			return r;
+		}
+		*list = grown;
+		(*list)[(*n)++] = spec;
+	}
+	return 0;
+}
+
+static int parse_endpoints(parser_t *p, yaml_node_t *node, const conf_key_t *key,
+                           void *base)
+{
+	(void)key;
+	policy_spec_t *spec = base;
+	return parse_specs(p, node, "endpoints", endpoint_keys, COUNT(endpoint_keys),
+	                   &spec->endpoints, &spec->endpoint_count);
+}
+
+static int parse_policies(parser_t *p, yaml_node_t *node, const conf_key_t *key,
+                          void *base)
+{
+	(void)key;
+	conf_zone_t *z = base;
+	if (is_null(node)) {
+		return 0;
+	}
+	return parse_specs(p, node, "policies", policy_keys, COUNT(policy_keys),
+	                   &z->policies, &z->policy_count);
+}
+
+static const conf_key_t zone_keys[] = {
+	{ "origin", parse_text, offsetof(conf_zone_t, origin), 1, 1024 },
+	{ "file", parse_text, offsetof(conf_zone_t, file), 1, 4096 },
+	{ "policies", parse_policies, 0, 0, 0 },
+};
 
 static int parse_server(parser_t *p, yaml_node_t *node, const conf_key_t *key,
                         void *base)
@@ -477,6 +679,16 @@ static int add_zone(parser_t *p, conf_zone_t *z)
 	return 0;
 }
 
+static void zone_deinit(conf_zone_t *z)
+{
+	free(z->origin);
+	free(z->file);
+	for (size_t i = 0; i < z->policy_count; i++) {
+		policy_spec_deinit(&z->policies[i]);
+	}
+	free(z->policies);
+}
+
 static int parse_zone(parser_t *p, yaml_node_t *node)
 {
 	conf_zone_t z = { 0 };
@@ -491,8 +703,7 @@ static int parse_zone(parser_t *p, yaml_node_t *node)
 		r = add_zone(p, &z);
 	}
 	if (r != 0) {
-		free(z.origin);
-		free(z.file);
+		zone_deinit(&z);
 	}
 	return r;
 }
@@ -523,6 +734,7 @@ static const conf_key_t top_keys[] = {
 	{ "zones", parse_zones, 0, 0, 0 },
 	{ "store", parse_store, 0, 0, 0 },
 	{ "api", parse_api, 0, 0, 0 },
+	{ "health", parse_health, 0, 0, 0 },
 };
 
 static void conf_defaults(conf_t *conf)
@@ -612,9 +824,13 @@ void conf_deinit(conf_t *conf)
 		free(conf->listen[i].text);
 	}
 	for (size_t i = 0; i < conf->zone_count; i++) {
-		free(conf->zones[i].origin);
-		free(conf->zones[i].file);
+		zone_deinit(&conf->zones[i]);
 	}
+	for (size_t i = 0; i < conf->health_down.n; i++) {
+		free(conf->health_down.v[i]);
+	}
+	free(conf->health_down.v);
+	free(conf->ecs_trust);
 	free(conf->listen);
 	free(conf->zones);
 	free(conf->nsid);

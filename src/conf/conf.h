@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "policy/policy.h"
 #include "util/log.h"
 
 /*! \brief One listen address as written and as parsed (port left 0). */
@@ -21,6 +22,8 @@ typedef struct conf_addr {
 typedef struct conf_zone {
 	char *origin;   /*!< apex as written */
 	char *file;     /*!< master file, resolved against the config directory */
+	policy_spec_t *policies;   /*!< routing policies (docs/policies.md) */
+	size_t policy_count;
 } conf_zone_t;
 
 /*! \brief How the SOA serial of a store zone moves on each change. */
@@ -54,6 +57,9 @@ typedef struct conf {
 	unsigned api_max_body;      /*!< bytes */
 	char *api_tls_cert;         /*!< resolved path, or NULL for plain HTTP */
 	char *api_tls_key;          /*!< resolved path; set exactly when api_tls_cert is */
+	policy_addr_t *ecs_trust;   /*!< server.ecs-trust: resolvers whose ECS is used */
+	size_t ecs_trust_count;
+	policy_strv_t health_down;  /*!< health: keys held down */
 } conf_t;
 
 /*! \brief Largest accepted value of server.workers. */

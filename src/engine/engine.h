@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "policy/policy.h"
 #include "util/arena.h"
 #include "zone/zone.h"
 
@@ -27,6 +28,15 @@ typedef struct engine_conf {
 	const char *identity;      /*!< CH TXT id.server/hostname.bind, NULL = REFUSED */
 	const char *version;       /*!< CH TXT version.bind/version.server, NULL = REFUSED */
 	uint16_t tcp_keepalive;    /*!< RFC 7828 idle timeout in units of 100 ms */
+	/* Routing policies (policy/policy.h). */
+	const policy_addr_t *ecs_trust; /*!< resolvers whose ECS option (RFC 7871)
+	                                     decides policies; others are answered
+	                                     by their own address, scope 0 */
+	size_t ecs_trust_count;
+	const policy_health_t *const *health; /*!< slot of the current health
+	                                     snapshot: loaded with acquire inside the
+	                                     caller's RCU read section, so a publisher
+	                                     can swap it; NULL = everything up */
 } engine_conf_t;
 
 /*! \brief Fill conf with defaults (payload 1232, no NSID, CH answers off). */
@@ -36,6 +46,8 @@ void engine_conf_init(engine_conf_t *conf);
 typedef struct engine_query {
 	engine_transport_t transport;
 	const struct sockaddr *remote;  /*!< client address (may be NULL) */
+	policy_rng_t *rng;              /*!< random state for policies; NULL =
+	                                     the calling thread's own */
 } engine_query_t;
 
 /*! \brief What to do with the answer buffer. */

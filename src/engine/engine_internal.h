@@ -30,6 +30,14 @@ typedef struct engine_ctx {
 	uint16_t client_payload;
 	knot_rrset_t opt;                 /*!< OPT of the response */
 
+	/* EDNS Client Subnet (RFC 7871) and the client policies see. */
+	bool ecs;                         /*!< the query had a valid ECS option */
+	bool ecs_trusted;                 /*!< ...from a trusted resolver: client is it */
+	policy_addr_t ecs_addr;           /*!< as sent: family, source prefix, address */
+	uint8_t ecs_scope;                /*!< SCOPE PREFIX-LENGTH to echo */
+	bool client_set;                  /*!< client computed (lazily: policies only) */
+	policy_addr_t client;
+
 	uint16_t rcode;                   /*!< extended rcode (12 bits) */
 	bool truncated;                   /*!< engine_truncate() ran: stop adding */
 } engine_ctx_t;

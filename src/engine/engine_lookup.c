@@ -3,7 +3,9 @@
  * exact matches, CNAME chains (across served zones, loop-safe), DNAME
  * synthesis (RFC 6672), wildcards (RFC 4592), referrals with glue
  * (RFC 9471), negative answers (RFC 2308), minimal ANY (RFC 8482) and
- * additional-section addresses for NS, MX and SRV targets.
+ * additional-section addresses for NS, MX and SRV targets. Wherever an
+ * RRset is answered, a node flagged ZONE_NODE_POLICY may have its records
+ * chosen per query by a routing policy instead (policy/policy.h).
  */
 #include <string.h>
 
@@ -116,6 +118,66 @@ static int put_rrset(engine_ctx_t *ctx, const knot_dname_t *owner, uint16_t hint
 	return put(ctx, owner, hint, rs->type, rs->ttl, &rs->rrs, 0);
 }
 
+/* The client policies answer for: the trusted ECS subnet (set while
+ * parsing EDNS) or the packet source, computed on first use only. */
+static const policy_addr_t *client_of(engine_ctx_t *ctx)
+{
+	if (!ctx->client_set) {
+		policy_addr_from_sockaddr(ctx->q->remote, &ctx->client);
+		ctx->client_set = true;
+	}
+	return &ctx->client;
+}
+
+/* Records a policy chose, copied contiguously into the arena in the order
+ * chosen (multivalue shuffles: no canonical sort). False when the policy
+ * chose nothing (fail-closed with nothing healthy). */
+static bool policy_rrs(engine_ctx_t *ctx, const zone_t *zone, const zone_node_t *node,
+                       const zone_rrset_t *rs, knot_rdataset_t *out)
+{
+	const policy_t *p = policy_zone_find(zone, node, rs->type);
+	if (p == NULL) {
+		*out = rs->rrs;
+		return true;
+	}
+	const policy_health_t *health = ctx->conf->health == NULL ? NULL :
+		__atomic_load_n(ctx->conf->health, __ATOMIC_ACQUIRE);
+	policy_rng_t *rng = ctx->q->rng != NULL ? ctx->q->rng : policy_rng_thread();
+	policy_answer_t a;
+	policy_eval(p, health, client_of(ctx), rng, &a);
+	if (ctx->ecs_trusted && a.scope > ctx->ecs_scope) {
+		ctx->ecs_scope = a.scope;
+	}
+	size_t size = 0;
+	for (unsigned i = 0; i < a.count; i++) {
+		size += knot_rdata_size(a.rdata[i]->len);
+	}
+	uint8_t *buf = a.count > 0 ? ctx->mm.alloc(ctx->mm.ctx, size) : NULL;
+	if (buf == NULL) {
+		return false;
+	}
+	*out = (knot_rdataset_t){ .count = (uint16_t)a.count, .size = (uint32_t)size,
+	                          .rdata = (knot_rdata_t *)buf };
+	for (unsigned i = 0; i < a.count; i++) {
+		size_t len = knot_rdata_size(a.rdata[i]->len);
+		memcpy(buf, a.rdata[i], len);
+		buf += len;
+	}
+	return true;
+}
+
+/* The records to answer for rs at node. The static path costs one flag
+ * test; false means the policy there chose nothing. */
+static inline bool node_rrs(engine_ctx_t *ctx, const zone_t *zone, const zone_node_t *node,
+                            const zone_rrset_t *rs, knot_rdataset_t *out)
+{
+	if (__builtin_expect((node->flags & ZONE_NODE_POLICY) == 0, 1)) {
+		*out = rs->rrs;
+		return true;
+	}
+	return policy_rrs(ctx, zone, node, rs, out);
+}
+
 /* Compression hint of the n-th RDATA name of the RRset written last. */
 static uint16_t last_rdata_hint(const engine_ctx_t *ctx, uint16_t n)
 {
@@ -164,8 +226,10 @@ static bool put_addresses(engine_ctx_t *ctx, const knot_dname_t *target, uint16_
 	static const uint16_t types[] = { KNOT_RRTYPE_A, KNOT_RRTYPE_AAAA };
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		const zone_rrset_t *rs = zone_node_rrset(node, types[i]);
-		if (rs != NULL && put(ctx, target, hint, rs->type, rs->ttl, &rs->rrs,
-		                      KNOT_PF_NOTRUNC | KNOT_PF_CHECKDUP) != KNOT_EOK) {
+		knot_rdataset_t rrs;
+		if (rs != NULL && node_rrs(ctx, zone, node, rs, &rrs) &&
+		    put(ctx, target, hint, rs->type, rs->ttl, &rrs,
+		        KNOT_PF_NOTRUNC | KNOT_PF_CHECKDUP) != KNOT_EOK) {
 			return false;
 		}
 	}
@@ -267,25 +331,30 @@ static bool put_node_answer(engine_ctx_t *ctx, const zone_t *zone,
                             const zone_node_t *node, step_t *step)
 {
 	const zone_rrset_t *rs = NULL;
+	knot_rdataset_t rrs;
 	if (ctx->qtype == KNOT_RRTYPE_ANY) {
 		rs = node->rrset_count > 0 ? &node->rrsets[0] : NULL; /* RFC 8482 */
 	} else if (node->flags & ZONE_NODE_CNAME && ctx->qtype != KNOT_RRTYPE_CNAME) {
 		const zone_rrset_t *cname = zone_node_rrset(node, KNOT_RRTYPE_CNAME);
-		if (put_rrset(ctx, step->name, step->hint, cname) != KNOT_EOK) {
+		if (!node_rrs(ctx, zone, node, cname, &rrs)) {
+			put_negative(ctx, zone);
+			return false;
+		}
+		if (put(ctx, step->name, step->hint, cname->type, cname->ttl, &rrs, 0) != KNOT_EOK) {
 			engine_truncate(ctx);
 			return false;
 		}
-		step->name = knot_cname_name(cname->rrs.rdata);
+		step->name = knot_cname_name(rrs.rdata);
 		step->hint = last_rdata_hint(ctx, 0);
 		return true;
 	} else {
 		rs = zone_node_rrset(node, ctx->qtype);
 	}
-	if (rs == NULL) {
+	if (rs == NULL || !node_rrs(ctx, zone, node, rs, &rrs)) {
 		put_negative(ctx, zone);
 		return false;
 	}
-	if (put_rrset(ctx, step->name, step->hint, rs) != KNOT_EOK) {
+	if (put(ctx, step->name, step->hint, rs->type, rs->ttl, &rrs, 0) != KNOT_EOK) {
 		engine_truncate(ctx);
 		return false;
 	}

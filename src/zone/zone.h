@@ -22,6 +22,8 @@ enum zone_node_flag {
 	ZONE_NODE_NS    = 1 << 0, /*!< has NS (a delegation unless at the apex) */
 	ZONE_NODE_DNAME = 1 << 1, /*!< has DNAME */
 	ZONE_NODE_CNAME = 1 << 2, /*!< has CNAME */
+	ZONE_NODE_POLICY = 1 << 3,/*!< an RRset here is chosen per query by a
+	                               policy (zone->policy, see policy/policy.h) */
 };
 
 /*!
@@ -55,6 +57,11 @@ typedef struct zone {
 	bool superseded;
 	zone_node_t **retired;
 	size_t retired_count;
+	/* Routing policies of this version (policy/), owned by it and released
+	 * with policy_free when the zone is freed; NULL when none. Not carried
+	 * over by zone_update: a new version starts without policies. */
+	void *policy;
+	void (*policy_free)(void *policy);
 } zone_t;
 
 /*! \brief Severity of a zone-check diagnostic. */
@@ -245,6 +252,13 @@ int zone_update_add_rr(zone_update_t *u, const knot_dname_t *owner, uint16_t typ
 /*! \brief Remove one record (RFC 2136 delete of an RR); absent is not an error. */
 int zone_update_remove_rr(zone_update_t *u, const knot_dname_t *owner, uint16_t type,
                           const knot_rdata_t *rd);
+
+/*!
+ * \brief Set ZONE_NODE_POLICY on owner's node in the version being built
+ * (the node must exist: put the policy's RRset first).
+ * \retval 0, -CIRRUS_ENOENT, -CIRRUS_ENOMEM
+ */
+int zone_update_mark_policy(zone_update_t *u, const knot_dname_t *owner);
 
 /*! \brief Serial of the SOA in the version being built. */
 uint32_t zone_update_serial(const zone_update_t *u);

@@ -296,6 +296,9 @@ void zone_free(zone_t *zone)
 			}
 		}
 	}
+	if (zone->policy_free != NULL) {
+		zone->policy_free(zone->policy);
+	}
 	free(zone->retired);
 	free(zone->table);
 	free(zone->source);

@@ -265,6 +265,19 @@ int zone_update_remove_rr(zone_update_t *u, const knot_dname_t *owner, uint16_t 
 	return prune(u, n);
 }
 
+int zone_update_mark_policy(zone_update_t *u, const knot_dname_t *owner)
+{
+	if (zone_find(u->next, owner) == NULL) {
+		return CIRRUS_ENOENT;
+	}
+	zone_node_t *n = node_for_write(u, owner);
+	if (n == NULL) {
+		return CIRRUS_ENOMEM;
+	}
+	n->flags |= ZONE_NODE_POLICY;
+	return 0;
+}
+
 uint32_t zone_update_serial(const zone_update_t *u)
 {
 	const zone_rrset_t *soa = zone_node_rrset(u->next->apex, KNOT_RRTYPE_SOA);

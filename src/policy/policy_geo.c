@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * policy_geo.c -- the geo rule over a CIDR map file. Each line of the map
+ * is "PREFIX COUNTRY CONTINENT" (ISO 3166 alpha-2 code, and one of AF AN
+ * AS EU NA OC SA), '#' starts a comment. At load every prefix is resolved
+ * to the endpoints that serve its location (country first, then
+ * continent), so a query does one longest-prefix lookup and no string
+ * compare. MaxMind .mmdb databases are not read yet.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/policy_internal.h"
+#include "util/error.h"
+
+static bool is_country(const char *s)
+{
+	return strlen(s) == 2 && isupper((unsigned char)s[0]) && isupper((unsigned char)s[1]);
+}
+
+static bool is_continent(const char *s)
+{
+	static const char *const codes[] = { "AF", "AN", "AS", "EU", "NA", "OC", "SA" };
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		if (strcmp(s, codes[i]) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Endpoint codes: upper case, countries and continents that exist. */
+static int check_codes(const policy_spec_t *spec, policy_errbuf_t *e)
+{
+	for (size_t i = 0; i < spec->endpoint_count; i++) {
+		const policy_spec_t *ep = &spec->endpoints[i];
+		for (size_t c = 0; c < ep->countries.n; c++) {
+			if (!is_country(ep->countries.v[c])) {
+				return policy_fail(e, ep->line, "country '%s' is not a two-letter "
+				                   "upper-case ISO 3166 code", ep->countries.v[c]);
+			}
+		}
+		for (size_t c = 0; c < ep->continents.n; c++) {
+			if (!is_continent(ep->continents.v[c])) {
+				return policy_fail(e, ep->line, "continent '%s' is not one of AF AN AS "
+				                   "EU NA OC SA", ep->continents.v[c]);
+			}
+		}
+		if (ep->countries.n == 0 && ep->continents.n == 0 && !ep->is_default) {
+			return policy_fail(e, ep->line, "an endpoint of the geo rule needs "
+			                   "'countries' or 'continents' (or 'default: true')");
+		}
+	}
+	return 0;
+}
+
+/* First endpoint listing code, or -1. */
+static int16_t endpoint_for(const policy_spec_t *spec, const char *code, bool country)
+{
+	for (size_t i = 0; i < spec->endpoint_count; i++) {
+		const policy_strv_t *list = country ? &spec->endpoints[i].countries :
+		                            &spec->endpoints[i].continents;
+		for (size_t c = 0; c < list->n; c++) {
+			if (strcmp(list->v[c], code) == 0) {
+				return (int16_t)i;
+			}
+		}
+	}
+	return -1;
+}
+
+/* Index of a choice, added when new. -1 on ENOMEM. */
+static int32_t intern_choice(policy_node_t *n, policy_geo_choice_t c)
+{
+	for (size_t i = 0; i < n->choice_count; i++) {
+		if (n->choices[i].country == c.country && n->choices[i].continent == c.continent) {
+			return (int32_t)i;
+		}
+	}
+	policy_geo_choice_t *grown = realloc(n->choices, (n->choice_count + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		return -1;
+	}
+	n->choices = grown;
+	n->choices[n->choice_count] = c;
+	return (int32_t)n->choice_count++;
+}
+
+typedef struct map_file {
+	const char *path;
+	unsigned long line;
+	policy_errbuf_t *e;
+} map_file_t;
+
+static int map_fail(map_file_t *m, const char *what, const char *text)
+{
+	snprintf(m->e->text, m->e->size, "%s:%lu: %s '%s' (lines are PREFIX COUNTRY "
+	         "CONTINENT, e.g. 192.0.2.0/24 DE EU)", m->path, m->line, what, text);
+	return CIRRUS_EINVAL;
+}
+
+/* One line of the map (comments already cut off). */
+static int map_line(map_file_t *m, policy_node_t *n, const policy_spec_t *spec, char *text)
+{
+	char *save = NULL;
+	char *prefix = strtok_r(text, " \t\r\n", &save);
+	if (prefix == NULL) {
+		return 0;
+	}
+	char *country = strtok_r(NULL, " \t\r\n", &save);
+	char *continent = strtok_r(NULL, " \t\r\n", &save);
+	char *extra = strtok_r(NULL, " \t\r\n", &save);
+	policy_addr_t a;
+	if (policy_cidr_parse(prefix, &a) != 0) {
+		return map_fail(m, "not a prefix:", prefix);
+	}
+	if (country == NULL || !is_country(country)) {
+		return map_fail(m, "not a country code:", country ? country : "");
+	}
+	if (continent == NULL || !is_continent(continent) || extra != NULL) {
+		return map_fail(m, "not a continent code:", continent ? continent : "");
+	}
+	policy_geo_choice_t c = { endpoint_for(spec, country, true),
+	                          endpoint_for(spec, continent, false) };
+	int32_t choice = intern_choice(n, c);
+	if (choice < 0) {
+		return CIRRUS_ENOMEM;
+	}
+	int r = policy_trie_insert(&n->trie[a.family == POLICY_FAMILY_IPV6], a.bytes,
+	                           a.prefix, choice);
+	return r == CIRRUS_EEXIST ? map_fail(m, "prefix listed twice:", prefix) : r;
+}
+
+int policy_geo_load(policy_node_t *n, const policy_spec_t *spec, policy_errbuf_t *e)
+{
+	int r = check_codes(spec, e);
+	if (r != 0) {
+		return r;
+	}
+	if (spec->map == NULL) {
+		return policy_fail(e, spec->line, "the geo rule needs 'map', a CIDR map file");
+	}
+	FILE *f = fopen(spec->map, "r");
+	if (f == NULL) {
+		policy_fail(e, spec->line, "map %s: %s", spec->map, strerror(errno));
+		return CIRRUS_EIO;
+	}
+	map_file_t m = { .path = spec->map, .e = e };
+	char *buf = NULL;
+	size_t cap = 0;
+	while (r == 0 && getline(&buf, &cap, f) >= 0) {
+		m.line++;
+		char *hash = strchr(buf, '#');
+		if (hash != NULL) {
+			*hash = '\0';
+		}
+		r = map_line(&m, n, spec, buf);
+	}
+	if (r == 0 && ferror(f)) {
+		policy_fail(e, spec->line, "map %s: read error", spec->map);
+		r = CIRRUS_EIO;
+	}
+	free(buf);
+	fclose(f);
+	return r;
+}

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * policy_internal.h -- the compiled form of a policy, shared by the
+ * policy/ files only: rule nodes, items, and the binary prefix trie that
+ * the ip and geo rules answer from.
+ */
+#pragma once
+
+#include "policy/policy.h"
+
+typedef enum {
+	POLICY_RULE_WEIGHTED,
+	POLICY_RULE_FAILOVER,
+	POLICY_RULE_MULTIVALUE,
+	POLICY_RULE_IP,
+	POLICY_RULE_GEO,
+} policy_rule_t;
+
+/*! \brief Name of a rule for messages. */
+const char *policy_rule_name(policy_rule_t rule);
+
+/*
+ * Prefix trie (policy_trie.c): one bit per level, no path compression.
+ * Node 0 is the root; child index 0 means "no child" (the root is never
+ * a child). Values are small non-negative integers, -1 = none.
+ */
+typedef struct policy_trie_node {
+	uint32_t child[2];
+	int32_t value;
+} policy_trie_node_t;
+
+typedef struct policy_trie {
+	policy_trie_node_t *nodes;
+	uint32_t count;
+	uint32_t alloc;
+} policy_trie_t;
+
+/*! \brief Most prefixes a lookup can match on its path (0..128 bits). */
+#define POLICY_TRIE_MATCH_MAX 129
+
+/*!
+ * \brief Store value at prefix (bits of addr); an existing value is kept.
+ * \retval 0, -CIRRUS_EEXIST (prefix already has a value), -CIRRUS_ENOMEM
+ */
+int policy_trie_insert(policy_trie_t *t, const uint8_t *addr, unsigned prefix,
+                       int32_t value);
+
+/*!
+ * \brief Longest-prefix lookup of the first bits of addr.
+ * \param matches  values of every prefix on the path, longest first
+ * \param count    how many
+ * \return the scope: the fewest leading bits of addr that every address
+ *         getting the same matches shares (RFC 7871 SCOPE PREFIX-LENGTH)
+ */
+unsigned policy_trie_lookup(const policy_trie_t *t, const uint8_t *addr, unsigned bits,
+                            int32_t *matches, unsigned *count);
+
+void policy_trie_deinit(policy_trie_t *t);
+
+struct policy_node;
+
+/*! \brief One endpoint of a rule: a record or a nested rule. */
+typedef struct policy_item {
+	knot_rdata_t *rdata;          /*!< leaf: wire RDATA (owned), else NULL */
+	struct policy_node *nested;   /*!< nested rule (owned), else NULL */
+	uint32_t weight;
+	uint32_t level;
+	char *health;                 /*!< health key, NULL = always up */
+	char *region;
+} policy_item_t;
+
+/*! \brief Geo: the endpoints to try, in order, for one map location. */
+typedef struct policy_geo_choice {
+	int16_t country;     /*!< item index or -1 */
+	int16_t continent;   /*!< item index or -1 */
+} policy_geo_choice_t;
+
+/*! \brief A rule over items. */
+typedef struct policy_node {
+	policy_rule_t rule;
+	uint16_t pick;                /*!< weighted k, multivalue N */
+	policy_item_t *items;         /*!< failover: sorted by level */
+	uint16_t item_count;
+	int16_t default_item;         /*!< ip, geo: -1 = none */
+	policy_trie_t trie[2];        /*!< ip, geo: [0] IPv4, [1] IPv6 */
+	policy_geo_choice_t *choices; /*!< geo: trie values index these */
+	size_t choice_count;
+} policy_node_t;
+
+struct policy {
+	knot_dname_storage_t owner;
+	uint16_t type;
+	uint32_t ttl;
+	bool fail_closed;
+	policy_node_t *root;
+};
+
+/*! \brief Free a node and everything below it. */
+void policy_node_free(policy_node_t *n);
+
+/*! \brief Where compile errors go: file name and buffer. */
+typedef struct policy_errbuf {
+	const char *file;
+	char *text;
+	size_t size;
+} policy_errbuf_t;
+
+/*! \brief Write "FILE:LINE: reason" and return -CIRRUS_EINVAL. */
+int policy_fail(policy_errbuf_t *e, uint64_t line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*!
+ * \brief Geo rule: read the CIDR map file into n's trie, resolving each
+ * location to the endpoints that serve it (policy_geo.c).
+ * \retval 0, -CIRRUS_EINVAL, -CIRRUS_EIO, -CIRRUS_ENOMEM (reason in e)
+ */
+int policy_geo_load(policy_node_t *n, const policy_spec_t *spec, policy_errbuf_t *e);
