@@ -368,6 +368,11 @@ static int serve_control(serve_t *s)
 		log_error("cirrus: %s", err);
 		return CIRRUS_EIO;
 	}
+	/* Checkpoints go to the store's own thread, not into an API request. */
+	if (store_checkpoint_start(s->store, 0) != 0) {
+		log_error("cirrus: %s: %s", c->store_path, store_last_error(s->store));
+		return CIRRUS_EIO;
+	}
 	ctl_serial_policy_t policy = c->serial_policy == CONF_SERIAL_DATE ?
 	                             CTL_SERIAL_DATE : CTL_SERIAL_INCREMENT;
 	int r = ctl_new(s->store, policy, serve_publish, s, &s->ctl, err, sizeof(err));

@@ -17,9 +17,7 @@ int store_audit_append(store_t *st, const store_audit_t *row)
 		return store_failf(st, CIRRUS_EINVAL, "audit row needs an actor and an action");
 	}
 	sqlite3_stmt *s;
-	int ret = store_prepare(st, "INSERT INTO audit (time_us, actor, request_id, zone,"
-	                            " action, before, after)"
-	                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &s);
+	int ret = store_stmt(st, STMT_AUDIT_INSERT, &s);
 	if (ret < 0) {
 		return ret;
 	}
@@ -30,9 +28,7 @@ int store_audit_append(store_t *st, const store_audit_t *row)
 	sqlite3_bind_text(s, 5, row->action, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 6, row->before, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 7, row->after, -1, SQLITE_STATIC);
-	ret = store_step_done(st, s);
-	sqlite3_finalize(s);
-	return ret;
+	return store_step_done(st, s);
 }
 
 /* Only the filters in use appear in the SQL, so SQLite can pick the
@@ -96,9 +92,7 @@ int store_journal_append(store_t *st, const char *zone, uint32_t old_serial,
 	int ret = store_zone_id(st, zone, &zone_id);
 	sqlite3_stmt *s;
 	if (ret == 0) {
-		ret = store_prepare(st, "INSERT INTO journal (zone_id, old_serial, new_serial,"
-		                        " time_us, removed, added)"
-		                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &s);
+		ret = store_stmt(st, STMT_JOURNAL_INSERT, &s);
 	}
 	if (ret < 0) {
 		return ret;
@@ -109,9 +103,7 @@ int store_journal_append(store_t *st, const char *zone, uint32_t old_serial,
 	sqlite3_bind_int64(s, 4, store_now_us());
 	sqlite3_bind_text(s, 5, removed, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 6, added, -1, SQLITE_STATIC);
-	ret = store_step_done(st, s);
-	sqlite3_finalize(s);
-	return ret;
+	return store_step_done(st, s);
 }
 
 int store_journal_count(store_t *st, const char *zone)

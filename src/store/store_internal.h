@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include "store/store.h"
@@ -19,13 +20,37 @@ typedef enum store_stmt_id {
 	STMT_RRSET_DELETE,   /*!< owner and type */
 	STMT_OWNER_DELETE,   /*!< every type at owner */
 	STMT_TOKEN_FIND,     /*!< by hash, on every API request */
+	STMT_TSIG_FIND,      /*!< by name, on every UPDATE */
+	STMT_ZONE_SERIAL,    /*!< serial and updated time, on every change */
+	STMT_AUDIT_INSERT,
+	STMT_JOURNAL_INSERT,
+	STMT_BEGIN,          /*!< BEGIN IMMEDIATE */
+	STMT_COMMIT,
+	STMT_ROLLBACK,
 	STMT_COUNT,
 } store_stmt_id_t;
+
+/*! \brief The background checkpointer (store_checkpoint.c). */
+typedef struct store_ckpt {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stop;
+	unsigned pages;           /*!< passive checkpoint at this many WAL frames */
+	int frames;               /*!< WAL frames after the last commit (the WAL hook) */
+	int done;                 /*!< WAL frames when the last checkpoint ran */
+	uint64_t passive, restart;   /*!< checkpoints run, for tests */
+	sqlite3 *db;              /*!< the thread's own connection */
+} store_ckpt_t;
 
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[STMT_COUNT];  /*!< prepared on first use */
 	int version;                     /*!< schema version after migrations */
+	char path[4096];                 /*!< as opened, for the checkpointer's connection */
+	char txn_zone[256];              /*!< zone whose id is cached, "" = none; */
+	int64_t txn_zone_id;             /*!< valid only inside one transaction */
+	store_ckpt_t *ckpt;              /*!< NULL until store_checkpoint_start() */
 	char err[512];                   /*!< last failure, for store_last_error */
 };
 
@@ -53,8 +78,16 @@ int store_stmt(store_t *st, store_stmt_id_t id, sqlite3_stmt **out);
  * \retval 0, -CIRRUS_EEXIST (UNIQUE constraint), -CIRRUS_EIO */
 int store_step_done(store_t *st, sqlite3_stmt *stmt);
 
-/*! \brief Row id of a zone. \retval 0, -CIRRUS_ENOENT, -CIRRUS_EIO */
+/*! \brief Row id of a zone, looked up once per transaction.
+ * \retval 0, -CIRRUS_ENOENT, -CIRRUS_EIO */
 int store_zone_id(store_t *st, const char *name, int64_t *id);
+
+/*! \brief Forget the cached zone id (a transaction ended, or a zone row
+ * was added or removed). */
+void store_zone_id_forget(store_t *st);
+
+/*! \brief Stop and join the checkpointer, if any (store_close). */
+void store_checkpoint_stop(store_t *st);
 
 /*! \brief Copy a text column into a fixed buffer. \retval 0, -CIRRUS_ESPACE */
 int store_copy_text(store_t *st, sqlite3_stmt *stmt, int col, char *dst, size_t size);

@@ -29,6 +29,16 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_OWNER_DELETE] = "DELETE FROM records WHERE zone_id = ?1 AND owner = ?2",
 	[STMT_TOKEN_FIND] = "SELECT id, name, hash, scopes, created_us FROM tokens"
 	                    " WHERE hash = ?1",
+	[STMT_TSIG_FIND] = "SELECT id, name, algorithm, secret, rules FROM tsig_keys"
+	                   " WHERE name = ?1",
+	[STMT_ZONE_SERIAL] = "UPDATE zones SET serial = ?2, updated_us = ?3 WHERE name = ?1",
+	[STMT_AUDIT_INSERT] = "INSERT INTO audit (time_us, actor, request_id, zone, action,"
+	                      " before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[STMT_JOURNAL_INSERT] = "INSERT INTO journal (zone_id, old_serial, new_serial, time_us,"
+	                        " removed, added) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[STMT_BEGIN] = "BEGIN IMMEDIATE",
+	[STMT_COMMIT] = "COMMIT",
+	[STMT_ROLLBACK] = "ROLLBACK",
 };
 
 int store_fail(store_t *st)
@@ -96,8 +106,21 @@ int store_step_done(store_t *st, sqlite3_stmt *stmt)
 	return ret;
 }
 
+void store_zone_id_forget(store_t *st)
+{
+	st->txn_zone[0] = '\0';
+}
+
+/* Inside a transaction (BEGIN IMMEDIATE: no other writer) a zone's id
+ * cannot change unless this connection adds or removes zones, which
+ * forget it; outside one, every call looks it up. */
 int store_zone_id(store_t *st, const char *name, int64_t *id)
 {
+	bool in_txn = !sqlite3_get_autocommit(st->db);
+	if (in_txn && st->txn_zone[0] != '\0' && strcmp(st->txn_zone, name) == 0) {
+		*id = st->txn_zone_id;
+		return 0;
+	}
 	sqlite3_stmt *s;
 	int ret = store_stmt(st, STMT_ZONE_ID, &s);
 	if (ret < 0) {
@@ -107,6 +130,10 @@ int store_zone_id(store_t *st, const char *name, int64_t *id)
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		*id = sqlite3_column_int64(s, 0);
+		if (in_txn && strlen(name) < sizeof(st->txn_zone)) {
+			strcpy(st->txn_zone, name);
+			st->txn_zone_id = *id;
+		}
 	} else if (rc == SQLITE_DONE) {
 		ret = store_failf(st, CIRRUS_ENOENT, "no zone '%s' in the store", name);
 	} else {
@@ -200,7 +227,13 @@ int store_open(const char *path, store_t **out, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: out of memory", path);
 		return CIRRUS_ENOMEM;
 	}
-	int ret = open_db(st, path);
+	int ret = 0;
+	if (strlen(path) >= sizeof(st->path)) {
+		ret = store_failf(st, CIRRUS_EINVAL, "path too long");
+	} else {
+		strcpy(st->path, path);
+		ret = open_db(st, path);
+	}
 	if (ret == 0) {
 		ret = store_migrate(st);
 	}
@@ -247,6 +280,7 @@ void store_close(store_t *st)
 	if (st == NULL) {
 		return;
 	}
+	store_checkpoint_stop(st);
 	for (int i = 0; i < STMT_COUNT; i++) {
 		sqlite3_finalize(st->stmt[i]);
 	}
@@ -259,23 +293,34 @@ int store_schema_version(store_t *st)
 	return st->version;
 }
 
+/* BEGIN, COMMIT and ROLLBACK as cached statements: no SQL parsing per change. */
+static int store_txn_step(store_t *st, store_stmt_id_t id)
+{
+	sqlite3_stmt *s;
+	int ret = store_stmt(st, id, &s);
+	return ret == 0 ? store_step_done(st, s) : ret;
+}
+
 int store_begin(store_t *st)
 {
 	if (!sqlite3_get_autocommit(st->db)) {
 		return store_failf(st, CIRRUS_EINVAL, "a transaction is already open");
 	}
-	return store_exec(st, "BEGIN IMMEDIATE");
+	store_zone_id_forget(st);
+	return store_txn_step(st, STMT_BEGIN);
 }
 
 int store_commit(store_t *st)
 {
-	return store_exec(st, "COMMIT");
+	store_zone_id_forget(st);
+	return store_txn_step(st, STMT_COMMIT);
 }
 
 void store_rollback(store_t *st)
 {
+	store_zone_id_forget(st);
 	/* Some errors (I/O, full disk) have rolled back already. */
-	if (!sqlite3_get_autocommit(st->db)) {
+	if (!sqlite3_get_autocommit(st->db) && store_txn_step(st, STMT_ROLLBACK) != 0) {
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	}
 }

@@ -62,7 +62,7 @@ static int tsig_from_row(store_t *st, sqlite3_stmt *s, store_tsig_t *out)
 int store_tsig_find(store_t *st, const char *name, store_tsig_t *out)
 {
 	sqlite3_stmt *s;
-	int ret = store_prepare(st, TSIG_COLUMNS " WHERE name = ?1", &s);
+	int ret = store_stmt(st, STMT_TSIG_FIND, &s);
 	if (ret < 0) {
 		return ret;
 	}
@@ -75,7 +75,7 @@ int store_tsig_find(store_t *st, const char *name, store_tsig_t *out)
 	} else {
 		ret = store_fail(st);
 	}
-	sqlite3_finalize(s);
+	sqlite3_reset(s);
 	return ret;
 }
 

@@ -227,6 +227,7 @@ int store_zone_insert(store_t *st, const char *name, uint32_t serial)
 	sqlite3_bind_int64(s, 3, store_now_us());
 	ret = store_step_done(st, s);
 	sqlite3_finalize(s);
+	store_zone_id_forget(st);
 	return ret;
 }
 
@@ -249,19 +250,23 @@ int store_zone_remove(store_t *st, const char *name)
 		return ret;
 	}
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	store_zone_id_forget(st);
 	return zone_write(st, s, name);
 }
 
 int store_zone_set_serial(store_t *st, const char *name, uint32_t serial)
 {
 	sqlite3_stmt *s;
-	int ret = store_prepare(st, "UPDATE zones SET serial = ?2, updated_us = ?3"
-	                            " WHERE name = ?1", &s);
+	int ret = store_stmt(st, STMT_ZONE_SERIAL, &s);
 	if (ret < 0) {
 		return ret;
 	}
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, serial);
 	sqlite3_bind_int64(s, 3, store_now_us());
-	return zone_write(st, s, name);
+	ret = store_step_done(st, s);
+	if (ret == 0 && sqlite3_changes(st->db) == 0) {
+		ret = store_failf(st, CIRRUS_ENOENT, "no zone '%s' in the store", name);
+	}
+	return ret;
 }

@@ -487,6 +487,133 @@ static void test_commit_survives_kill(void **state)
 	assert_int_equal(store_zone_get(st, "lost.example.", &z), CIRRUS_ENOENT);
 }
 
+/* ---- WAL checkpoints off the committing thread ---- */
+
+/* One committed change: a record at a fresh name and its audit row. */
+static void commit_one(store_t *st, int i)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "w%d.example.com.", i);
+	store_record_t a = rec(name, KNOT_RRTYPE_A, 60, "\x0a\x00\x00\x01");
+	store_audit_t row = { .actor = "test", .zone = "example.com.", .action = "write",
+	                      .after = "[]" };
+	assert_int_equal(store_begin(st), 0);
+	assert_int_equal(store_record_insert(st, "example.com.", &a), 0);
+	assert_int_equal(store_audit_append(st, &row), 0);
+	assert_int_equal(store_commit(st), 0);
+}
+
+/* Frames in the WAL now, as a second connection sees them. */
+static int64_t wal_frames(const char *path)
+{
+	sqlite3 *db;
+	int log = -1, copied = -1;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "SELECT count(*) FROM zones", NULL, NULL, NULL),
+	                 SQLITE_OK);  /* reads the WAL index */
+	/* The thread has copied everything: this copies nothing and says how
+	 * many frames the WAL holds (BUSY while the thread checkpoints). */
+	int rc = SQLITE_BUSY;
+	for (int i = 0; i < 500 && rc == SQLITE_BUSY; i++) {
+		rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+		if (rc == SQLITE_BUSY) {
+			usleep(10000);
+		}
+	}
+	assert_int_equal(rc, SQLITE_OK);
+	sqlite3_close(db);
+	return log;
+}
+
+/* Wait at most 5 s for the checkpointer to have run `want` passive ones. */
+static uint64_t wait_passive(store_t *st, uint64_t want)
+{
+	uint64_t passive = 0, restart = 0;
+	for (int i = 0; i < 500 && passive < want; i++) {
+		store_checkpoint_stats(st, &passive, &restart);
+		usleep(10000);
+	}
+	return passive;
+}
+
+/* The thread checkpoints once the WAL passes the threshold; the WAL then
+ * starts over, so it stays bounded; every commit is still there. */
+static void test_checkpoint_thread(void **state)
+{
+	fixture_t *fx = *state;
+	store_t *st = fx->st;
+	uint64_t passive, restart;
+	assert_int_equal(store_zone_insert(st, "example.com.", 1), 0);
+	assert_int_equal(store_checkpoint_start(st, 40), 0);
+	assert_int_equal(store_checkpoint_start(st, 40), CIRRUS_EINVAL);
+	store_checkpoint_stats(st, &passive, &restart);
+	assert_int_equal(passive, 0);
+	int64_t most = 0;
+	for (int round = 1; round <= 20; round++) {
+		/* about 6 frames each: past the threshold of 40 */
+		for (int i = 0; i < 10; i++) {
+			commit_one(st, round * 100 + i);
+		}
+		/* a pause, as between requests: the thread catches up */
+		assert_int_equal(wait_passive(st, (uint64_t)round), round);
+		int64_t frames = wal_frames(fx->path);
+		most = frames > most ? frames : most;
+	}
+	store_checkpoint_stats(st, &passive, &restart);
+	assert_int_equal(passive, 20);
+	assert_int_equal(restart, 0);
+	/* the WAL started over after each checkpoint: one round's frames at most */
+	assert_true(most > 40 && most < 2 * 40);
+	st = reopen(fx);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM records"), 200);
+	store_checkpoint_stats(st, &passive, &restart);
+	assert_int_equal(passive + restart, 0);  /* a new store has no thread */
+}
+
+typedef struct reader {
+	sqlite3 *db;
+	useconds_t hold;
+} reader_t;
+
+static void *end_read_later(void *arg)
+{
+	reader_t *r = arg;
+	usleep(r->hold);
+	sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
+	return NULL;
+}
+
+/* A reader that keeps an old snapshot stops passive checkpoints from
+ * copying anything; at 16 thresholds the thread runs a RESTART checkpoint,
+ * which waits for that reader, and the WAL starts over. */
+static void test_checkpoint_bounded_by_restart(void **state)
+{
+	fixture_t *fx = *state;
+	store_t *st = fx->st;
+	assert_int_equal(store_zone_insert(st, "example.com.", 1), 0);
+	assert_int_equal(store_checkpoint_start(st, 8), 0);
+	reader_t r = { .hold = 300000 };
+	assert_int_equal(sqlite3_open(fx->path, &r.db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(r.db, "BEGIN; SELECT count(*) FROM zones", NULL, NULL,
+	                              NULL), SQLITE_OK);
+	pthread_t thread;
+	assert_int_equal(pthread_create(&thread, NULL, end_read_later, &r), 0);
+	uint64_t passive = 0, restart = 0;
+	for (int i = 0; i < 2000 && restart == 0; i++) {
+		commit_one(st, i);
+		store_checkpoint_stats(st, &passive, &restart);
+	}
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	sqlite3_close(r.db);
+	for (int i = 0; i < 500 && restart == 0; i++) {
+		usleep(10000);
+		store_checkpoint_stats(st, &passive, &restart);
+	}
+	assert_true(restart >= 1);
+	commit_one(st, 5000);  /* starts the WAL over */
+	assert_true(wal_frames(fx->path) < 16 * 8);
+}
+
 typedef struct opener {
 	char path[160];
 	int rc;
@@ -686,6 +813,8 @@ int main(void)
 		T(test_second_connection_reads),
 		T(test_writers_queue),
 		T(test_commit_survives_kill),
+		T(test_checkpoint_thread),
+		T(test_checkpoint_bounded_by_restart),
 		T(test_first_open_race),
 		T(test_audit),
 		T(test_journal),

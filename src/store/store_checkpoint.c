@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * store_checkpoint.c -- WAL checkpoints on a thread of the store's own.
+ *
+ * By default SQLite checkpoints inside the commit that takes the WAL past
+ * 1000 frames: that one request copies the WAL into the database file and
+ * fsyncs it (tens of milliseconds on a large zone). Here commits only append
+ * to the WAL and fsync it (synchronous=FULL is unchanged, so an
+ * acknowledged change is as durable as before); the WAL hook tells this
+ * thread how long the WAL is, and the thread, on a connection of its own,
+ * runs a PASSIVE checkpoint, which waits for no reader or writer. Once a
+ * checkpoint has copied every frame, the next commit starts the WAL from
+ * its beginning again. Should writers keep the WAL from ever being copied
+ * whole, a RESTART checkpoint at 16 times the threshold (waiting for the
+ * writer, like an automatic checkpoint would) bounds it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_internal.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#define CKPT_PAGES_DEFAULT 1000  /* SQLite's own wal_autocheckpoint default */
+#define CKPT_HARD_FACTOR 16      /* RESTART when the WAL reaches this many thresholds */
+
+/* Whether a checkpoint is due: the WAL holds at least the threshold, and
+ * has grown by that much since the last checkpoint (one that could not
+ * copy everything because commits went on is not repeated at once). */
+static bool ckpt_due(const store_ckpt_t *c)
+{
+	return c->frames >= (int)c->pages && c->frames - c->done >= (int)c->pages;
+}
+
+/* sqlite3_wal_hook: runs in the committing thread once the commit is
+ * durable; only notes the WAL's length and wakes the checkpointer. */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	(void)db, (void)name;
+	store_ckpt_t *c = arg;
+	pthread_mutex_lock(&c->lock);
+	if (frames < c->frames) {
+		c->done = 0;  /* the WAL started over */
+	}
+	c->frames = frames;
+	if (ckpt_due(c)) {
+		pthread_cond_signal(&c->wake);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return SQLITE_OK;
+}
+
+/* One checkpoint of the WAL as it was at frames; called without the lock. */
+static void ckpt_run(store_ckpt_t *c, int frames)
+{
+	bool hard = frames >= (int)(c->pages * CKPT_HARD_FACTOR);
+	int mode = hard ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE;
+	int log = 0, copied = 0;
+	int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, mode, &log, &copied);
+	/* BUSY: another connection is checkpointing, or (RESTART) the wait for
+	 * readers timed out; the next commit asks again. */
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+		log_warning("store: WAL checkpoint failed: %s", sqlite3_errmsg(c->db));
+	}
+	pthread_mutex_lock(&c->lock);
+	if (c->frames >= frames) {  /* else the WAL started over meanwhile */
+		c->done = frames;
+	}
+	if (hard) {
+		c->restart++;
+	} else {
+		c->passive++;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void *ckpt_main(void *arg)
+{
+	store_ckpt_t *c = arg;
+	pthread_mutex_lock(&c->lock);
+	while (!c->stop) {
+		if (!ckpt_due(c)) {
+			pthread_cond_wait(&c->wake, &c->lock);
+			continue;
+		}
+		int frames = c->frames;
+		pthread_mutex_unlock(&c->lock);
+		ckpt_run(c, frames);
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* The checkpointer's own connection: same file, FULL sync of the copy. */
+static int ckpt_open(store_t *st, store_ckpt_t *c)
+{
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	if (sqlite3_open_v2(st->path, &c->db, flags, NULL) != SQLITE_OK) {
+		return store_failf(st, CIRRUS_EIO, "checkpointer: %s",
+		                   c->db ? sqlite3_errmsg(c->db) : "out of memory");
+	}
+	sqlite3_busy_timeout(c->db, 5000);
+	if (sqlite3_exec(c->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK) {
+		return store_failf(st, CIRRUS_EIO, "checkpointer: %s", sqlite3_errmsg(c->db));
+	}
+	return 0;
+}
+
+static void ckpt_free(store_ckpt_t *c)
+{
+	sqlite3_close(c->db);
+	pthread_cond_destroy(&c->wake);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+int store_checkpoint_start(store_t *st, unsigned pages)
+{
+	if (st->ckpt != NULL) {
+		return store_failf(st, CIRRUS_EINVAL, "the checkpointer is already running");
+	}
+	if (st->path[0] == '\0' || strcmp(st->path, ":memory:") == 0) {
+		return 0; /* no WAL to checkpoint */
+	}
+	store_ckpt_t *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		return store_failf(st, CIRRUS_ENOMEM, "out of memory");
+	}
+	c->pages = pages ? pages : CKPT_PAGES_DEFAULT;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->wake, NULL);
+	int ret = ckpt_open(st, c);
+	if (ret == 0 && pthread_create(&c->thread, NULL, ckpt_main, c) != 0) {
+		ret = store_failf(st, CIRRUS_ENOMEM, "checkpointer: cannot start a thread");
+	}
+	if (ret != 0) {
+		ckpt_free(c);
+		return ret;
+	}
+	/* wal_autocheckpoint=0 first: it would replace the hook set after it. */
+	sqlite3_wal_autocheckpoint(st->db, 0);
+	sqlite3_wal_hook(st->db, on_wal_commit, c);
+	st->ckpt = c;
+	return 0;
+}
+
+void store_checkpoint_stats(store_t *st, uint64_t *passive, uint64_t *restart)
+{
+	*passive = *restart = 0;
+	store_ckpt_t *c = st->ckpt;
+	if (c != NULL) {
+		pthread_mutex_lock(&c->lock);
+		*passive = c->passive;
+		*restart = c->restart;
+		pthread_mutex_unlock(&c->lock);
+	}
+}
+
+void store_checkpoint_stop(store_t *st)
+{
+	store_ckpt_t *c = st->ckpt;
+	if (c == NULL) {
+		return;
+	}
+	sqlite3_wal_hook(st->db, NULL, NULL);
+	pthread_mutex_lock(&c->lock);
+	c->stop = true;
+	pthread_cond_signal(&c->wake);
+	pthread_mutex_unlock(&c->lock);
+	pthread_join(c->thread, NULL);
+	ckpt_free(c);
+	st->ckpt = NULL;
+	/* Without a hook, commits from here on checkpoint as SQLite does. */
+	sqlite3_wal_autocheckpoint(st->db, CKPT_PAGES_DEFAULT);
+}
