@@ -11,6 +11,13 @@ int cmd_serve(int argc, char **argv);
 /*! \brief `cirrus zone check`: load a zone file and report what is wrong. */
 int cmd_zone(int argc, char **argv);
 
+/*! \brief `cirrus zone compile`: write zone files as a compiled image. */
+int cmd_zone_compile(int argc, char **argv);
+
+/*! \brief The origin a zone file's name implies: its base name without .zone
+ *  or .db (malloc'ed; NULL when out of memory). */
+char *cmd_zone_origin(const char *path);
+
 /*! \brief `cirrus token`: create, list and delete API tokens in the store. */
 int cmd_token(int argc, char **argv);
 

@@ -7,7 +7,6 @@
  * zone that fails to load (file or policy) keeps its previous version.
  * Sockets, threads and signals belong to net/; which zones are served is
  * the control plane's (ctl/) to say.
-
  */
 #include <errno.h>
 #include <getopt.h>
@@ -33,13 +32,16 @@
 #include "zone/zone.h"
 
 static const char usage_serve[] =
-	"usage: cirrus serve -c FILE [-p PORT] [-w WORKERS]\n"
+	"usage: cirrus serve -c FILE [-p PORT] [-w WORKERS] [--image IMAGE]\n"
 	"\n"
 	"Serve the zones listed in the configuration FILE over UDP and TCP.\n"
 	"  -c, --config FILE    configuration (YAML, see docs/configuration.md)\n"
 	"  -p, --port PORT      port to listen on (overrides server.port)\n"
 	"  -w, --workers N      UDP worker threads, 0 = one per CPU\n"
 	"                       (overrides server.workers)\n"
+	"  -i, --image IMAGE    start from a compiled image (cirrus zone compile)\n"
+	"                       instead of parsing the zone files; a zone whose\n"
+	"                       file changed since is loaded from the file\n"
 	"  -h, --help           show this help\n"
 	"SIGHUP reloads the zone files; SIGTERM or SIGINT stops the server.\n";
 
@@ -55,6 +57,7 @@ typedef struct serve {
 	ctl_t *ctl;
 	api_t *api;
 	const policy_health_t *health; /* read by the engine through engine.health */
+	const char *image_path;        /* --image, or NULL */
 } serve_t;
 
 /* Command-line values; -1 when not given. */
@@ -62,6 +65,7 @@ typedef struct serve_args {
 	const char *conf_path;
 	long port;
 	long workers;
+	const char *image_path;
 } serve_args_t;
 
 static long parse_number(const char *s, long max)
@@ -79,17 +83,19 @@ static int parse_args(int argc, char **argv, serve_args_t *args)
 		{ "config", required_argument, NULL, 'c' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "image", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	*args = (serve_args_t) { .port = -1, .workers = -1 };
 	int opt;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":c:p:w:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":c:p:w:i:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': args->conf_path = optarg; break;
 		case 'p': args->port = parse_number(optarg, 65535); break;
 		case 'w': args->workers = parse_number(optarg, CONF_WORKERS_MAX); break;
+		case 'i': args->image_path = optarg; break;
 		case 'h': fputs(usage_serve, stdout); return 0;
 		default:  return cmd_bad_option("serve", opt, argv, usage_serve);
 		}
@@ -172,23 +178,76 @@ static int load_zone(const char *conf_path, const conf_zone_t *z, zone_t **out)
 	return r;
 }
 
-/* Load every zone file into s->zones, each holding a reference. */
+/* Take the image zone for z out of image[]: the same apex, compiled from
+ * the same file (zone_image_load has checked that it did not change). */
+static zone_t *take_image_zone(const conf_zone_t *z, zone_t **image, size_t count)
+{
+	knot_dname_storage_t apex;
+	char *file = realpath(z->file, NULL);
+	zone_t *found = NULL;
+	if (file != NULL && knot_dname_from_str(apex, z->origin, sizeof(apex)) != NULL) {
+		knot_dname_to_lower(apex);
+		for (size_t i = 0; found == NULL && i < count; i++) {
+			if (image[i] != NULL && knot_dname_is_equal(zone_apex(image[i]), apex) &&
+			    image[i]->source != NULL && strcmp(image[i]->source, file) == 0) {
+				found = image[i];
+				image[i] = NULL;
+			}
+		}
+	}
+	free(file);
+	return found;
+}
+
+/* The zone for z: from the image when it has it, else from its file. */
+static int serve_zone(serve_t *s, const conf_zone_t *z, zone_t **image, size_t count,
+                      zone_t **out)
+{
+	*out = take_image_zone(z, image, count);
+	if (*out == NULL) {
+		return load_zone(s->conf.path, z, out);
+	}
+	log_info("zone %s: %zu records from image %s", z->origin, (*out)->record_count,
+	         s->image_path);
+	return z->policy_count > 0 ? attach_policies(s->conf.path, z, out) : 0;
+}
+
+/* The zones of --image; none (and a warning) when it cannot be used. */
+static void serve_open_image(const serve_t *s, zone_t ***image, size_t *count)
+{
+	char err[1024] = "";
+	*image = NULL;
+	*count = 0;
+	if (s->image_path != NULL &&
+	    zone_image_load(s->image_path, true, image, count, err, sizeof(err)) != 0) {
+		log_warning("%s; loading the zone files instead", err);
+	}
+}
+
+/* Load every zone (from the image or its file) into s->zones, each holding
+ * a reference. */
 static int serve_load(serve_t *s)
 {
-	size_t n = s->conf.zone_count, failed = 0;
+	size_t n = s->conf.zone_count, failed = 0, image_count;
+	zone_t **image;
 	s->zones = calloc(n ? n : 1, sizeof(zone_t *));
 	if (s->zones == NULL) {
 		return CIRRUS_ENOMEM;
 	}
+	serve_open_image(s, &image, &image_count);
 	for (size_t i = 0; i < n; i++) {
 		const conf_zone_t *z = &s->conf.zones[i];
-		int r = load_zone(s->conf.path, z, &s->zones[i]);
+		int r = serve_zone(s, z, image, image_count, &s->zones[i]);
 		if (r != 0) {
 			log_error("zone %s: cannot load %s (%s)", z->origin, z->file,
 			          cirrus_strerror(r));
 			failed++;
 		}
 	}
+	for (size_t i = 0; i < image_count; i++) {
+		zone_free(image[i]); /* zones the configuration does not serve */
+	}
+	free(image);
 	for (size_t i = 0; i < n; i++) {
 		if (s->zones[i] != NULL) {
 			zone_ref(s->zones[i]);
@@ -497,6 +556,7 @@ int cmd_serve(int argc, char **argv)
 	if (s.conf.workers == 0) {
 		s.conf.workers = cpu_count();
 	}
+	s.image_path = args.image_path;
 	log_set_level(s.conf.log_level);
 	/* A client that resets a TCP connection must not kill the server. */
 	signal(SIGPIPE, SIG_IGN);

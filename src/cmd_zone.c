@@ -19,11 +19,14 @@ static const char usage_zone[] =
 	"usage: cirrus zone check FILE [--origin NAME]\n"
 	"       cirrus zone import FILE [--origin NAME] [--db PATH]\n"
 	"       cirrus zone export ZONE [--db PATH]\n"
+	"       cirrus zone compile (-c CONFIG | FILE [--origin NAME]) -O IMAGE\n"
 	"\n"
 	"check   load FILE as a zone and report errors and warnings as\n"
 	"        FILE:LINE: LEVEL: reason\n"
 	"import  check FILE, then store it as an API-managed zone (audited)\n"
 	"export  print a stored zone as a master file\n"
+	"compile write zone files as an image `serve --image` starts from (see\n"
+	"        cirrus zone compile --help)\n"
 	"  -o, --origin NAME   zone apex (default: FILE's name without .zone or .db)\n"
 	"  -d, --db PATH       the store (default ./cirrus.db, as `cirrus serve`)\n"
 	"  -h, --help          show this help\n"
@@ -52,8 +55,7 @@ static void print_diag(void *ctx, zone_diag_level_t level, const char *file,
 	}
 }
 
-/* The origin implied by a file name: its base name without .zone or .db. */
-static char *origin_from_path(const char *path)
+char *cmd_zone_origin(const char *path)
 {
 	const char *base = strrchr(path, '/');
 	char *origin = strdup(base != NULL ? base + 1 : path);
@@ -126,7 +128,7 @@ static int cmd_zone_check(int argc, char **argv)
 	if (rc >= 0) {
 		return rc;
 	}
-	char *implied = a.origin == NULL ? origin_from_path(a.target) : NULL;
+	char *implied = a.origin == NULL ? cmd_zone_origin(a.target) : NULL;
 	if (a.origin == NULL && implied == NULL) {
 		fprintf(stderr, "cirrus: out of memory\n");
 		return 1;
@@ -165,7 +167,7 @@ static int cmd_zone_import(int argc, char **argv)
 	if (rc >= 0) {
 		return rc;
 	}
-	char *implied = a.origin == NULL ? origin_from_path(a.target) : NULL;
+	char *implied = a.origin == NULL ? cmd_zone_origin(a.target) : NULL;
 	const char *origin = a.origin != NULL ? a.origin : implied;
 	check_t check = { .path = a.target };
 	zone_t *zone = NULL;
@@ -235,6 +237,9 @@ int cmd_zone(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "export") == 0) {
 		return cmd_zone_export(argc - 1, argv + 1);
+	}
+	if (strcmp(argv[1], "compile") == 0) {
+		return cmd_zone_compile(argc - 1, argv + 1);
 	}
 	char problem[256];
 	snprintf(problem, sizeof(problem), "unknown subcommand '%s'", argv[1]);

@@ -62,7 +62,13 @@ typedef struct zone {
 	 * over by zone_update: a new version starts without policies. */
 	void *policy;
 	void (*policy_free)(void *policy);
+	/* The compiled image (zone_image.c) whose block holds nodes of this
+	 * version, with a reference; NULL for zones built in memory. */
+	struct zone_image *image;
 } zone_t;
+
+/*! \brief A compiled zone image's memory, shared by the zones loaded from it. */
+typedef struct zone_image zone_image_t;
 
 /*! \brief Severity of a zone-check diagnostic. */
 typedef enum {
@@ -94,6 +100,31 @@ typedef void (*zone_diag_cb_t)(void *ctx, zone_diag_level_t level,
  */
 int zone_load_file(const char *path, const char *origin, zone_diag_cb_t diag,
                    void *ctx, zone_t **out);
+
+/*!
+ * \brief Write zones to path as a compiled image (`cirrus zone compile`):
+ * their in-memory layout, ready to load without parsing. Written to
+ * path.tmp, synced and renamed, so readers never see half an image.
+ * \retval 0, -CIRRUS_EIO, -CIRRUS_ENOMEM, -CIRRUS_EINVAL (message in err)
+ */
+int zone_image_write(const char *path, zone_t *const *zones, size_t count, char *err,
+                     size_t errlen);
+
+/*!
+ * \brief Load every zone of a compiled image.
+ * \param check_sources  refuse the image if a zone's source file still
+ *                       exists and changed (size or mtime) since compiling
+ * \param zones          set to a malloc'ed array of count zones, each owned by
+ *                       the caller (zone_free); free the array itself
+ * \retval 0; -CIRRUS_EINVAL not an image, another build's layout, damaged or
+ *         stale; -CIRRUS_EIO; -CIRRUS_ENOMEM (message in err)
+ */
+int zone_image_load(const char *path, bool check_sources, zone_t ***zones, size_t *count,
+                    char *err, size_t errlen);
+
+/*! \brief References on an image's block, for zone versions sharing it. */
+void zone_image_retain(zone_image_t *image);
+void zone_image_release(zone_image_t *image);
 
 /*
  * Building a zone from records that do not come from a file (the store).

@@ -68,6 +68,10 @@ void zone_check_zone(zone_builder_t *b, bool glue);
  */
 int zone_builder_finish(zone_builder_t *b, zone_t **out);
 
+/* Marks a node that lives inside a compiled image's block (zone_image.c):
+ * freed with the block, never by itself. Copies do not inherit it. */
+#define ZONE_NODE_IMAGE (1u << 14)
+
 /* Node table and node primitives (zone_table.c). */
 
 /*! \brief Hash of a lower-case wire name. */

@@ -150,7 +150,7 @@ zone_node_t *zone_node_copy(const zone_node_t *src)
 	if (n == NULL) {
 		return NULL;
 	}
-	n->flags = src->flags;
+	n->flags = src->flags & ~ZONE_NODE_IMAGE;
 	n->children = src->children;
 	if (src->rrset_count == 0) {
 		return n;
@@ -175,6 +175,9 @@ zone_node_t *zone_node_copy(const zone_node_t *src)
 
 void zone_node_free(zone_node_t *n)
 {
+	if (n->flags & ZONE_NODE_IMAGE) {
+		return; /* freed with its image */
+	}
 	for (uint16_t r = 0; r < n->rrset_count; r++) {
 		knot_rdataset_clear(&n->rrsets[r].rrs, NULL);
 	}
@@ -299,6 +302,7 @@ void zone_free(zone_t *zone)
 	if (zone->policy_free != NULL) {
 		zone->policy_free(zone->policy);
 	}
+	zone_image_release(zone->image);
 	free(zone->retired);
 	free(zone->table);
 	free(zone->source);

@@ -79,8 +79,9 @@ int zone_update_new(zone_t *zone, zone_update_t **out)
 		.apex = zone->apex, .soa = zone->soa, .table = table,
 		.table_mask = zone->table_mask, .node_count = zone->node_count,
 		.record_count = zone->record_count, .cut_count = zone->cut_count,
-		.source = source,
+		.source = source, .image = zone->image,
 	};
+	zone_image_retain(zone->image); /* unchanged nodes stay in its block */
 	u->base = zone;
 	u->next = next;
 	*out = u;
@@ -411,6 +412,7 @@ void zone_update_abort(zone_update_t *u)
 	}
 	free(u->fresh.items);
 	free(u->retired.items);
+	zone_image_release(u->next->image);
 	free(u->next->table);
 	free(u->next->source);
 	free(u->next);

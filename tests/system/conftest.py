@@ -60,6 +60,7 @@ class Server:
         self.proc = None
         self.conf_path = self.workdir / "cirrus.yaml"
         self.stderr_path = self.workdir / "cirrus.stderr"
+        self.extra_args = []   # more `cirrus serve` arguments
 
     def write_conf(self):
         lines = ["server:",
@@ -83,7 +84,8 @@ class Server:
     def start(self, wait=True):
         self.write_conf()
         self.stderr = open(self.stderr_path, "ab")
-        self.proc = subprocess.Popen([cirrus_bin(), "serve", "-c", str(self.conf_path)],
+        self.proc = subprocess.Popen([cirrus_bin(), "serve", "-c", str(self.conf_path),
+                                      *self.extra_args],
                                      stdout=self.stderr, stderr=self.stderr)
         if wait:
             self.wait_ready()

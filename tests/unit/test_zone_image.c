@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * test_zone_image.c -- compiled zone images (zone/zone_image.c): a zone
+ * written and loaded back is the same zone; damaged, foreign and stale
+ * images are refused; versions made from a loaded zone share its block
+ * safely. Run under ASan, a wild read or a bad free fails the test.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "helpers.h"
+#include "util/error.h"
+
+#define ZONE_A \
+	"$TTL 300\n" \
+	"@ SOA ns1 hostmaster 7 3600 900 604800 60\n" \
+	"@ NS ns1\n" \
+	"@ MX 10 mail\n" \
+	"ns1 A 192.0.2.1\n" \
+	"mail A 192.0.2.25\n" \
+	"mail AAAA 2001:db8::25\n" \
+	"www A 192.0.2.80\n" \
+	"www A 192.0.2.81\n" \
+	"www TXT \"hello\" \"world\"\n" \
+	"alias CNAME www\n" \
+	"*.wild A 192.0.2.99\n" \
+	"a.b.c.ent TXT \"deep\"\n" \
+	"sub NS ns.sub\n" \
+	"ns.sub A 192.0.2.53\n" \
+	"_sip._udp SRV 0 5 5060 www\n" \
+	"caa CAA 0 issue \"ca.example\"\n" \
+	"old DNAME example.net.\n" \
+	"x TYPE65280 \\# 3 010203\n"
+
+#define ZONE_B \
+	"$TTL 60\n" \
+	"@ SOA ns hostmaster 1 3600 900 604800 60\n" \
+	"@ NS ns\n" \
+	"ns A 198.51.100.1\n"
+
+static char image_path[] = "/tmp/cirrus-test-image-XXXXXX";
+
+static int setup(void **state)
+{
+	(void)state;
+	int fd = mkstemp(image_path);
+	assert_true(fd >= 0);
+	close(fd);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	unlink(image_path);
+	return 0;
+}
+
+static char *export(const zone_t *z)
+{
+	char *text = NULL;
+	assert_int_equal(zone_export_text(z, &text), 0);
+	return text;
+}
+
+static void write_image(zone_t *const *zones, size_t count)
+{
+	char err[256] = "";
+	assert_int_equal(zone_image_write(image_path, zones, count, err, sizeof(err)), 0);
+}
+
+static int load_image(zone_t ***zones, size_t *count, char *err, size_t errlen)
+{
+	return zone_image_load(image_path, true, zones, count, err, errlen);
+}
+
+static void free_zones(zone_t **zones, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		zone_free(zones[i]);
+	}
+	free(zones);
+}
+
+static void test_round_trip_is_the_same_zone(void **state)
+{
+	(void)state;
+	zone_t *src[2] = { must_load("example.com", ZONE_A), must_load("example.org", ZONE_B) };
+	write_image(src, 2);
+	zone_t **got = NULL;
+	size_t count = 0;
+	char err[256] = "";
+	assert_int_equal(load_image(&got, &count, err, sizeof(err)), 0);
+	assert_int_equal(count, 2);
+	for (size_t i = 0; i < 2; i++) {
+		char *want = export(src[i]), *have = export(got[i]);
+		assert_string_equal(have, want);
+		free(want);
+		free(have);
+		assert_int_equal(got[i]->node_count, src[i]->node_count);
+		assert_int_equal(got[i]->record_count, src[i]->record_count);
+		assert_int_equal(got[i]->cut_count, src[i]->cut_count);
+		assert_int_equal(got[i]->apex->labels, src[i]->apex->labels);
+	}
+	/* node flags and the empty non-terminals come back too */
+	knot_dname_storage_t name;
+	knot_dname_from_str(name, "sub.example.com.", sizeof(name));
+	const zone_node_t *sub = zone_find(got[0], name);
+	assert_non_null(sub);
+	assert_true(sub->flags & ZONE_NODE_NS);
+	knot_dname_from_str(name, "c.ent.example.com.", sizeof(name));
+	const zone_node_t *ent = zone_find(got[0], name);
+	assert_non_null(ent);
+	assert_int_equal(ent->rrset_count, 0);
+	assert_int_equal(ent->children, 1);
+	free_zones(got, count);
+	zone_free(src[0]);
+	zone_free(src[1]);
+}
+
+/* A version made from an image zone copies what it changes and shares the
+ * rest; freeing the versions in either order frees the block once. */
+static void test_versions_share_the_block(void **state)
+{
+	(void)state;
+	zone_t *src = must_load("example.com", ZONE_A);
+	write_image(&src, 1);
+	zone_free(src);
+	zone_t **got = NULL;
+	size_t count = 0;
+	char err[256] = "";
+	assert_int_equal(load_image(&got, &count, err, sizeof(err)), 0);
+	zone_t *v1 = got[0];
+	free(got);
+
+	zone_update_t *u = NULL;
+	assert_int_equal(zone_update_new(v1, &u), 0);
+	knot_dname_storage_t www;
+	knot_dname_from_str(www, "www.example.com.", sizeof(www));
+	knot_rdata_t *first = zone_node_rrset(zone_find(v1, www), KNOT_RRTYPE_A)->rrs.rdata;
+	assert_int_equal(zone_update_remove_rr(u, www, KNOT_RRTYPE_A, first), 0);
+	assert_int_equal(zone_update_set_serial(u, 8), 0);
+	zone_t *v2 = NULL;
+	assert_int_equal(zone_update_commit(u, &v2), 0);
+	assert_int_equal(zone_node_rrset(zone_find(v2, www), KNOT_RRTYPE_A)->rrs.count, 1);
+	assert_int_equal(zone_node_rrset(zone_find(v1, www), KNOT_RRTYPE_A)->rrs.count, 2);
+
+	/* an aborted update releases its reference as well */
+	assert_int_equal(zone_update_new(v2, &u), 0);
+	zone_update_abort(u);
+
+	zone_free(v2);   /* the newest first: v1 still reads the block */
+	assert_int_equal(zone_node_rrset(zone_find(v1, www), KNOT_RRTYPE_A)->rrs.count, 2);
+	zone_free(v1);
+}
+
+static void test_refuses_what_is_not_an_image(void **state)
+{
+	(void)state;
+	FILE *f = fopen(image_path, "w");
+	assert_non_null(f);
+	fputs("$ORIGIN example.com.\n@ SOA ns hm 1 2 3 4 5\n", f);
+	fclose(f);
+	zone_t **got = NULL;
+	size_t count = 0;
+	char err[256] = "";
+	assert_int_equal(load_image(&got, &count, err, sizeof(err)), CIRRUS_EINVAL);
+	assert_non_null(strstr(err, "not a zone image"));
+	assert_int_equal(zone_image_load("/nonexistent/cirrus.img", false, &got, &count, err,
+	                                 sizeof(err)), CIRRUS_EIO);
+}
+
+static uint8_t *read_file(size_t *size)
+{
+	FILE *f = fopen(image_path, "rb");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	*size = (size_t)ftell(f);
+	rewind(f);
+	uint8_t *buf = malloc(*size);
+	assert_int_equal(fread(buf, 1, *size, f), *size);
+	fclose(f);
+	return buf;
+}
+
+static void put_file(const uint8_t *buf, size_t size)
+{
+	FILE *f = fopen(image_path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(buf, 1, size, f), size);
+	fclose(f);
+}
+
+/* Truncations and random byte damage: an error or a zone, never a crash
+ * (ASan watches every read). Damage outside the structure may load. */
+static void test_damage_never_crashes(void **state)
+{
+	(void)state;
+	zone_t *src = must_load("example.com", ZONE_A);
+	write_image(&src, 1);
+	zone_free(src);
+	size_t size;
+	uint8_t *good = read_file(&size);
+	uint8_t *bad = malloc(size);
+	zone_t **got = NULL;
+	size_t count = 0;
+	char err[256];
+
+	for (size_t cut = 0; cut < size; cut += 37) {
+		put_file(good, cut);
+		assert_int_not_equal(load_image(&got, &count, err, sizeof(err)), 0);
+	}
+	srandom(20261201);
+	size_t refused = 0;
+	for (int round = 0; round < 1000; round++) {
+		memcpy(bad, good, size);
+		for (int k = 0; k < 1 + round % 4; k++) {
+			bad[(size_t)random() % size] ^= (uint8_t)(1 + random() % 255);
+		}
+		put_file(bad, size);
+		if (load_image(&got, &count, err, sizeof(err)) != 0) {
+			refused++;
+			continue;
+		}
+		for (size_t i = 0; i < count; i++) {
+			char *text = NULL;
+			(void)zone_export_text(got[i], &text);
+			free(text);
+		}
+		free_zones(got, count);
+	}
+	assert_true(refused > 0);
+	free(bad);
+	free(good);
+}
+
+static void test_header_from_another_build_is_refused(void **state)
+{
+	(void)state;
+	zone_t *src = must_load("example.org", ZONE_B);
+	write_image(&src, 1);
+	zone_free(src);
+	size_t size;
+	uint8_t *buf = read_file(&size);
+	buf[24] ^= 0xff; /* image_header_t.node_size */
+	put_file(buf, size);
+	free(buf);
+	zone_t **got = NULL;
+	size_t count = 0;
+	char err[256] = "";
+	assert_int_equal(load_image(&got, &count, err, sizeof(err)), CIRRUS_EINVAL);
+	assert_non_null(strstr(err, "compile again"));
+}
+
+static void test_stale_source_is_refused(void **state)
+{
+	(void)state;
+	char zone_path[] = "/tmp/cirrus-test-image-zone-XXXXXX";
+	int fd = mkstemp(zone_path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, ZONE_B, strlen(ZONE_B)), (ssize_t)strlen(ZONE_B));
+	close(fd);
+	zone_t *src = NULL;
+	assert_int_equal(zone_load_file(zone_path, "example.org", NULL, NULL, &src), 0);
+	write_image(&src, 1);
+	zone_free(src);
+
+	zone_t **got = NULL;
+	size_t count = 0;
+	char err[512] = "";
+	assert_int_equal(load_image(&got, &count, err, sizeof(err)), 0);
+	free_zones(got, count);
+
+	FILE *f = fopen(zone_path, "a");
+	assert_non_null(f);
+	fputs("extra A 198.51.100.2\n", f);
+	fclose(f);
+	assert_int_equal(load_image(&got, &count, err, sizeof(err)), CIRRUS_EINVAL);
+	assert_non_null(strstr(err, "changed after the image was compiled"));
+	/* without the check it loads, as compiled */
+	assert_int_equal(zone_image_load(image_path, false, &got, &count, err, sizeof(err)), 0);
+	free_zones(got, count);
+	unlink(zone_path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip_is_the_same_zone),
+		cmocka_unit_test(test_versions_share_the_block),
+		cmocka_unit_test(test_refuses_what_is_not_an_image),
+		cmocka_unit_test(test_damage_never_crashes),
+		cmocka_unit_test(test_header_from_another_build_is_refused),
+		cmocka_unit_test(test_stale_source_is_refused),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
