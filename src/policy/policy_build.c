@@ -249,7 +249,7 @@ static int rule_checks(build_t *b, const policy_spec_t *spec, policy_node_t *n)
 
 static int compile_rule(build_t *b, const policy_spec_t *spec, int depth, policy_node_t **out)
 {
-	policy_rule_t rule;
+	policy_rule_t rule = POLICY_RULE_WEIGHTED; /* set by parse_rule(); GCC -O3 cannot tell */
 	int r = parse_rule(b, spec, &rule);
 	if (r != 0) {
 		return r;
