@@ -110,30 +110,31 @@ def ratio(a, b):
 
 
 def ratio_lines(summaries):
-    """Cirrus against each other server, where both have numbers."""
+    """Cirrus (and Cirrus from a compiled image) against each other server,
+    where both have numbers."""
     lines = []
-    if "cirrus" not in summaries:
-        return lines
-    c = summaries["cirrus"]
-    for other in ("knot", "nsd"):
-        if other not in summaries:
+    for mine, label in (("cirrus", "Cirrus"), ("cirrus-image", "Cirrus image")):
+        if mine not in summaries:
             continue
-        o = summaries[other]
-        for mode in ("udp", "tcp"):
-            q = ratio(c[mode + "_qps"], o[mode + "_qps"])
-            u = ratio(c[mode + "_us_per_query"], o[mode + "_us_per_query"])
-            if q is None and u is None:
+        c = summaries[mine]
+        for other in ("knot", "nsd"):
+            if other not in summaries:
                 continue
-            lines.append("Cirrus/%s %s: QPS x%s, CPU per query x%s" %
-                         ("Knot" if other == "knot" else "NSD", mode.upper(),
-                          fmt(q, "%.2f"), fmt(u, "%.2f")))
-        for zone in ("10k", "1m"):
-            t = ratio(c["start_" + zone], o["start_" + zone])
-            m = ratio(c["pss_" + zone], o["pss_" + zone])
-            if t is not None or m is not None:
-                lines.append("Cirrus/%s %s zone: cold start x%s, memory x%s" %
-                             ("Knot" if other == "knot" else "NSD", zone.upper(),
-                              fmt(t, "%.2f"), fmt(m, "%.2f")))
+            o = summaries[other]
+            name = "Knot" if other == "knot" else "NSD"
+            for mode in ("udp", "tcp"):
+                q = ratio(c[mode + "_qps"], o[mode + "_qps"])
+                u = ratio(c[mode + "_us_per_query"], o[mode + "_us_per_query"])
+                if q is None and u is None:
+                    continue
+                lines.append("%s/%s %s: QPS x%s, CPU per query x%s" %
+                             (label, name, mode.upper(), fmt(q, "%.2f"), fmt(u, "%.2f")))
+            for zone in ("10k", "1m"):
+                t = ratio(c["start_" + zone], o["start_" + zone])
+                m = ratio(c["pss_" + zone], o["pss_" + zone])
+                if t is not None or m is not None:
+                    lines.append("%s/%s %s zone: cold start x%s, memory x%s" %
+                                 (label, name, zone.upper(), fmt(t, "%.2f"), fmt(m, "%.2f")))
     return lines
 
 
