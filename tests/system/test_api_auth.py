@@ -119,6 +119,25 @@ def test_tokens_api(api):
     assert_error(srv.call("DELETE", "tokens/acme"), 404)
 
 
+def test_tokens_api_is_admin_only(api):
+    """Every /tokens operation needs `admin`; even a token that may write
+    every zone gets 403, and nothing changes."""
+    srv = api()
+    srv.make_token("victim", "zone:a.test:read")
+    for scopes in (["zone:*:write"], ["zone:*:read"]):
+        name = scopes[0].split(":")[2]
+        secret = srv.make_token(f"not-admin-{name}", *scopes)
+        assert_error(srv.get("tokens", token=secret), 403)
+        assert_error(srv.call("POST", "tokens", {"name": "escalate", "scopes": ["admin"]},
+                              token=secret), 403)
+        assert_error(srv.call("DELETE", "tokens/victim", token=secret), 403)
+        assert_error(srv.call("DELETE", "tokens/admin", token=secret), 403)
+    assert_error(srv.call("POST", "tokens", {"name": "x", "scopes": ["admin"]}, token=None), 401)
+    assert_error(srv.call("DELETE", "tokens/victim", token="cirrus_" + "A" * 43), 401)
+    names = sorted(t["name"] for t in srv.get("tokens").json()["tokens"])
+    assert names == ["admin", "not-admin-read", "not-admin-write", "victim"]
+
+
 @pytest.mark.parametrize("body,field", [
     ({"name": "x", "scopes": ["zone:example.com:delete"]}, "scopes[0]"),
     ({"name": "x", "scopes": ["admin", "root"]}, "scopes[1]"),

@@ -1,7 +1,10 @@
 """REST API zones (issue 3): create with SOA and NS defaults, list, get,
-delete, export as a master file that `cirrus zone check` accepts; store
+delete, export as a master file that `cirrus zone check`, Knot's
+`kzonecheck` and BIND's `named-checkzone` accept; store
 zones and file zones served side by side, and every change visible over
 DNS as soon as the API answers."""
+import subprocess
+
 import dns.rcode
 
 from util_api import api, assert_error, replace  # noqa: F401 (fixture)
@@ -113,6 +116,19 @@ def test_export_passes_zone_check(api, tmp_path):
     assert res.returncode == 0, res.stderr + text
     records = srv.get("zones/export.test").json()["records"]
     assert f"{records} records" in res.stdout
+    # the other servers' own checkers (scripts/deps.sh test installs both)
+    for argv in (["kzonecheck", "-o", "export.test.", str(path)],
+                 ["named-checkzone", "-k", "fail", "-n", "fail", "-i", "local",
+                  "export.test.", str(path)]):
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, f"{argv[0]} rejects the export:\n{p.stdout}{p.stderr}\n{text}"
+    # and the export imports back into another store as the same zone
+    db = tmp_path / "copy.db"
+    res = run_cirrus("zone", "import", path, "--origin", "export.test.", "--db", db)
+    assert res.returncode == 0, res.stderr
+    again = run_cirrus("zone", "export", "export.test.", "--db", db)
+    assert again.returncode == 0, again.stderr
+    assert sorted(again.stdout.splitlines()) == sorted(text.splitlines())
     # and a file zone exports too
     assert srv.get("zones/file.test/export").status == 200
     assert_error(srv.get("zones/missing.test/export"), 404)

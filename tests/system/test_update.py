@@ -2,14 +2,20 @@
 (bind9-dnsutils) against `cirrus serve` with a store: an ACME-style add and
 delete of `_acme-challenge` TXT records seen in DNS answers, a key whose
 rules do not cover the name (REFUSED), bad keys (NOTAUTH with the TSIG
-error), a stale clock (BADTIME), unsigned updates and file zones (REFUSED).
+error), a stale clock (BADTIME), unsigned updates and file zones (REFUSED);
+the five prerequisites of RFC 2136 section 2.4 over UDP and TCP; one audit
+row and one journal entry per update (read from the SQLite file); and
+concurrent updates that lose nothing.
 
 The zone goes into the store with `cirrus zone import`, the keys with
 `cirrus key add`, on the same SQLite file the server opens.
 """
 import base64
+import json
 import shutil
+import sqlite3
 import subprocess
+import threading
 import time
 from unittest import mock
 
@@ -40,6 +46,7 @@ ns1  A   192.0.2.1
 """
 ACME_SECRET = base64.b64encode(b"system-test-acme-key-32-bytes-!!").decode()
 ACME_RULE = f"zone={ZONE} name=_acme-challenge.* types=TXT"
+ALL_SECRET = base64.b64encode(b"system-test-all-key-64-bytes-for-hmac-sha512-0123456789abcdef!!").decode()
 
 pytestmark = pytest.mark.skipif(shutil.which("nsupdate") is None,
                                 reason="nsupdate (bind9-dnsutils) is not installed")
@@ -202,3 +209,115 @@ def test_key_file_works_with_nsupdate_k(srv, tmp_path):
     p = subprocess.run(["nsupdate", "-t", "5", "-k", str(keyfile)], input=script,
                        capture_output=True, text=True, timeout=60)
     assert p.returncode != 0
+
+
+def add_all_key(srv):
+    """A hmac-sha512 key that may change anything in the zone."""
+    r = srv.cirrus("key", "add", "all", "--algorithm", "hmac-sha512", "--secret", ALL_SECRET,
+                   "--rule", f"zone={ZONE} name=* types=*")
+    assert r.returncode == 0, r.stderr
+    return f"hmac-sha512:all:{ALL_SECRET}"
+
+
+# (prerequisite, the rcode it fails with or None): RFC 2136 2.4.1 to 2.4.5
+PREREQS = [
+    (f"prereq yxrrset www.{ZONE} A", None),                 # 2.4.1 RRset exists
+    (f"prereq yxrrset www.{ZONE} AAAA", "NXRRSET"),
+    (f"prereq yxrrset www.{ZONE} A 192.0.2.80", None),      # 2.4.2 ... with this value
+    (f"prereq yxrrset www.{ZONE} A 192.0.2.81", "NXRRSET"),
+    (f"prereq nxrrset www.{ZONE} AAAA", None),              # 2.4.3 RRset does not exist
+    (f"prereq nxrrset www.{ZONE} A", "YXRRSET"),
+    (f"prereq yxdomain WWW.{ZONE}", None),                  # 2.4.4 name is in use
+    (f"prereq yxdomain nothing.{ZONE}", "NXDOMAIN"),
+    (f"prereq nxdomain nothing.{ZONE}", None),              # 2.4.5 name is not in use
+    (f"prereq nxdomain www.{ZONE}", "YXDOMAIN"),
+]
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_prerequisites(srv, tcp):
+    key = add_all_key(srv)
+    for i, (prereq, error) in enumerate(PREREQS):
+        name = f"pre{i}.{ZONE}"
+        serial = srv.serial()
+        rc, out = srv.nsupdate(key, f"{prereq}\nupdate add {name} 60 A 192.0.2.{i + 1}", tcp=tcp)
+        answer = srv.query(name, "A")
+        if error is None:
+            assert rc == 0, f"{prereq}: {out}"
+            assert answer.answer[0][0].address == f"192.0.2.{i + 1}"
+            assert srv.serial() == serial + 1
+        else:
+            assert rc != 0 and error in out, f"{prereq}: {out}"
+            assert answer.rcode() == dns.rcode.NXDOMAIN
+            assert srv.serial() == serial
+    # all prerequisites of one update must hold: one failing stops it
+    rc, out = srv.nsupdate(key, f"prereq yxdomain www.{ZONE}\nprereq nxdomain www.{ZONE}\n"
+                                f"update add both.{ZONE} 60 A 192.0.2.99", tcp=tcp)
+    assert rc != 0 and "YXDOMAIN" in out, out
+    assert srv.query(f"both.{ZONE}", "A").rcode() == dns.rcode.NXDOMAIN
+
+
+def store_rows(srv):
+    """(audit rows of updates, journal rows of the zone), read from the file."""
+    db = sqlite3.connect(srv.db, timeout=10)
+    try:
+        audit = db.execute("SELECT actor, action, zone, request_id, after FROM audit"
+                           " WHERE action = 'update' ORDER BY id").fetchall()
+        journal = db.execute("SELECT j.old_serial, j.new_serial, j.removed, j.added"
+                             " FROM journal j JOIN zones z ON j.zone_id = z.id"
+                             " WHERE z.name = ? ORDER BY j.id", (ZONE,)).fetchall()
+    finally:
+        db.close()
+    return audit, journal
+
+
+def test_each_update_is_one_audited_transaction(srv):
+    audit0, journal0 = store_rows(srv)
+    serial = srv.serial()
+    name = f"_acme-challenge.www.{ZONE}"
+    key = f"hmac-sha256:acme:{ACME_SECRET}"
+    rc, out = srv.nsupdate(key, f'update add {name} 60 TXT "one"\n'
+                                f'update add {name} 60 TXT "two"\n'
+                                f'update add _acme-challenge.{ZONE} 60 TXT "three"', tcp=True)
+    assert rc == 0, out
+    audit, journal = store_rows(srv)
+    assert len(audit) == len(audit0) + 1 and len(journal) == len(journal0) + 1
+    actor, action, zone, request_id, after = audit[-1]
+    assert (actor, action, zone) == ("acme", "update", ZONE)
+    assert request_id and request_id.startswith("127.0.0.1")
+    records = sorted(r for rrset in json.loads(after) for r in rrset["records"])
+    assert records == ['"one"', '"three"', '"two"']
+    old, new, removed, added = journal[-1]
+    assert (old, new) == (serial, serial + 1) and srv.serial() == serial + 1
+    assert removed == "" and len(added.splitlines()) == 3 and added.count("TXT") == 3
+    # a refused update writes nothing: no audit row, no journal entry
+    rc, out = srv.nsupdate(key, f"update add www.{ZONE} 60 A 192.0.2.66")
+    assert rc != 0 and "REFUSED" in out, out
+    assert store_rows(srv) == (audit, journal)
+
+
+def test_concurrent_updates_lose_nothing(srv):
+    """Four nsupdate clients at once, two on UDP and two on TCP, five
+    updates each: every one is served and the serial moved once per update."""
+    key = add_all_key(srv)
+    serial = srv.serial()
+    failures = []
+
+    def client(c):
+        for i in range(5):
+            rc, out = srv.nsupdate(key, f"update add c{c}-{i}.{ZONE} 60 A 192.0.2.{c + 1}",
+                                   tcp=c % 2 == 1)
+            if rc != 0:
+                failures.append(out)
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not failures, failures[:3]
+    for c in range(4):
+        for i in range(5):
+            r = srv.query(f"c{c}-{i}.{ZONE}", "A")
+            assert r.answer and r.answer[0][0].address == f"192.0.2.{c + 1}", (c, i)
+    assert srv.serial() == serial + 20
