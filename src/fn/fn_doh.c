@@ -109,12 +109,28 @@ static void section_min(const knot_pktsection_t *sec, uint32_t *min, bool *any)
 	}
 }
 
+/* Whether a SOA RDATA holds two names and the five numbers: libknot's
+ * parser leaves a short one to its accessors, which read past it. */
+static bool soa_complete(const knot_rdata_t *rd)
+{
+	const uint8_t *p = rd->data, *end = rd->data + rd->len;
+	for (int i = 0; i < 2; i++) {
+		int size = knot_dname_wire_check(p, end, NULL);
+		if (size <= 0) {
+			return false;
+		}
+		p += size;
+	}
+	return end - p >= 20;
+}
+
 /* RFC 2308 5: a negative answer is cached for min(SOA TTL, SOA MINIMUM). */
 static void negative_min(const knot_pktsection_t *auth, uint32_t *min)
 {
 	for (uint16_t i = 0; i < auth->count; i++) {
 		const knot_rrset_t *rr = knot_pkt_rr(auth, i);
-		if (rr->type == KNOT_RRTYPE_SOA && rr->rrs.count > 0) {
+		if (rr->type == KNOT_RRTYPE_SOA && rr->rrs.count > 0 &&
+		    soa_complete(rr->rrs.rdata)) {
 			uint32_t minimum = knot_soa_minimum(rr->rrs.rdata);
 			if (minimum < *min) {
 				*min = minimum;
