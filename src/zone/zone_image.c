@@ -1,23 +1,28 @@
 /* SPDX-License-Identifier: Apache-2.0
  * zone_image.c -- compiled zone images (`cirrus zone compile`): loaded zones
- * written out in the in-memory layout of zone_t, with file offsets where the
- * pointers go, so that a start needs one read and one pass that turns
- * offsets into pointers -- no parsing, no hashing, no per-node malloc.
+ * written out in the in-memory layout of zone_t, so that a start maps the
+ * file and uses it as it is -- no parsing, no hashing, no per-node malloc,
+ * and no copy: the pages are the page cache's, shared by every process that
+ * maps the image.
  *
  * Layout (host byte order; every part 8-byte aligned):
  *   image_header_t
- *   image_zone_t[zone_count]
- *   per zone: the node table as uint64 offsets (0 = empty slot), then each
- *   node (zone_node_t with its owner, rrsets holding an offset), its
- *   zone_rrset_t array (rrs.rdata holding an offset) and its rdata.
- * The header records the struct sizes it was written with; an image from a
- * build with another layout is refused, not misread. Every offset is checked
- * against the image size before it becomes a pointer, so a damaged image
- * gives an error, never a wild read.
+ *   image_zone_t[zone_count]                     (offsets from the file start)
+ *   per zone: the node table, then each node (zone_node_t and its owner),
+ *   its zone_rrset_t array and its rdata.
+ * Pointers inside the table, the nodes and the RRsets are written as they
+ * will be when the file is mapped at its home address (header.base, picked
+ * at random per image in a range programs leave alone). The loader maps the
+ * file there (MAP_FIXED_NOREPLACE, read-only); when that address is taken,
+ * it reads the file into memory elsewhere and moves every pointer by the
+ * difference. Either way each pointer is checked against the image's bounds
+ * first, and each RRset's records must fill exactly its byte count, so a
+ * damaged image gives an error, never a wild read. The header records the
+ * struct sizes it was written with; another build's image is refused.
  *
- * A loaded zone's nodes live inside the image block (ZONE_NODE_IMAGE): they
- * are never freed one by one; every version of the zone that may share them
- * holds a reference on the block (zone->image), the last one unmaps it.
+ * A loaded zone's nodes and table live inside the image (ZONE_NODE_IMAGE):
+ * they are never freed one by one; every version of the zone that may share
+ * them holds a reference on the image (zone->image), the last one unmaps it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,15 +31,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/error.h"
 #include "zone/zone_internal.h"
 
 #define IMAGE_MAGIC "CIRRUSZI"
-#define IMAGE_VERSION 1
+#define IMAGE_VERSION 2
 #define IMAGE_ALIGN 8
+
+/* Home addresses: one of 64 slots of 1 TiB from 17 TiB up: above
+ * AddressSanitizer's shadow memory (which ends just past 16 TiB), below where
+ * Linux puts PIE executables and their heap (about 85 TiB) and far below
+ * the mmap area near 128 TiB. */
+#define IMAGE_HOME_FIRST 0x110000000000ULL
+#define IMAGE_HOME_SLOT 0x10000000000ULL
+#define IMAGE_HOME_SLOTS 64
+
+/* Node flags an image keeps (ZONE_NODE_POLICY belongs to a version with
+ * policies attached, which the image does not hold). */
+#define NODE_FLAGS_KEPT (ZONE_NODE_NS | ZONE_NODE_DNAME | ZONE_NODE_CNAME)
 
 typedef struct image_header {
 	char magic[8];
@@ -45,7 +64,7 @@ typedef struct image_header {
 	uint16_t rrset_size;        /*!< sizeof(zone_rrset_t) */
 	uint16_t pointer_size;
 	uint16_t byte_order;        /*!< 0x0102 as written */
-	uint32_t reserved;
+	uint64_t base;              /*!< home address the pointers are written for */
 } image_header_t;
 
 typedef struct image_zone {
@@ -61,8 +80,10 @@ typedef struct image_zone {
 } image_zone_t;
 
 struct zone_image {
-	uint8_t *base;
+	uint8_t *base;              /*!< where the image is */
 	size_t size;
+	uintptr_t home;             /*!< where its pointers say it is */
+	bool mapped;                /*!< a read-only file mapping, else a private copy */
 	uint32_t refs;              /*!< atomic: versions may die on other threads */
 };
 
@@ -96,26 +117,36 @@ static size_t node_image_size(const zone_node_t *n)
 	return size;
 }
 
-/* Copy node n to buf + at; return the offset after it. */
-static size_t put_node(uint8_t *buf, size_t at, const zone_node_t *n)
+/* The image being written: its buffer and its home address. */
+typedef struct image_out {
+	uint8_t *buf;
+	uintptr_t home;
+} image_out_t;
+
+/* What a pointer to buf + at will be once the image is mapped at home. */
+static void *home_ptr(const image_out_t *o, size_t at)
 {
-	zone_node_t *out = (zone_node_t *)(buf + at);
+	return (void *)(o->home + at);
+}
+
+/* Copy node n to the image at `at`; return the offset after it. */
+static size_t put_node(const image_out_t *o, size_t at, const zone_node_t *n)
+{
+	zone_node_t *out = (zone_node_t *)(o->buf + at);
 	memcpy(out, n, sizeof(*n) + n->owner_size);
-	out->flags &= ZONE_NODE_NS | ZONE_NODE_DNAME | ZONE_NODE_CNAME;
+	out->flags = (n->flags & NODE_FLAGS_KEPT) | ZONE_NODE_IMAGE;
 	size_t next = align_up(at + sizeof(*n) + n->owner_size);
 	if (n->rrset_count == 0) {
 		out->rrsets = NULL;
 		return next;
 	}
-	uint64_t rrsets_at = next;
-	memcpy(&out->rrsets, &rrsets_at, sizeof(rrsets_at));
-	zone_rrset_t *rs = (zone_rrset_t *)(buf + next);
+	out->rrsets = home_ptr(o, next);
+	zone_rrset_t *rs = (zone_rrset_t *)(o->buf + next);
 	next = align_up(next + n->rrset_count * sizeof(zone_rrset_t));
 	for (uint16_t i = 0; i < n->rrset_count; i++) {
 		rs[i] = n->rrsets[i];
-		uint64_t rdata_at = next;
-		memcpy(buf + next, n->rrsets[i].rrs.rdata, n->rrsets[i].rrs.size);
-		memcpy(&rs[i].rrs.rdata, &rdata_at, sizeof(rdata_at));
+		memcpy(o->buf + next, n->rrsets[i].rrs.rdata, n->rrsets[i].rrs.size);
+		rs[i].rrs.rdata = home_ptr(o, next);
 		next = align_up(next + n->rrsets[i].rrs.size);
 	}
 	return next;
@@ -135,7 +166,7 @@ static char *image_source(const zone_t *z)
 /* Size of one zone's part: table, nodes, source name. */
 static size_t zone_image_part(const zone_t *z)
 {
-	size_t size = (z->table_mask + 1) * sizeof(uint64_t);
+	size_t size = (z->table_mask + 1) * sizeof(void *);
 	for (size_t i = 0; i <= z->table_mask; i++) {
 		if (z->table[i] != NULL) {
 			size += node_image_size(z->table[i]);
@@ -147,24 +178,24 @@ static size_t zone_image_part(const zone_t *z)
 	return size;
 }
 
-/* Lay zone z out at buf + at; fill its descriptor; return the end. */
-static size_t put_zone(uint8_t *buf, size_t at, const zone_t *z, image_zone_t *d)
+/* Lay zone z out at `at`; fill its descriptor; return the end. */
+static size_t put_zone(const image_out_t *o, size_t at, const zone_t *z, image_zone_t *d)
 {
-	uint64_t *table = (uint64_t *)(buf + at);
+	void **table = (void **)(o->buf + at);
 	size_t slots = z->table_mask + 1;
 	*d = (image_zone_t){
 		.table = at, .table_mask = z->table_mask, .node_count = z->node_count,
 		.record_count = z->record_count, .cut_count = z->cut_count,
 	};
-	size_t next = at + slots * sizeof(uint64_t);
+	size_t next = at + slots * sizeof(void *);
 	for (size_t i = 0; i < slots; i++) {
 		const zone_node_t *n = z->table[i];
-		table[i] = n != NULL ? next : 0;
+		table[i] = n != NULL ? home_ptr(o, next) : NULL;
 		if (n == z->apex) {
 			d->apex = next;
 		}
 		if (n != NULL) {
-			next = put_node(buf, next, n);
+			next = put_node(o, next, n);
 		}
 	}
 	char *source = image_source(z);
@@ -175,7 +206,7 @@ static size_t put_zone(uint8_t *buf, size_t at, const zone_t *z, image_zone_t *d
 			d->source_size = (uint64_t)st.st_size;
 		}
 		d->source = next;
-		strcpy((char *)buf + next, source);
+		strcpy((char *)o->buf + next, source);
 		next = align_up(next + strlen(source) + 1);
 		free(source);
 	}
@@ -223,35 +254,90 @@ int zone_image_write(const char *path, zone_t *const *zones, size_t count, char 
 	for (size_t i = 0; i < count; i++) {
 		size += zone_image_part(zones[i]);
 	}
-	uint8_t *buf = calloc(1, size);
-	if (buf == NULL) {
+	if (size > IMAGE_HOME_SLOT) {
+		return fail(err, errlen, CIRRUS_ELIMIT, "an image of %zu bytes is too large", size);
+	}
+	/* A random home, so that two images rarely want the same one. */
+	uint8_t slot = 0;
+	if (getrandom(&slot, 1, 0) != 1) {
+		slot = (uint8_t)time(NULL);
+	}
+	image_out_t o = {
+		.buf = calloc(1, size),
+		.home = IMAGE_HOME_FIRST + (slot % IMAGE_HOME_SLOTS) * IMAGE_HOME_SLOT,
+	};
+	if (o.buf == NULL) {
 		return fail(err, errlen, CIRRUS_ENOMEM, "out of memory for a %zu-byte image", size);
 	}
-	image_header_t *h = (image_header_t *)buf;
+	image_header_t *h = (image_header_t *)o.buf;
 	*h = (image_header_t){
 		.version = IMAGE_VERSION, .zone_count = (uint32_t)count, .size = size,
 		.node_size = sizeof(zone_node_t), .rrset_size = sizeof(zone_rrset_t),
-		.pointer_size = sizeof(void *), .byte_order = 0x0102,
+		.pointer_size = sizeof(void *), .byte_order = 0x0102, .base = o.home,
 	};
 	memcpy(h->magic, IMAGE_MAGIC, sizeof(h->magic));
-	image_zone_t *d = (image_zone_t *)(buf + sizeof(*h));
+	image_zone_t *d = (image_zone_t *)(o.buf + sizeof(*h));
 	size_t at = align_up(sizeof(*h) + count * sizeof(image_zone_t));
 	for (size_t i = 0; i < count; i++) {
-		at = put_zone(buf, at, zones[i], &d[i]);
+		at = put_zone(&o, at, zones[i], &d[i]);
 	}
-	int r = write_all(path, buf, size, err, errlen);
-	free(buf);
+	int r = write_all(path, o.buf, size, err, errlen);
+	free(o.buf);
 	return r;
 }
 
 /* Loading ---------------------------------------------------------------- */
 
-/* Read the whole file into fresh anonymous memory: MAP_POPULATE faults it
- * in with one call, where touching it page by page costs a fault each. */
-static int read_image(const char *path, zone_image_t **out, char *err, size_t errlen)
+/* A private, writable copy of the file, for when its home is taken. */
+static uint8_t *copy_image(int fd, size_t size)
+{
+	uint8_t *base = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (base == MAP_FAILED) {
+		return NULL;
+	}
+	for (size_t done = 0; done < size;) {
+		ssize_t r = pread(fd, base + done, size - done, (off_t)done);
+		if (r < 0 && errno == EINTR) {
+			continue;
+		}
+		if (r <= 0) {
+			munmap(base, size);
+			return NULL;
+		}
+		done += (size_t)r;
+	}
+	return base;
+}
+
+static int check_header(const image_header_t *h, size_t size, const char *path, char *err,
+                        size_t errlen)
+{
+	if (memcmp(h->magic, IMAGE_MAGIC, sizeof(h->magic)) != 0) {
+		return fail(err, errlen, CIRRUS_EINVAL, "%s: not a zone image", path);
+	}
+	if (h->version != IMAGE_VERSION || h->byte_order != 0x0102 ||
+	    h->node_size != sizeof(zone_node_t) || h->rrset_size != sizeof(zone_rrset_t) ||
+	    h->pointer_size != sizeof(void *)) {
+		return fail(err, errlen, CIRRUS_EINVAL,
+		            "%s: zone image from another version or machine; "
+		            "run cirrus zone compile again", path);
+	}
+	if (h->size != size || size > IMAGE_HOME_SLOT || h->base % IMAGE_HOME_SLOT != 0 ||
+	    sizeof(*h) + (uint64_t)h->zone_count * sizeof(image_zone_t) > size) {
+		return fail(err, errlen, CIRRUS_EINVAL, "%s: truncated or damaged zone image", path);
+	}
+	return 0;
+}
+
+/* Map the image at its home, read-only and shared with the page cache; or,
+ * when something else is there, copy it anywhere (its pointers then need
+ * moving: img->base != img->home). */
+static int open_image(const char *path, zone_image_t **out, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
+	image_header_t h;
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		int e = errno;
 		if (fd >= 0) {
@@ -260,40 +346,33 @@ static int read_image(const char *path, zone_image_t **out, char *err, size_t er
 		return fail(err, errlen, CIRRUS_EIO, "%s: %s", path, strerror(e));
 	}
 	size_t size = (size_t)st.st_size;
-	if (size < sizeof(image_header_t)) {
-		close(fd);
-		return fail(err, errlen, CIRRUS_EINVAL, "%s: not a zone image (too short)", path);
+	int r = size < sizeof(h) || pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ?
+	        fail(err, errlen, CIRRUS_EINVAL, "%s: not a zone image (too short)", path) :
+	        check_header(&h, size, path, err, errlen);
+	zone_image_t *img = r == 0 ? calloc(1, sizeof(*img)) : NULL;
+	if (r == 0 && img == NULL) {
+		r = fail(err, errlen, CIRRUS_ENOMEM, "%s: out of memory", path);
 	}
-	zone_image_t *img = calloc(1, sizeof(*img));
-	uint8_t *base = mmap(NULL, size, PROT_READ | PROT_WRITE,
-	                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (img == NULL || base == MAP_FAILED) {
-		close(fd);
-		free(img);
-		if (base != MAP_FAILED) {
-			munmap(base, size);
+	if (r == 0) {
+		void *home = (void *)(uintptr_t)h.base;
+		uint8_t *at = mmap(home, size, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE |
+		                   MAP_POPULATE, fd, 0);
+		if (at != MAP_FAILED && at != home) {
+			munmap(at, size); /* a kernel before 4.17 took the address as a hint */
 		}
-		return fail(err, errlen, CIRRUS_ENOMEM, "%s: no memory for %zu bytes", path, size);
-	}
-	size_t done = 0;
-	while (done < size) {
-		ssize_t r = read(fd, base + done, size - done);
-		if (r < 0 && errno == EINTR) {
-			continue;
-		}
-		if (r <= 0) {
-			int e = r < 0 ? errno : EIO;
-			close(fd);
-			munmap(base, size);
+		*img = (zone_image_t){ .base = at, .size = size, .home = h.base, .refs = 1,
+		                       .mapped = at == home };
+		if (!img->mapped && (img->base = copy_image(fd, size)) == NULL) {
+			r = fail(err, errlen, CIRRUS_EIO, "%s: cannot read %zu bytes: %s", path, size,
+			         strerror(errno));
 			free(img);
-			return fail(err, errlen, CIRRUS_EIO, "%s: %s", path, strerror(e));
 		}
-		done += (size_t)r;
 	}
 	close(fd);
-	*img = (zone_image_t){ .base = base, .size = size, .refs = 1 };
-	*out = img;
-	return 0;
+	if (r == 0) {
+		*out = img;
+	}
+	return r;
 }
 
 void zone_image_retain(zone_image_t *img)
@@ -311,53 +390,69 @@ void zone_image_release(zone_image_t *img)
 	}
 }
 
+bool zone_image_holds(const zone_image_t *img, const void *p)
+{
+	return img != NULL && (const uint8_t *)p >= img->base &&
+	       (const uint8_t *)p < img->base + img->size;
+}
+
 /* Is [off, off + len) inside the image, off aligned? */
 static bool in_image(const zone_image_t *img, uint64_t off, uint64_t len)
 {
 	return off % IMAGE_ALIGN == 0 && off <= img->size && len <= img->size - off;
 }
 
-/* Turn one node's offsets into pointers, checking each. */
-static bool relocate_node(const zone_image_t *img, zone_node_t *n)
+/* Where a pointer stored in the image points in this process, when the len
+ * bytes there are inside the image; NULL otherwise. */
+static void *resolve(const zone_image_t *img, const void *stored, uint64_t len)
+{
+	uint64_t off = (uintptr_t)stored - img->home;
+	return in_image(img, off, len) ? img->base + off : NULL;
+}
+
+/* The records must fill exactly the bytes the set claims. */
+static bool rdataset_sound(const knot_rdataset_t *rrs, const knot_rdata_t *rd)
+{
+	size_t used = 0;
+	for (uint16_t k = 0; k < rrs->count; k++) {
+		if (used + sizeof(uint16_t) > rrs->size ||
+		    used + knot_rdata_size(rd->len) > rrs->size) {
+			return false;
+		}
+		used += knot_rdata_size(rd->len);
+		rd = knot_rdataset_next((knot_rdata_t *)rd);
+	}
+	return rrs->count > 0 && used == rrs->size;
+}
+
+/* Check one node (n points into the image, its header in bounds) and, in a
+ * copy, move its pointers to where the copy is. */
+static bool take_node(const zone_image_t *img, zone_node_t *n)
 {
 	if (n->owner_size == 0 ||
 	    !in_image(img, (uint8_t *)n - img->base, sizeof(*n) + n->owner_size) ||
-	    knot_dname_wire_check(n->owner, n->owner + n->owner_size, NULL) != n->owner_size) {
+	    knot_dname_wire_check(n->owner, n->owner + n->owner_size, NULL) != n->owner_size ||
+	    n->labels != knot_dname_labels(n->owner, NULL) ||
+	    (n->flags & ~NODE_FLAGS_KEPT) != ZONE_NODE_IMAGE) {
 		return false;
 	}
-	n->flags = (n->flags & (ZONE_NODE_NS | ZONE_NODE_DNAME | ZONE_NODE_CNAME)) |
-	           ZONE_NODE_IMAGE;
-	n->labels = knot_dname_labels(n->owner, NULL);
 	if (n->rrset_count == 0) {
-		n->rrsets = NULL;
-		return true;
+		return n->rrsets == NULL;
 	}
-	uint64_t off;
-	memcpy(&off, &n->rrsets, sizeof(off));
-	if (!in_image(img, off, (uint64_t)n->rrset_count * sizeof(zone_rrset_t))) {
+	zone_rrset_t *rs = resolve(img, n->rrsets, (uint64_t)n->rrset_count * sizeof(*rs));
+	if (rs == NULL) {
 		return false;
 	}
-	n->rrsets = (zone_rrset_t *)(img->base + off);
+	if (!img->mapped) {
+		n->rrsets = rs;
+	}
 	for (uint16_t i = 0; i < n->rrset_count; i++) {
-		knot_rdataset_t *rrs = &n->rrsets[i].rrs;
-		memcpy(&off, &rrs->rdata, sizeof(off));
-		if (rrs->count == 0 || !in_image(img, off, rrs->size)) {
+		knot_rdata_t *rd = resolve(img, rs[i].rrs.rdata, rs[i].rrs.size);
+		if (rd == NULL || !rdataset_sound(&rs[i].rrs, rd)) {
 			return false;
 		}
-		rrs->rdata = (knot_rdata_t *)(img->base + off);
-		/* The records must fill exactly the bytes the set claims. */
-		size_t used = 0;
-		knot_rdata_t *rd = rrs->rdata;
-		for (uint16_t k = 0; k < rrs->count; k++) {
-			if (used + sizeof(uint16_t) > rrs->size ||
-			    used + knot_rdata_size(rd->len) > rrs->size) {
-				return false;
-			}
-			used += knot_rdata_size(rd->len);
-			rd = knot_rdataset_next(rd);
-		}
-		if (used != rrs->size) {
-			return false;
+		if (!img->mapped) {
+			rs[i].rrs.rdata = rd;
 		}
 	}
 	return true;
@@ -368,42 +463,33 @@ static int load_zone(zone_image_t *img, const image_zone_t *d, bool check_source
 {
 	size_t slots = d->table_mask + 1;
 	if (slots == 0 || (slots & d->table_mask) != 0 || slots > ((size_t)1 << 40) ||
-	    !in_image(img, d->table, slots * sizeof(uint64_t)) || d->node_count >= slots) {
+	    !in_image(img, d->table, slots * sizeof(void *)) || d->node_count >= slots) {
 		return fail(err, errlen, CIRRUS_EINVAL, "%s: damaged zone image (node table)", path);
 	}
 	zone_t *z = calloc(1, sizeof(*z));
-	zone_node_t **table = malloc(slots * sizeof(*table));
-	if (z == NULL || table == NULL) {
-		free(z);
-		free(table);
+	if (z == NULL) {
 		return fail(err, errlen, CIRRUS_ENOMEM, "%s: out of memory", path);
 	}
-	*z = (zone_t){ .table = table, .table_mask = d->table_mask, .node_count = d->node_count,
-	               .record_count = d->record_count, .cut_count = d->cut_count,
-	               .image = img };
-	zone_image_retain(img);
-	const uint64_t *offs = (const uint64_t *)(img->base + d->table);
+	zone_node_t **table = (zone_node_t **)(img->base + d->table);
+	zone_node_t *apex = (zone_node_t *)(img->base + d->apex);
 	bool ok = true;
 	for (size_t i = 0; ok && i < slots; i++) {
-		if (offs[i] == 0) {
-			table[i] = NULL;
-			continue;
+		zone_node_t *n = table[i] ? resolve(img, table[i], sizeof(*n)) : NULL;
+		ok = table[i] == NULL || (n != NULL && take_node(img, n));
+		if (ok && !img->mapped) {
+			table[i] = n;
 		}
-		zone_node_t *n = (zone_node_t *)(img->base + offs[i]);
-		ok = in_image(img, offs[i], sizeof(*n)) && relocate_node(img, n);
-		table[i] = ok ? n : NULL;
-		if (ok && offs[i] == d->apex) {
-			z->apex = n;
-		}
+		z->apex = ok && n == apex ? n : z->apex;
 	}
-	for (size_t i = 0; !ok && i < slots; i++) {
-		table[i] = NULL; /* half-relocated: none of it may be used */
-	}
-	z->soa = ok && z->apex != NULL ? zone_node_rrset(z->apex, KNOT_RRTYPE_SOA) : NULL;
-	if (z->soa == NULL) {
-		zone_free(z);
+	const zone_rrset_t *soa = ok && z->apex ? zone_node_rrset(z->apex, KNOT_RRTYPE_SOA) : NULL;
+	if (soa == NULL) {
+		free(z);   /* nothing of the image is used: the caller unmaps it */
 		return fail(err, errlen, CIRRUS_EINVAL, "%s: damaged zone image (nodes)", path);
 	}
+	*z = (zone_t){ .apex = z->apex, .soa = soa, .table = table, .table_mask = d->table_mask,
+	               .node_count = d->node_count, .record_count = d->record_count,
+	               .cut_count = d->cut_count, .image = img };
+	zone_image_retain(img);
 	if (d->source != 0) {
 		const char *src = (const char *)img->base + d->source;
 		if (!in_image(img, d->source, 1) ||
@@ -427,39 +513,18 @@ static int load_zone(zone_image_t *img, const image_zone_t *d, bool check_source
 	return 0;
 }
 
-static int check_header(const zone_image_t *img, const char *path, char *err, size_t errlen)
-{
-	const image_header_t *h = (const image_header_t *)img->base;
-	if (memcmp(h->magic, IMAGE_MAGIC, sizeof(h->magic)) != 0) {
-		return fail(err, errlen, CIRRUS_EINVAL, "%s: not a zone image", path);
-	}
-	if (h->version != IMAGE_VERSION || h->byte_order != 0x0102 ||
-	    h->node_size != sizeof(zone_node_t) || h->rrset_size != sizeof(zone_rrset_t) ||
-	    h->pointer_size != sizeof(void *)) {
-		return fail(err, errlen, CIRRUS_EINVAL,
-		            "%s: zone image from another version or machine; "
-		            "run cirrus zone compile again", path);
-	}
-	if (h->size != img->size ||
-	    !in_image(img, sizeof(*h), (uint64_t)h->zone_count * sizeof(image_zone_t))) {
-		return fail(err, errlen, CIRRUS_EINVAL, "%s: truncated zone image", path);
-	}
-	return 0;
-}
-
 int zone_image_load(const char *path, bool check_sources, zone_t ***zones, size_t *count,
                     char *err, size_t errlen)
 {
 	zone_image_t *img = NULL;
-	int r = read_image(path, &img, err, errlen);
+	int r = open_image(path, &img, err, errlen);
 	if (r != 0) {
 		return r;
 	}
-	r = check_header(img, path, err, errlen);
 	const image_header_t *h = (const image_header_t *)img->base;
-	size_t n = r == 0 ? h->zone_count : 0;
-	zone_t **list = r == 0 ? calloc(n ? n : 1, sizeof(*list)) : NULL;
-	if (r == 0 && list == NULL) {
+	size_t n = h->zone_count;
+	zone_t **list = calloc(n ? n : 1, sizeof(*list));
+	if (list == NULL) {
 		r = fail(err, errlen, CIRRUS_ENOMEM, "%s: out of memory", path);
 	}
 	const image_zone_t *d = (const image_zone_t *)(img->base + sizeof(*h));

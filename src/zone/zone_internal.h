@@ -72,6 +72,9 @@ int zone_builder_finish(zone_builder_t *b, zone_t **out);
  * freed with the block, never by itself. Copies do not inherit it. */
 #define ZONE_NODE_IMAGE (1u << 14)
 
+/*! \brief Does p point into the image (NULL image: no)? */
+bool zone_image_holds(const zone_image_t *image, const void *p);
+
 /* Node table and node primitives (zone_table.c). */
 
 /*! \brief Hash of a lower-case wire name. */

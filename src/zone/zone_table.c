@@ -302,9 +302,11 @@ void zone_free(zone_t *zone)
 	if (zone->policy_free != NULL) {
 		zone->policy_free(zone->policy);
 	}
+	if (!zone_image_holds(zone->image, zone->table)) {
+		free(zone->table);
+	}
 	zone_image_release(zone->image);
 	free(zone->retired);
-	free(zone->table);
 	free(zone->source);
 	free(zone);
 }

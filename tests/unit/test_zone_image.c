@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -87,6 +88,27 @@ static void free_zones(zone_t **zones, size_t count)
 	free(zones);
 }
 
+static uint8_t *read_file(size_t *size)
+{
+	FILE *f = fopen(image_path, "rb");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	*size = (size_t)ftell(f);
+	rewind(f);
+	uint8_t *buf = malloc(*size);
+	assert_int_equal(fread(buf, 1, *size, f), *size);
+	fclose(f);
+	return buf;
+}
+
+static void put_file(const uint8_t *buf, size_t size)
+{
+	FILE *f = fopen(image_path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(buf, 1, size, f), size);
+	fclose(f);
+}
+
 static void test_round_trip_is_the_same_zone(void **state)
 {
 	(void)state;
@@ -97,6 +119,13 @@ static void test_round_trip_is_the_same_zone(void **state)
 	char err[256] = "";
 	assert_int_equal(load_image(&got, &count, err, sizeof(err)), 0);
 	assert_int_equal(count, 2);
+	/* mapped at its home address: nothing was copied or moved */
+	size_t size;
+	uint8_t *head = read_file(&size);
+	uint64_t home;
+	memcpy(&home, head + 32, sizeof(home));
+	free(head);
+	assert_true((uintptr_t)got[0]->apex >= home && (uintptr_t)got[0]->apex < home + size);
 	for (size_t i = 0; i < 2; i++) {
 		char *want = export(src[i]), *have = export(got[i]);
 		assert_string_equal(have, want);
@@ -175,27 +204,6 @@ static void test_refuses_what_is_not_an_image(void **state)
 	                                 sizeof(err)), CIRRUS_EIO);
 }
 
-static uint8_t *read_file(size_t *size)
-{
-	FILE *f = fopen(image_path, "rb");
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	*size = (size_t)ftell(f);
-	rewind(f);
-	uint8_t *buf = malloc(*size);
-	assert_int_equal(fread(buf, 1, *size, f), *size);
-	fclose(f);
-	return buf;
-}
-
-static void put_file(const uint8_t *buf, size_t size)
-{
-	FILE *f = fopen(image_path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(buf, 1, size, f), size);
-	fclose(f);
-}
-
 /* Truncations and random byte damage: an error or a zone, never a crash
  * (ASan watches every read). Damage outside the structure may load. */
 static void test_damage_never_crashes(void **state)
@@ -257,6 +265,48 @@ static void test_header_from_another_build_is_refused(void **state)
 	assert_non_null(strstr(err, "compile again"));
 }
 
+/* When the image's home address is taken, it is read into memory elsewhere
+ * and its pointers moved: the same zone, and the same damage checks. */
+static void test_home_taken_loads_a_moved_copy(void **state)
+{
+	(void)state;
+	zone_t *src = must_load("example.com", ZONE_A);
+	write_image(&src, 1);
+	size_t size;
+	uint8_t *buf = read_file(&size);
+	uint64_t home;
+	memcpy(&home, buf + 32, sizeof(home)); /* image_header_t.base */
+	void *squat = mmap((void *)(uintptr_t)home, 4096, PROT_NONE,
+	                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	assert_ptr_equal(squat, (void *)(uintptr_t)home);
+
+	zone_t **got = NULL;
+	size_t count = 0;
+	char err[256] = "";
+	assert_int_equal(load_image(&got, &count, err, sizeof(err)), 0);
+	assert_true((uintptr_t)got[0]->apex < home || (uintptr_t)got[0]->apex >= home + size);
+	char *want = export(src), *have = export(got[0]);
+	assert_string_equal(have, want);
+	free(want);
+	free(have);
+	free_zones(got, count);
+
+	srandom(7);
+	for (int round = 0; round < 300; round++) {
+		uint8_t *bad = malloc(size);
+		memcpy(bad, buf, size);
+		bad[64 + (size_t)random() % (size - 64)] ^= (uint8_t)(1 + random() % 255);
+		put_file(bad, size);
+		free(bad);
+		if (load_image(&got, &count, err, sizeof(err)) == 0) {
+			free_zones(got, count);
+		}
+	}
+	munmap(squat, 4096);
+	free(buf);
+	zone_free(src);
+}
+
 static void test_stale_source_is_refused(void **state)
 {
 	(void)state;
@@ -296,6 +346,7 @@ int main(void)
 		cmocka_unit_test(test_refuses_what_is_not_an_image),
 		cmocka_unit_test(test_damage_never_crashes),
 		cmocka_unit_test(test_header_from_another_build_is_refused),
+		cmocka_unit_test(test_home_taken_loads_a_moved_copy),
 		cmocka_unit_test(test_stale_source_is_refused),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
