@@ -31,9 +31,10 @@ void store_close(store_t *st);
  * \brief Take WAL checkpoints out of the committing thread (for the server).
  * From then on a commit only appends to the WAL and fsyncs it
  * (wal_autocheckpoint=0); a thread of the store's own, on a connection of
- * its own, copies the WAL into the database with a PASSIVE checkpoint once
- * a commit leaves `pages` frames or more in it, and with a RESTART
- * checkpoint (which waits for the writer) if it reaches 16 times that.
+ * its own, copies the WAL into the database once a commit leaves `pages`
+ * frames or more in it: a RESTART checkpoint that waits for no one (when a
+ * commit is in progress it copies what it can, as PASSIVE does), and one
+ * that waits for the writer and readers if the WAL reaches 16 times that.
  * Without this call SQLite checkpoints inside the commit that crosses 1000
  * frames. store_close() stops the thread. A no-op for ":memory:".
  * \param pages  threshold in WAL frames (pages); 0 = 1000
@@ -41,7 +42,8 @@ void store_close(store_t *st);
  */
 int store_checkpoint_start(store_t *st, unsigned pages);
 
-/*! \brief Checkpoints the thread has run so far (0 and 0 without one). */
+/*! \brief Checkpoints the thread has run so far, without waiting and
+ * waiting (0 and 0 without a thread). */
 void store_checkpoint_stats(store_t *st, uint64_t *passive, uint64_t *restart);
 
 /*! \brief Schema version after migrations (for diagnostics and tests). */

@@ -3,15 +3,12 @@
  *
  * By default SQLite checkpoints inside the commit that takes the WAL past
  * 1000 frames: that one request copies the WAL into the database file and
- * fsyncs it (tens of milliseconds on a large zone). Here commits only append
- * to the WAL and fsync it (synchronous=FULL is unchanged, so an
- * acknowledged change is as durable as before); the WAL hook tells this
- * thread how long the WAL is, and the thread, on a connection of its own,
- * runs a PASSIVE checkpoint, which waits for no reader or writer. Once a
- * checkpoint has copied every frame, the next commit starts the WAL from
- * its beginning again. Should writers keep the WAL from ever being copied
- * whole, a RESTART checkpoint at 16 times the threshold (waiting for the
- * writer, like an automatic checkpoint would) bounds it.
+ * fsyncs it. Here commits only append to the WAL and fsync it
+ * (synchronous=FULL is unchanged, so an acknowledged change is as durable
+ * as before); the WAL hook tells this thread how long the WAL is, and the
+ * thread, on a connection of its own, checkpoints without waiting for
+ * anyone (see ckpt_run). Should it never get the write lock, a checkpoint
+ * that waits for it at 16 times the threshold bounds the WAL.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +18,8 @@
 #include "util/log.h"
 
 #define CKPT_PAGES_DEFAULT 1000  /* SQLite's own wal_autocheckpoint default */
-#define CKPT_HARD_FACTOR 16      /* RESTART when the WAL reaches this many thresholds */
+#define CKPT_HARD_FACTOR 16      /* wait for the lock when the WAL reaches this many thresholds */
+#define CKPT_HARD_WAIT_MS 5000
 
 /* Whether a checkpoint is due: the WAL holds at least the threshold, and
  * has grown by that much since the last checkpoint (one that could not
@@ -49,15 +47,22 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
 	return SQLITE_OK;
 }
 
-/* One checkpoint of the WAL as it was at frames; called without the lock. */
+/* One checkpoint of the WAL as it was at frames; called without the lock.
+ * RESTART without waiting: when no commit is in progress it takes the write
+ * lock, copies every frame and lets the next commit start the WAL over (a
+ * commit arriving meanwhile waits for the copy); when one is, it does what
+ * PASSIVE does. A PASSIVE checkpoint alone rarely finds the moment between
+ * two commits to have copied everything, and a WAL that never starts over
+ * grows: every commit then extends the file, which costs more than the copy.
+ * At the hard bound it waits (busy timeout) for the writer and the readers. */
 static void ckpt_run(store_ckpt_t *c, int frames)
 {
 	bool hard = frames >= (int)(c->pages * CKPT_HARD_FACTOR);
-	int mode = hard ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE;
 	int log = 0, copied = 0;
-	int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, mode, &log, &copied);
-	/* BUSY: another connection is checkpointing, or (RESTART) the wait for
-	 * readers timed out; the next commit asks again. */
+	sqlite3_busy_timeout(c->db, hard ? CKPT_HARD_WAIT_MS : 0);
+	int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_RESTART, &log, &copied);
+	/* BUSY: a commit or another checkpointer was in the way, or (hard) the
+	 * wait for readers timed out; the next commit asks again. */
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
 		log_warning("store: WAL checkpoint failed: %s", sqlite3_errmsg(c->db));
 	}
@@ -99,7 +104,6 @@ static int ckpt_open(store_t *st, store_ckpt_t *c)
 		return store_failf(st, CIRRUS_EIO, "checkpointer: %s",
 		                   c->db ? sqlite3_errmsg(c->db) : "out of memory");
 	}
-	sqlite3_busy_timeout(c->db, 5000);
 	if (sqlite3_exec(c->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK) {
 		return store_failf(st, CIRRUS_EIO, "checkpointer: %s", sqlite3_errmsg(c->db));
 	}

@@ -39,7 +39,7 @@ typedef struct store_ckpt {
 	unsigned pages;           /*!< passive checkpoint at this many WAL frames */
 	int frames;               /*!< WAL frames after the last commit (the WAL hook) */
 	int done;                 /*!< WAL frames when the last checkpoint ran */
-	uint64_t passive, restart;   /*!< checkpoints run, for tests */
+	uint64_t passive, restart;   /*!< checkpoints without / with waiting, for tests */
 	sqlite3 *db;              /*!< the thread's own connection */
 } store_ckpt_t;
 
