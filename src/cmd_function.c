@@ -25,12 +25,15 @@
 static const char usage_function[] =
 	"usage: cirrus function http [-c FILE] [-d PATH] [-l ADDR] [-p PORT]\n"
 	"                            [-t CIDR ...] [--poll-interval MS] [--threads N]\n"
+	"                            [-i IMAGE]\n"
 	"\n"
 	"Answer DNS over HTTP as a serverless function: RFC 8484 DoH on /dns-query\n"
 	"(GET ?dns= and POST), the JSON API on /resolve?name=&type=, and /healthz,\n"
 	"/readyz. Give zone files (-c), a store (-d), or both.\n"
 	"  -c, --config FILE         zone files, store.path, nsid, identity, version\n"
 	"                            and log.level from a cirrus.yaml\n"
+	"  -i, --image IMAGE         take the -c zones from a compiled image (cirrus\n"
+	"                            zone compile) instead of parsing their files\n"
 	"  -d, --db PATH             SQLite store to serve, opened read-only\n"
 	"                            (overrides store.path; must exist)\n"
 	"  -l, --listen ADDR         address to listen on (default 0.0.0.0)\n"
@@ -53,6 +56,7 @@ static const char usage_function[] =
 
 typedef struct fn_args {
 	const char *conf_path;
+	const char *image_path;
 	const char *db;
 	const char *listen;
 	long port;
@@ -104,6 +108,7 @@ static int parse_args(int argc, char **argv, fn_args_t *a)
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "db", required_argument, NULL, 'd' },
+		{ "image", required_argument, NULL, 'i' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "trusted-proxy", required_argument, NULL, 't' },
@@ -114,10 +119,11 @@ static int parse_args(int argc, char **argv, fn_args_t *a)
 	};
 	int opt, rc = -1;
 	opterr = 0;
-	while (rc < 0 && (opt = getopt_long(argc, argv, ":c:d:l:p:t:h", longopts, NULL)) != -1) {
+	while (rc < 0 && (opt = getopt_long(argc, argv, ":c:d:i:l:p:t:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': a->conf_path = optarg; break;
 		case 'd': a->db = optarg; break;
+		case 'i': a->image_path = optarg; break;
 		case 'l': a->listen = optarg; break;
 		case 'p':
 			if ((a->port = parse_number(optarg, 65535)) < 0) {
@@ -176,6 +182,8 @@ static void engine_settings(const conf_t *c, bool have_conf, engine_conf_t *e)
 	}
 	e->identity = c->identity;
 	e->version = c->version;
+	e->ecs_trust = c->ecs_trust;
+	e->ecs_trust_count = c->ecs_trust_count;
 }
 
 /* Wait for SIGTERM or SIGINT (blocked in every thread since start). */
@@ -192,6 +200,8 @@ static int run(const fn_args_t *a, const conf_t *conf, const sigset_t *stop)
 {
 	char err[1024];
 	fn_zones_conf_t zc = {
+		.conf_path = a->conf_path,
+		.image_path = a->image_path,
 		.files = a->conf_path ? conf->zones : NULL,
 		.file_count = a->conf_path ? conf->zone_count : 0,
 		.store_path = a->db ? a->db : a->conf_path ? conf->store_path : NULL,
@@ -205,6 +215,18 @@ static int run(const fn_args_t *a, const conf_t *conf, const sigset_t *stop)
 	}
 	engine_conf_t engine;
 	engine_settings(conf, a->conf_path != NULL, &engine);
+	/* The configuration's static health states, as serve starts with; they
+	 * do not change in function mode. */
+	policy_health_t *health = NULL;
+	if (a->conf_path != NULL && conf->health_down.n > 0 &&
+	    policy_health_new((const char *const *)conf->health_down.v, conf->health_down.n,
+	                      &health) != 0) {
+		log_error("function: not starting: out of memory");
+		fn_zones_free(zones);
+		return 1;
+	}
+	const policy_health_t *health_slot = health;
+	engine.health = &health_slot;
 	long port = a->port >= 0 ? a->port : env_port() >= 0 ? env_port() : FN_DEFAULT_PORT;
 	fn_http_conf_t hc = {
 		.listen = a->listen ? a->listen : "0.0.0.0",
@@ -238,6 +260,7 @@ static int run(const fn_args_t *a, const conf_t *conf, const sigset_t *stop)
 		_exit(rc == 0 ? 0 : 1);
 	}
 	fn_zones_free(zones);
+	policy_health_free(health);
 	return rc == 0 ? 0 : 1;
 }
 

@@ -23,6 +23,7 @@
 #include "cmd.h"
 #include "api/api.h"
 #include "conf/conf.h"
+#include "conf/conf_zones.h"
 #include "ctl/ctl.h"
 #include "engine/engine.h"
 #include "net/net.h"
@@ -124,130 +125,27 @@ static unsigned cpu_count(void)
 	return n < 1 ? 1 : n > CONF_WORKERS_MAX ? CONF_WORKERS_MAX : n;
 }
 
-/* Zone diagnostics go to the log; ctx is the zone file. */
-static void log_diag(void *ctx, zone_diag_level_t level, const char *file,
-                     uint64_t line, const char *reason)
-{
-	log_level_t l = level == ZONE_DIAG_ERROR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING;
-	file = file != NULL ? file : ctx;
-	if (line == 0) {
-		log_msg(l, "%s: %s", file, reason);
-	} else {
-		log_msg(l, "%s:%llu: %s", file, (unsigned long long)line, reason);
-	}
-}
-
-/* Compile a zone's policies and attach them to the freshly loaded *zone;
- * on failure *zone is freed and NULL. conf_path names the file for errors. */
-static int attach_policies(const char *conf_path, const conf_zone_t *z, zone_t **zone)
-{
-	size_t n = z->policy_count;
-	policy_t **pol = calloc(n, sizeof(*pol));
-	uint64_t *lines = calloc(n, sizeof(*lines));
-	char err[1024] = "";
-	int r = (pol == NULL || lines == NULL) ? CIRRUS_ENOMEM : 0;
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		lines[i] = z->policies[i].line;
-		r = policy_compile(&z->policies[i], zone_apex(*zone), conf_path, &pol[i],
-		                   err, sizeof(err));
-	}
-	if (r == 0) {
-		r = policy_zone_attach(zone, pol, n, conf_path, lines, err, sizeof(err));
-	} else {
-		for (size_t i = 0; pol != NULL && i < n; i++) {
-			policy_free(pol[i]);
-		}
-	}
-	if (r != 0) {
-		log_error("%s", err[0] ? err : cirrus_strerror(r));
-		zone_free(*zone);
-		*zone = NULL;
-	}
-	free(pol);
-	free(lines);
-	return r;
-}
-
-/* A zone file with the policies conf declares for it. */
-static int load_zone(const char *conf_path, const conf_zone_t *z, zone_t **out)
-{
-	int r = zone_load_file(z->file, z->origin, log_diag, z->file, out);
-	if (r == 0 && z->policy_count > 0) {
-		r = attach_policies(conf_path, z, out);
-	}
-	return r;
-}
-
-/* Take the image zone for z out of image[]: the same apex, compiled from
- * the same file (zone_image_load has checked that it did not change). */
-static zone_t *take_image_zone(const conf_zone_t *z, zone_t **image, size_t count)
-{
-	knot_dname_storage_t apex;
-	char *file = realpath(z->file, NULL);
-	zone_t *found = NULL;
-	if (file != NULL && knot_dname_from_str(apex, z->origin, sizeof(apex)) != NULL) {
-		knot_dname_to_lower(apex);
-		for (size_t i = 0; found == NULL && i < count; i++) {
-			if (image[i] != NULL && knot_dname_is_equal(zone_apex(image[i]), apex) &&
-			    image[i]->source != NULL && strcmp(image[i]->source, file) == 0) {
-				found = image[i];
-				image[i] = NULL;
-			}
-		}
-	}
-	free(file);
-	return found;
-}
-
-/* The zone for z: from the image when it has it, else from its file. */
-static int serve_zone(serve_t *s, const conf_zone_t *z, zone_t **image, size_t count,
-                      zone_t **out)
-{
-	*out = take_image_zone(z, image, count);
-	if (*out == NULL) {
-		return load_zone(s->conf.path, z, out);
-	}
-	log_info("zone %s: %zu records from image %s", z->origin, (*out)->record_count,
-	         s->image_path);
-	return z->policy_count > 0 ? attach_policies(s->conf.path, z, out) : 0;
-}
-
-/* The zones of --image; none (and a warning) when it cannot be used. */
-static void serve_open_image(const serve_t *s, zone_t ***image, size_t *count)
-{
-	char err[1024] = "";
-	*image = NULL;
-	*count = 0;
-	if (s->image_path != NULL &&
-	    zone_image_load(s->image_path, true, image, count, err, sizeof(err)) != 0) {
-		log_warning("%s; loading the zone files instead", err);
-	}
-}
-
 /* Load every zone (from the image or its file) into s->zones, each holding
  * a reference. */
 static int serve_load(serve_t *s)
 {
-	size_t n = s->conf.zone_count, failed = 0, image_count;
-	zone_t **image;
+	size_t n = s->conf.zone_count, failed = 0;
 	s->zones = calloc(n ? n : 1, sizeof(zone_t *));
 	if (s->zones == NULL) {
 		return CIRRUS_ENOMEM;
 	}
-	serve_open_image(s, &image, &image_count);
+	conf_image_t image;
+	conf_image_open(s->image_path, &image);
 	for (size_t i = 0; i < n; i++) {
 		const conf_zone_t *z = &s->conf.zones[i];
-		int r = serve_zone(s, z, image, image_count, &s->zones[i]);
+		int r = conf_zone_load(s->conf.path, z, &image, &s->zones[i]);
 		if (r != 0) {
 			log_error("zone %s: cannot load %s (%s)", z->origin, z->file,
 			          cirrus_strerror(r));
 			failed++;
 		}
 	}
-	for (size_t i = 0; i < image_count; i++) {
-		zone_free(image[i]); /* zones the configuration does not serve */
-	}
-	free(image);
+	conf_image_close(&image);
 	for (size_t i = 0; i < n; i++) {
 		if (s->zones[i] != NULL) {
 			zone_ref(s->zones[i]);
@@ -355,7 +253,7 @@ static void reload_zones(serve_t *s, const conf_t *fresh)
 		conf_zone_t with = *z;
 		with.policies = declared ? declared->policies : NULL;
 		with.policy_count = declared ? declared->policy_count : 0;
-		int r = load_zone(fresh->path, &with, &next[i]);
+		int r = conf_zone_load(fresh->path, &with, NULL, &next[i]);
 		if (r == 0) {
 			fresh_count++;
 			continue;

@@ -144,7 +144,9 @@ typedef struct fn_zones fn_zones_t;
 
 /*! \brief Where the zones come from. */
 typedef struct fn_zones_conf {
-	const conf_zone_t *files;   /*!< zone files (from cirrus.yaml) */
+	const char *conf_path;      /*!< the cirrus.yaml files came from (for errors) */
+	const char *image_path;     /*!< compiled image to take them from, or NULL */
+	const conf_zone_t *files;   /*!< zone files (from cirrus.yaml), with policies */
 	size_t file_count;
 	const char *store_path;     /*!< SQLite store, or NULL */
 	bool store_required;        /*!< a missing store is an error, not "not yet" */

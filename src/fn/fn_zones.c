@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <urcu/urcu-bp.h>
 
+#include "conf/conf_zones.h"
 #include "ctl/ctl.h"
 #include "fn/fn.h"
 #include "store/store.h"
@@ -54,18 +55,6 @@ struct fn_zones {
 	atomic_bool done;           /* the poll thread has returned */
 };
 
-static void log_diag(void *ctx, zone_diag_level_t level, const char *file,
-                     uint64_t line, const char *reason)
-{
-	log_level_t l = level == ZONE_DIAG_ERROR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING;
-	file = file != NULL ? file : ctx;
-	if (line == 0) {
-		log_msg(l, "%s: %s", file, reason);
-	} else {
-		log_msg(l, "%s:%llu: %s", file, (unsigned long long)line, reason);
-	}
-}
-
 static int load_files(fn_zones_t *z, const fn_zones_conf_t *conf)
 {
 	z->files = calloc(conf->file_count ? conf->file_count : 1, sizeof(*z->files));
@@ -73,9 +62,11 @@ static int load_files(fn_zones_t *z, const fn_zones_conf_t *conf)
 		return CIRRUS_ENOMEM;
 	}
 	int rc = 0;
+	conf_image_t image;
+	conf_image_open(conf->image_path, &image);
 	for (size_t i = 0; i < conf->file_count; i++) {
 		const conf_zone_t *f = &conf->files[i];
-		int r = zone_load_file(f->file, f->origin, log_diag, f->file, &z->files[z->file_count]);
+		int r = conf_zone_load(conf->conf_path, f, &image, &z->files[z->file_count]);
 		if (r != 0) {
 			log_error("zone %s: cannot load %s (%s)", f->origin, f->file, cirrus_strerror(r));
 			rc = CIRRUS_EINVAL;
@@ -83,6 +74,7 @@ static int load_files(fn_zones_t *z, const fn_zones_conf_t *conf)
 		}
 		zone_ref(z->files[z->file_count++]);
 	}
+	conf_image_close(&image);
 	return rc;
 }
 

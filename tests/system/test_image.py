@@ -189,3 +189,68 @@ def test_compile_usage(tmp_path):
     assert compile_image("--help").returncode == 0
     assert compile_image(str(tmp_path / "x.zone")).returncode == 2   # no -O
     assert compile_image("-O", str(tmp_path / "x.img")).returncode == 2  # nothing to compile
+
+
+def fn_answers(fn):
+    """Each question's DoH answer as comparable text (the ID left out)."""
+    import dns.message
+    out = []
+    for name, rtype in QUESTIONS:
+        status, _, body = fn.doh_post(dns.message.make_query(name, rtype).to_wire())
+        assert status == 200, (name, rtype, status)
+        r = dns.message.from_wire(body)
+        r.id = 0
+        out.append(r.to_text())
+    return out
+
+
+def test_function_http_starts_from_an_image(tmp_path):
+    """`function http --image` answers as it does from the zone files."""
+    from test_function_http import FnServer
+    s = Server(tmp_path, ZONES)
+    s.write_conf()
+    image = tmp_path / "zones.img"
+    assert compile_image("-c", str(s.conf_path), "-O", str(image)).returncode == 0
+    from_files = FnServer(tmp_path, ["-c", str(s.conf_path)], name="files").start()
+    from_image = FnServer(tmp_path, ["-c", str(s.conf_path), "--image", str(image)],
+                          name="image").start()
+    try:
+        assert "from image" in from_image.log()
+        assert "from image" not in from_files.log()
+        assert fn_answers(from_image) == fn_answers(from_files)
+    finally:
+        assert from_files.stop() == 0
+        assert from_image.stop() == 0
+
+
+def test_policies_apply_to_zones_from_an_image(servers, tmp_path):
+    """A zone from the image gets the policies its configuration declares,
+    in serve and in function http alike."""
+    from test_function_http import FnServer
+    s = new_server(servers, tmp_path)
+    image = tmp_path / "zones.img"
+    assert compile_image("-c", str(s.conf_path), "-O", str(image)).returncode == 0
+    text = s.conf_path.read_text().replace(
+        '  - origin: "example.org."\n',
+        '  - origin: "example.org."\n'
+        '    policies:\n'
+        '      - name: pol\n'
+        '        type: A\n'
+        '        rule: failover\n'
+        '        endpoints:\n'
+        '          - { rdata: 198.51.100.50, health: primary }\n'
+        '          - { rdata: 198.51.100.51 }\n')
+    assert text != s.conf_path.read_text()
+    s.conf_path.write_text(text + "health:\n  primary: down\n")
+    s.write_conf = lambda: None   # keep the policies just written
+    s.extra_args = ["--image", str(image)]
+    s.start()
+    assert "example.org.: 4 records from image" in s.log()
+    assert s.query("pol.example.org.", "A").answer[0][0].address == "198.51.100.51"
+    fn = FnServer(tmp_path, ["-c", str(s.conf_path), "--image", str(image)]).start()
+    try:
+        body, _ = fn.resolve(name="pol.example.org", type="A")
+        assert [a["data"] for a in body["Answer"]] == ["198.51.100.51"]
+        assert "from image" in fn.log()
+    finally:
+        assert fn.stop() == 0
