@@ -27,6 +27,12 @@ int cmd_key(int argc, char **argv);
 /*! \brief `cirrus function http`: answer DoH and the JSON API as a serverless function. */
 int cmd_function(int argc, char **argv);
 
+/*! \brief `cirrus health`: show a running server's health keys (REST API). */
+int cmd_health(int argc, char **argv);
+
+/*! \brief `cirrus drill`: force a health key down for a while, or end a drill. */
+int cmd_drill(int argc, char **argv);
+
 /*!
  * \brief Report a getopt_long() failure and print usage to stderr.
  * \param cmd    command as the user typed it ("serve", "zone check")

@@ -19,6 +19,8 @@ static const char usage_top[] =
 	"  token create|list|delete ...           manage REST API tokens\n"
 	"  key add|list|delete ...                manage TSIG keys for RFC 2136 UPDATE\n"
 	"  function http [-c FILE] [-d PATH]      answer DoH and JSON over HTTP ($PORT)\n"
+	"  health [-c FILE]                       show a running server's health checks\n"
+	"  drill KEY --down DURATION [-c FILE]    force a health key down for a while\n"
 	"  version                                print the version\n"
 	"\n"
 	"Each command takes -h/--help.\n";
@@ -91,6 +93,12 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "function") == 0) {
 		return cmd_function(argc - 1, argv + 1);
+	}
+	if (strcmp(cmd, "health") == 0) {
+		return cmd_health(argc - 1, argv + 1);
+	}
+	if (strcmp(cmd, "drill") == 0) {
+		return cmd_drill(argc - 1, argv + 1);
 	}
 	fprintf(stderr, "cirrus: unknown command '%s'\n%s", cmd, usage_top);
 	return 2;

@@ -52,6 +52,9 @@ static const route_t routes[] = {
 	{ "tokens", "GET", api_tokens_list, false },
 	{ "tokens", "POST", api_tokens_create, false },
 	{ "tokens/*", "DELETE", api_token_delete, false },
+	{ "health", "GET", api_health_get, false },
+	{ "health/*/drill", "POST", api_health_drill, false },
+	{ "health/*/drill", "DELETE", api_health_drill_end, false },
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -129,6 +129,9 @@ void api_audit_get(api_req_t *req);
 void api_tokens_list(api_req_t *req);
 void api_tokens_create(api_req_t *req);
 void api_token_delete(api_req_t *req);
+void api_health_get(api_req_t *req);
+void api_health_drill(api_req_t *req);
+void api_health_drill_end(api_req_t *req);
 
 /* The OpenAPI document, docs/api.yaml, embedded at build time. */
 extern const unsigned char api_openapi_yaml[];

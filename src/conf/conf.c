@@ -728,6 +728,80 @@ static int parse_zones(parser_t *p, yaml_node_t *node, const conf_key_t *key,
 	return 0;
 }
 
+/* A health check (docs/configuration.md); health/ checks the values. */
+static const conf_key_t check_keys[] = {
+	{ "name", parse_text, offsetof(health_spec_t, name), 1, 127 },
+	{ "type", parse_text, offsetof(health_spec_t, type), 1, 16 },
+	{ "address", parse_text, offsetof(health_spec_t, address), 1, 64 },
+	{ "port", parse_uint, offsetof(health_spec_t, port), 1, 65535 },
+	{ "interval", parse_text, offsetof(health_spec_t, interval), 1, 16 },
+	{ "timeout", parse_text, offsetof(health_spec_t, timeout), 1, 16 },
+	{ "rise", parse_uint, offsetof(health_spec_t, rise), 1, 10 },
+	{ "fall", parse_uint, offsetof(health_spec_t, fall), 1, 10 },
+	{ "method", parse_text, offsetof(health_spec_t, method), 1, 16 },
+	{ "path", parse_text, offsetof(health_spec_t, path), 1, 1024 },
+	{ "host", parse_text, offsetof(health_spec_t, host), 1, 255 },
+	{ "expect", parse_strv, offsetof(health_spec_t, expect), 1, 7 },
+	{ "body", parse_text, offsetof(health_spec_t, body), 1, 1024 },
+	{ "ca-file", parse_path, offsetof(health_spec_t, ca_file), 1, 4096 },
+	{ "insecure", parse_bool, offsetof(health_spec_t, insecure), 0, 0 },
+	{ "query", parse_text, offsetof(health_spec_t, query), 1, 1024 },
+	{ "query-type", parse_text, offsetof(health_spec_t, query_type), 1, 16 },
+	{ "rcode", parse_text, offsetof(health_spec_t, rcode), 1, 16 },
+	{ "rule", parse_text, offsetof(health_spec_t, rule), 1, 16 },
+	{ "at-least", parse_uint, offsetof(health_spec_t, at_least), 1, HEALTH_CHILDREN_MAX },
+	{ "checks", parse_strv, offsetof(health_spec_t, checks), 1, 127 },
+};
+
+/* One check: its keys, then the rules for their values. */
+static int parse_check(parser_t *p, yaml_node_t *node, health_spec_t *spec)
+{
+	char why[512];
+	int r = node->type == YAML_MAPPING_NODE ?
+	        parse_map(p, node, "a check", check_keys, COUNT(check_keys), spec) :
+	        fail(p, node, "checks must be a list of mappings, not '%s'", shown(node));
+	if (r == 0 && health_spec_check(spec, why, sizeof(why)) != 0) {
+		r = fail(p, node, "%s", why);
+	}
+	return r;
+}
+
+/* checks: a list of health checks, linked once all are read. */
+static int parse_checks(parser_t *p, yaml_node_t *node, const conf_key_t *key, void *base)
+{
+	(void)key, (void)base;
+	conf_t *c = p->conf;
+	if (is_null(node)) {
+		return 0;
+	}
+	if (node->type != YAML_SEQUENCE_NODE) {
+		return fail(p, node, "checks must be a list of checks, not '%s'", shown(node));
+	}
+	for (yaml_node_item_t *i = node->data.sequence.items.start;
+	     i < node->data.sequence.items.top; i++) {
+		yaml_node_t *item = yaml_document_get_node(&p->doc, *i);
+		health_spec_t *grown = realloc(c->checks, (c->check_count + 1) * sizeof(*grown));
+		if (grown == NULL) {
+			return nomem(p);
+		}
+		c->checks = grown;
+		health_spec_init(&grown[c->check_count], item->start_mark.line + 1);
+		c->check_count++;
+		int r = parse_check(p, item, &grown[c->check_count - 1]);
+		if (r != 0) {
+			return r;
+		}
+	}
+	char why[512];
+	size_t bad = 0;
+	if (health_specs_link(c->checks, c->check_count, &bad, why, sizeof(why)) != 0) {
+		snprintf(p->err, p->err_size, "%s:%llu: %s", p->path,
+		         (unsigned long long)c->checks[bad].line, why);
+		return CIRRUS_EINVAL;
+	}
+	return 0;
+}
+
 static const conf_key_t top_keys[] = {
 	{ "server", parse_server, 0, 0, 0 },
 	{ "log", parse_log, 0, 0, 0 },
@@ -735,6 +809,7 @@ static const conf_key_t top_keys[] = {
 	{ "store", parse_store, 0, 0, 0 },
 	{ "api", parse_api, 0, 0, 0 },
 	{ "health", parse_health, 0, 0, 0 },
+	{ "checks", parse_checks, 0, 0, 0 },
 };
 
 static void conf_defaults(conf_t *conf)
@@ -830,6 +905,10 @@ void conf_deinit(conf_t *conf)
 		free(conf->health_down.v[i]);
 	}
 	free(conf->health_down.v);
+	for (size_t i = 0; i < conf->check_count; i++) {
+		health_spec_deinit(&conf->checks[i]);
+	}
+	free(conf->checks);
 	free(conf->ecs_trust);
 	free(conf->listen);
 	free(conf->zones);

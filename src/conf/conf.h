@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "health/health.h"
 #include "policy/policy.h"
 #include "util/log.h"
 
@@ -60,6 +61,8 @@ typedef struct conf {
 	policy_addr_t *ecs_trust;   /*!< server.ecs-trust: resolvers whose ECS is used */
 	size_t ecs_trust_count;
 	policy_strv_t health_down;  /*!< health: keys held down */
+	health_spec_t *checks;      /*!< checks: checked and linked */
+	size_t check_count;
 } conf_t;
 
 /*! \brief Largest accepted value of server.workers. */
