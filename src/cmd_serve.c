@@ -26,6 +26,7 @@
 #include "conf/conf_zones.h"
 #include "ctl/ctl.h"
 #include "engine/engine.h"
+#include "health/health.h"
 #include "net/net.h"
 #include "policy/policy.h"
 #include "util/error.h"
@@ -58,6 +59,7 @@ typedef struct serve {
 	ctl_t *ctl;
 	api_t *api;
 	const policy_health_t *health; /* read by the engine through engine.health */
+	health_t *checker;             /* health checks; publishes into health */
 	const char *image_path;        /* --image, or NULL */
 } serve_t;
 
@@ -154,23 +156,12 @@ static int serve_load(serve_t *s)
 	return failed ? CIRRUS_EINVAL : 0;
 }
 
-/* The static health states of conf as a snapshot; NULL when none is down. */
-static int health_from_conf(const conf_t *c, const policy_health_t **out)
-{
-	policy_health_t *h = NULL;
-	*out = NULL;
-	if (c->health_down.n == 0) {
-		return 0;
-	}
-	int r = policy_health_new((const char *const *)c->health_down.v, c->health_down.n, &h);
-	*out = h;
-	return r;
-}
-
 /* Swap the health snapshot the engine reads; the old one is freed once no
- * worker can be reading it (RCU grace period). */
-static void serve_publish_health(serve_t *s, const policy_health_t *fresh)
+ * worker can be reading it (RCU grace period). Called by the checker, under
+ * its lock, so publishers never race. */
+static void serve_publish_health(void *ctx, policy_health_t *fresh)
 {
+	serve_t *s = ctx;
 	const policy_health_t *old = s->health;
 	__atomic_store_n(&s->health, fresh, __ATOMIC_RELEASE);
 	if (old != NULL) {
@@ -281,13 +272,12 @@ static void serve_reload(void *ctx)
 		log_error("reload failed: %s; still serving the previous zones", err);
 		return;
 	}
-	const policy_health_t *health = NULL;
-	if (health_from_conf(&fresh, &health) != 0) {
+	if (health_set_static_down(s->checker, (const char *const *)fresh.health_down.v,
+	                           fresh.health_down.n) != 0) {
 		log_error("reload failed: out of memory");
 		conf_deinit(&fresh);
 		return;
 	}
-	serve_publish_health(s, health);
 	reload_zones(s, &fresh);
 	conf_deinit(&fresh);
 }
@@ -338,6 +328,10 @@ static int serve_control(serve_t *s)
 		return r;
 	}
 	if ((r = serve_file_zones(s)) != 0) {
+		return r;
+	}
+	if ((r = health_start(s->checker, health_audit_ctl, s->ctl)) != 0) {
+		log_error("cirrus: cannot start the health checks: %s", cirrus_strerror(r));
 		return r;
 	}
 	if (c->api_enabled) {
@@ -398,9 +392,34 @@ static int serve_listen(serve_t *s)
 	return r;
 }
 
+/* The checker, which publishes the first health snapshot (static states)
+ * at once; its checks start with the control plane (they audit). */
+static int serve_checker(serve_t *s)
+{
+	const conf_t *c = &s->conf;
+	policy_strv_t keys = { 0 };
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < c->zone_count; i++) {
+		r = health_policy_keys(c->zones[i].policies, c->zones[i].policy_count, &keys);
+	}
+	health_conf_t hc = {
+		.specs = c->checks, .spec_count = c->check_count,
+		.static_down = (const char *const *)c->health_down.v,
+		.static_count = c->health_down.n,
+		.known = (const char *const *)keys.v, .known_count = keys.n,
+		.publish = serve_publish_health, .publish_ctx = s,
+	};
+	if (r == 0) {
+		r = health_new(&hc, &s->checker);
+	}
+	free(keys.v);   /* the names are the configuration's */
+	return r;
+}
+
 static void serve_shutdown(serve_t *s)
 {
 	api_stop(s->api);          /* no more changes */
+	health_free(s->checker);   /* no more health snapshots or audit rows */
 	net_server_free(s->srv);   /* frees the served set */
 	ctl_free(s->ctl);
 	serve_unref_zones(s);
@@ -415,7 +434,7 @@ static int serve_run(serve_t *s)
 	if (r != 0) {
 		log_error("cirrus: not starting: a zone failed to load");
 	}
-	if (r == 0 && (r = health_from_conf(&s->conf, &s->health)) != 0) {
+	if (r == 0 && (r = serve_checker(s)) != 0) {
 		log_error("cirrus: out of memory");
 	}
 	serve_engine_conf(s);
