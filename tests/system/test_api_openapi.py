@@ -2,6 +2,7 @@
 that file, and every documented path and method exists: with an admin token
 it answers something other than 404 or 405."""
 import re
+import time
 
 import pytest
 
@@ -42,7 +43,8 @@ def test_spec_parses_and_lists_every_resource():
     paths = {p for _, p in ops}
     assert paths == {"/api/v1/zones", "/api/v1/zones/{zone}", "/api/v1/zones/{zone}/rrsets",
                      "/api/v1/zones/{zone}/export", "/api/v1/audit", "/api/v1/tokens",
-                     "/api/v1/tokens/{name}", "/api/v1/openapi.yaml"}
+                     "/api/v1/tokens/{name}", "/api/v1/openapi.yaml", "/api/v1/health",
+                     "/api/v1/health/{key}/drill"}
     assert len(ops) == len(set(ops))
 
 
@@ -65,11 +67,20 @@ def test_every_documented_operation_exists(api):
     srv.create_zone("spec.test.")
     r = srv.call("POST", "tokens", {"name": "victim", "scopes": ["admin"]})
     assert r.status == 201
+    # A health key for /health/{key}/drill: a static one, read on SIGHUP.
+    with open(srv.conf_path, "a") as f:
+        f.write("health:\n  spec-key: down\n")
+    srv.reload()
+    for _ in range(100):
+        if "spec-key" in [k["key"] for k in srv.get("health").json()["checks"]]:
+            break
+        time.sleep(0.05)
     ops = documented_operations()
     # deletions last, so the zone and token are there for the others
     ops.sort(key=lambda op: op[0] == "DELETE")
     for method, path in ops:
         url = path.replace("{zone}", "spec.test.").replace("{name}", "victim")
+        url = url.replace("{key}", "spec-key")
         body = {} if method in ("POST", "PATCH", "PUT") else None
         r = srv.call(method, url, body)
         assert r.status not in (404, 405), f"{method} {path}: {r}"
