@@ -33,6 +33,9 @@ int cmd_health(int argc, char **argv);
 /*! \brief `cirrus drill`: force a health key down for a while, or end a drill. */
 int cmd_drill(int argc, char **argv);
 
+/*! \brief `cirrus proxy`: relay UDP/TCP DNS to DoH upstreams (docs/proxy.md). */
+int cmd_proxy(int argc, char **argv);
+
 /*!
  * \brief Report a getopt_long() failure and print usage to stderr.
  * \param cmd    command as the user typed it ("serve", "zone check")

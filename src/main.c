@@ -21,6 +21,7 @@ static const char usage_top[] =
 	"  function http [-c FILE] [-d PATH]      answer DoH and JSON over HTTP ($PORT)\n"
 	"  health [-c FILE]                       show a running server's health checks\n"
 	"  drill KEY --down DURATION [-c FILE]    force a health key down for a while\n"
+	"  proxy -c FILE | -u URL ...             relay UDP/TCP DNS to DoH upstreams\n"
 	"  version                                print the version\n"
 	"\n"
 	"Each command takes -h/--help.\n";
@@ -99,6 +100,9 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "drill") == 0) {
 		return cmd_drill(argc - 1, argv + 1);
+	}
+	if (strcmp(cmd, "proxy") == 0) {
+		return cmd_proxy(argc - 1, argv + 1);
 	}
 	fprintf(stderr, "cirrus: unknown command '%s'\n%s", cmd, usage_top);
 	return 2;
