@@ -34,6 +34,8 @@ prepare_cirrus() {
 	  listen: [$ADDR]
 	  port: $PORT
 	  workers: 1
+	store:
+	  path: $dir/cirrus.db
 	zones:
 	  - origin: $ZONE_ORIGIN
 	    file: $zonefile

@@ -879,8 +879,10 @@ int conf_load(conf_t *conf, const char *path, char *err, size_t err_size)
 	if (r == 0 && (conf->path = strdup(path)) == NULL) {
 		r = nomem(&p);
 	}
+	/* Without a store section: ./cirrus.db, the file `cirrus token` and
+	 * `cirrus zone import|export` use when given no --db. */
 	if (r == 0 && conf->store_path == NULL &&
-	    (conf->store_path = resolve_path(path, "cirrus.db")) == NULL) {
+	    (conf->store_path = strdup("cirrus.db")) == NULL) {
 		r = nomem(&p);
 	}
 	if (r == 0 && conf->api_listen == NULL &&

@@ -61,6 +61,7 @@ class Server:
         self.conf_path = self.workdir / "cirrus.yaml"
         self.stderr_path = self.workdir / "cirrus.stderr"
         self.extra_args = []   # more `cirrus serve` arguments
+        self.cwd = self.workdir  # where it runs: without a store section, ./cirrus.db
 
     def write_conf(self):
         lines = ["server:",
@@ -86,7 +87,7 @@ class Server:
         self.stderr = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen([cirrus_bin(), "serve", "-c", str(self.conf_path),
                                       *self.extra_args],
-                                     stdout=self.stderr, stderr=self.stderr)
+                                     stdout=self.stderr, stderr=self.stderr, cwd=self.cwd)
         if wait:
             self.wait_ready()
         return self

@@ -1,7 +1,7 @@
 """The `store` and `api` sections of cirrus.yaml (docs/configuration.md):
 bad values stop the server with FILE:LINE; the API is off unless enabled;
-without a `store` section the store is cirrus.db beside the configuration
-(./cirrus.db when serving from that directory); TLS with tls-cert and
+without a `store` section the store is ./cirrus.db in the directory the
+server runs in; TLS with tls-cert and
 tls-key (GnuTLS through libmicrohttpd), checked with Python's ssl and curl
 against a self-signed certificate made with openssl."""
 import json
@@ -30,7 +30,7 @@ from util_dns import run_cirrus
 def test_bad_values_name_file_and_line(tmp_path, section, line, message):
     conf = tmp_path / "cirrus.yaml"
     conf.write_text(section)
-    res = run_cirrus("serve", "-c", conf)
+    res = run_cirrus("serve", "-c", conf, cwd=tmp_path)
     assert res.returncode == 1
     assert f"{conf}:{line}: " in res.stderr and message in res.stderr, res.stderr
 
@@ -49,7 +49,7 @@ def test_api_port_taken_fails_start(api, tmp_path):
     with open(second.conf_path, "a") as f:
         f.write(f"api:\n  enabled: true\n  port: {first.api_port}\n")
     res = subprocess.run([conftest.cirrus_bin(), "serve", "-c", str(second.conf_path)],
-                         capture_output=True, text=True, timeout=30)
+                         capture_output=True, text=True, timeout=30, cwd=tmp_path / "second")
     assert res.returncode == 1
     assert f"port {first.api_port}" in res.stderr, res.stderr
 
@@ -63,18 +63,24 @@ def test_date_serial_policy(api):
 
 
 def test_default_store_is_cirrus_db(tmp_path):
-    """No `store` section: `cirrus serve` keeps API changes in cirrus.db next
-    to its configuration, where `cirrus zone export` run from that directory
-    (default --db ./cirrus.db) finds them, also after a restart."""
-    srv = ApiServer(tmp_path, {})
+    """No `store` section: `cirrus serve` keeps API changes in ./cirrus.db
+    (the directory it runs in, not the configuration's), where `cirrus zone
+    export` run from there (default --db ./cirrus.db) finds them, also after
+    a restart."""
+    (tmp_path / "conf").mkdir()
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    srv = ApiServer(tmp_path / "conf", {})
+    srv.cwd = run_dir
     srv.write_conf = lambda: default_store_conf(srv)
     srv.start()
     try:
         srv.create_zone("default.test.")
         assert srv.patch("default.test", [replace("www", "A", 60, "192.0.2.7")]).status == 204
-        assert (tmp_path / "cirrus.db").is_file()
+        assert not (tmp_path / "conf" / "cirrus.db").exists()
+        assert (run_dir / "cirrus.db").is_file()
         res = subprocess.run([conftest.cirrus_bin(), "zone", "export", "default.test."],
-                             cwd=tmp_path, capture_output=True, text=True, timeout=30)
+                             cwd=run_dir, capture_output=True, text=True, timeout=30)
         assert res.returncode == 0, res.stderr
         assert "192.0.2.7" in res.stdout
         assert srv.stop() == 0
@@ -153,6 +159,6 @@ def test_tls_missing_file_fails_start(tmp_path):
     conf = tmp_path / "cirrus.yaml"
     conf.write_text(f"server:\n  port: {conftest.free_port()}\n"
                     "api:\n  enabled: true\n  port: 1\n  tls-cert: nope.pem\n  tls-key: nope.key\n")
-    res = run_cirrus("serve", "-c", conf)
+    res = run_cirrus("serve", "-c", conf, cwd=tmp_path)
     assert res.returncode == 1
     assert "nope.pem" in res.stderr, res.stderr

@@ -194,7 +194,7 @@ def test_serve_with_broken_zone_fails_with_file_line(tmp_path):
     path.write_text(zone_text(1, "192.0.2.10", bad_line=SYNTAX_ERRORS["unknown_type"]))
     conf = tmp_path / "cirrus.yaml"
     write_conf(conf, conftest.free_port(), {"example.com.": path})
-    res = run_cirrus("serve", "-c", conf, timeout=15)
+    res = run_cirrus("serve", "-c", conf, timeout=15, cwd=tmp_path)
     assert res.returncode != 0, res.stderr
     assert re.search(re.escape(path.name) + r":6: \S", res.stderr), res.stderr
     assert "AddressSanitizer" not in res.stderr

@@ -81,8 +81,10 @@ class ApiServer(conftest.Server):
 
     # -- tokens ----------------------------------------------------------
     def cli(self, *args):
+        # Where the server runs: `-c FILE` without a store section means
+        # ./cirrus.db there.
         return subprocess.run([conftest.cirrus_bin(), *map(str, args)],
-                              capture_output=True, text=True, timeout=30)
+                              capture_output=True, text=True, timeout=30, cwd=self.cwd)
 
     def make_token(self, name, *scopes):
         """A token made with `cirrus token create`; returns its secret."""

@@ -253,10 +253,11 @@ def module_server(zones, server_conf=None, workers=1):
 
 # -- running the binary directly --------------------------------------------
 
-def run_cirrus(*args, timeout=20):
-    """Run `cirrus ARGS...`; returns CompletedProcess with text output."""
+def run_cirrus(*args, timeout=20, cwd=None):
+    """Run `cirrus ARGS...` (in cwd: `serve` may create ./cirrus.db there);
+    returns CompletedProcess with text output."""
     return subprocess.run([conftest.cirrus_bin(), *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, cwd=cwd)
 
 
 def write_conf(path, port, zones):
