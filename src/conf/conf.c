@@ -19,13 +19,12 @@
 
 #include "conf/conf.h"
 #include "util/error.h"
+#include "util/yaml_node.h"
 
 typedef struct parser {
-	const char *path;
+	yaml_src_t y;          /* file name and error message */
 	yaml_document_t doc;
 	conf_t *conf;
-	char *err;
-	size_t err_size;
 } parser_t;
 
 typedef struct conf_key conf_key_t;
@@ -41,59 +40,6 @@ struct conf_key {
 	unsigned min, max;   /* range of an integer, or length of a text */
 };
 
-static int fail(parser_t *p, const yaml_node_t *node, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(parser_t *p, const yaml_node_t *node, const char *fmt, ...)
-{
-	int n = snprintf(p->err, p->err_size, "%s:%zu: ", p->path,
-	                 node->start_mark.line + 1);
-	if (n >= 0 && (size_t)n < p->err_size) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(p->err + n, p->err_size - n, fmt, ap);
-		va_end(ap);
-	}
-	return CIRRUS_EINVAL;
-}
-
-static int nomem(parser_t *p)
-{
-	snprintf(p->err, p->err_size, "%s: out of memory", p->path);
-	return CIRRUS_ENOMEM;
-}
-
-/* Text of a scalar node; NULL for a mapping, a list or text with a NUL. */
-static const char *scalar(const yaml_node_t *node)
-{
-	if (node->type != YAML_SCALAR_NODE ||
-	    strlen((const char *)node->data.scalar.value) != node->data.scalar.length) {
-		return NULL;
-	}
-	return (const char *)node->data.scalar.value;
-}
-
-/* A node as shown in an error: its text, or what kind of node it is. */
-static const char *shown(const yaml_node_t *node)
-{
-	switch (node->type) {
-	case YAML_MAPPING_NODE:  return "a mapping";
-	case YAML_SEQUENCE_NODE: return "a list";
-	default:                 return scalar(node) ? scalar(node) : "binary text";
-	}
-}
-
-/* An unquoted empty value, ~ or null. */
-static bool is_null(const yaml_node_t *node)
-{
-	if (node->type != YAML_SCALAR_NODE ||
-	    node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
-		return false;
-	}
-	const char *v = (const char *)node->data.scalar.value;
-	return *v == '\0' || strcmp(v, "~") == 0 || strcasecmp(v, "null") == 0;
-}
-
 static void *field(void *base, const conf_key_t *key)
 {
 	return (char *)base + key->offset;
@@ -102,35 +48,22 @@ static void *field(void *base, const conf_key_t *key)
 static int parse_uint(parser_t *p, yaml_node_t *node, const conf_key_t *key,
                       void *base)
 {
-	const char *s = scalar(node);
-	char *end = NULL;
-	unsigned long v = 0;
-	errno = 0;
-	if (s != NULL && *s >= '0' && *s <= '9') {
-		v = strtoul(s, &end, 10);
-	}
-	if (end == NULL || *end != '\0' || errno != 0 || v < key->min || v > key->max) {
-		return fail(p, node, "%s must be an integer from %u to %u, not '%s'",
-		            key->name, key->min, key->max, shown(node));
-	}
-	*(unsigned *)field(base, key) = v;
-	return 0;
+	return yaml_uint(&p->y, node, key->name, key->min, key->max, field(base, key));
 }
 
 static int parse_text(parser_t *p, yaml_node_t *node, const conf_key_t *key,
                       void *base)
 {
 	char **out = field(base, key);
-	if (is_null(node)) {
+	if (yaml_is_null(node)) {
 		return 0;
 	}
-	const char *s = scalar(node);
-	if (s == NULL || strlen(s) < key->min || strlen(s) > key->max) {
-		return fail(p, node, "%s must be text of %u to %u bytes, not '%s'",
-		            key->name, key->min, key->max, shown(node));
+	const char *s;
+	int r = yaml_text(&p->y, node, key->name, key->min, key->max, &s);
+	if (r == 0 && (*out = strdup(s)) == NULL) {
+		r = yaml_nomem(&p->y);
 	}
-	*out = strdup(s);
-	return *out == NULL ? nomem(p) : 0;
+	return r;
 }
 
 static int parse_level(parser_t *p, yaml_node_t *node, const conf_key_t *key,
@@ -140,41 +73,42 @@ static int parse_level(parser_t *p, yaml_node_t *node, const conf_key_t *key,
 		[LOG_LEVEL_ERROR] = "error", [LOG_LEVEL_WARNING] = "warning",
 		[LOG_LEVEL_INFO] = "info", [LOG_LEVEL_DEBUG] = "debug",
 	};
-	const char *s = scalar(node);
+	const char *s = yaml_scalar(node);
 	for (size_t i = 0; s != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
 		if (strcmp(s, names[i]) == 0) {
 			*(log_level_t *)field(base, key) = (log_level_t)i;
 			return 0;
 		}
 	}
-	return fail(p, node, "%s must be error, warning, info or debug, not '%s'",
-	            key->name, shown(node));
+	return yaml_fail(&p->y, node, "%s must be error, warning, info or debug, not '%s'",
+	                 key->name, yaml_shown(node));
 }
 
 static int parse_bool(parser_t *p, yaml_node_t *node, const conf_key_t *key,
                       void *base)
 {
 	static const char *yes[] = { "true", "yes", "on" }, *no[] = { "false", "no", "off" };
-	const char *s = scalar(node);
+	const char *s = yaml_scalar(node);
 	for (size_t i = 0; s != NULL && i < sizeof(yes) / sizeof(yes[0]); i++) {
 		if (strcasecmp(s, yes[i]) == 0 || strcasecmp(s, no[i]) == 0) {
 			*(bool *)field(base, key) = strcasecmp(s, yes[i]) == 0;
 			return 0;
 		}
 	}
-	return fail(p, node, "%s must be true or false, not '%s'", key->name, shown(node));
+	return yaml_fail(&p->y, node, "%s must be true or false, not '%s'", key->name, yaml_shown(node));
 }
 
 static int parse_policy(parser_t *p, yaml_node_t *node, const conf_key_t *key,
                         void *base)
 {
-	const char *s = scalar(node);
+	const char *s = yaml_scalar(node);
 	if (s != NULL && (strcmp(s, "increment") == 0 || strcmp(s, "date") == 0)) {
 		*(conf_serial_policy_t *)field(base, key) =
 			s[0] == 'd' ? CONF_SERIAL_DATE : CONF_SERIAL_INCREMENT;
 		return 0;
 	}
-	return fail(p, node, "%s must be increment or date, not '%s'", key->name, shown(node));
+	return yaml_fail(&p->y, node, "%s must be increment or date, not '%s'", key->name,
+	                 yaml_shown(node));
 }
 
 static char *resolve_path(const char *conf_path, const char *file);
@@ -188,10 +122,10 @@ static int parse_path(parser_t *p, yaml_node_t *node, const conf_key_t *key,
 	if (r != 0 || *out == NULL) {
 		return r;
 	}
-	char *resolved = resolve_path(p->path, *out);
+	char *resolved = resolve_path(p->y.path, *out);
 	free(*out);
 	*out = resolved;
-	return resolved == NULL ? nomem(p) : 0;
+	return resolved == NULL ? yaml_nomem(&p->y) : 0;
 }
 
 static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
@@ -259,13 +193,14 @@ static int add_addr(conf_t *conf, const char *text)
 
 static int parse_addr(parser_t *p, yaml_node_t *node)
 {
-	const char *s = scalar(node);
+	const char *s = yaml_scalar(node);
 	int r = s != NULL ? add_addr(p->conf, s) : CIRRUS_EINVAL;
 	switch (r) {
 	case 0:             return 0;
-	case CIRRUS_ENOMEM: return nomem(p);
-	case CIRRUS_EEXIST: return fail(p, node, "listen: address '%s' is listed twice", s);
-	default:            return fail(p, node, "listen: '%s' is not an IP address", shown(node));
+	case CIRRUS_ENOMEM: return yaml_nomem(&p->y);
+	case CIRRUS_EEXIST: return yaml_fail(&p->y, node, "listen: address '%s' is listed twice", s);
+	default:            return yaml_fail(&p->y, node, "listen: '%s' is not an IP address",
+	                                     yaml_shown(node));
 	}
 }
 
@@ -278,7 +213,7 @@ static int parse_listen(parser_t *p, yaml_node_t *node, const conf_key_t *key,
 	}
 	if (node->type != YAML_SEQUENCE_NODE ||
 	    node->data.sequence.items.start == node->data.sequence.items.top) {
-		return fail(p, node, "listen must be an address or a list of at least one");
+		return yaml_fail(&p->y, node, "listen must be an address or a list of at least one");
 	}
 	for (yaml_node_item_t *i = node->data.sequence.items.start;
 	     i < node->data.sequence.items.top; i++) {
@@ -295,13 +230,13 @@ static int parse_one_addr(parser_t *p, yaml_node_t *node, const conf_key_t *key,
                           void *base)
 {
 	struct sockaddr_storage ss;
-	const char *s = scalar(node);
+	const char *s = yaml_scalar(node);
 	if (s == NULL || !parse_ip(s, &ss)) {
-		return fail(p, node, "%s: '%s' is not an IP address", key->name, shown(node));
+		return yaml_fail(&p->y, node, "%s: '%s' is not an IP address", key->name, yaml_shown(node));
 	}
 	char **out = field(base, key);
 	*out = strdup(s);
-	return *out == NULL ? nomem(p) : 0;
+	return *out == NULL ? yaml_nomem(&p->y) : 0;
 }
 
 /* server.ecs-trust: "all", "none", or a list of prefixes. */
@@ -309,13 +244,13 @@ static int add_trust(parser_t *p, yaml_node_t *node, const char *text)
 {
 	policy_addr_t a;
 	if (policy_cidr_parse(text, &a) != 0) {
-		return fail(p, node, "ecs-trust: '%s' is not a prefix such as 192.0.2.0/24 "
-		            "(or write all or none)", text);
+		return yaml_fail(&p->y, node, "ecs-trust: '%s' is not a prefix such as 192.0.2.0/24 "
+		                 "(or write all or none)", text);
 	}
 	policy_addr_t *grown = realloc(p->conf->ecs_trust,
 	                               (p->conf->ecs_trust_count + 1) * sizeof(*grown));
 	if (grown == NULL) {
-		return nomem(p);
+		return yaml_nomem(&p->y);
 	}
 	p->conf->ecs_trust = grown;
 	grown[p->conf->ecs_trust_count++] = a;
@@ -326,7 +261,7 @@ static int parse_ecs_trust(parser_t *p, yaml_node_t *node, const conf_key_t *key
                            void *base)
 {
 	(void)key, (void)base;
-	const char *s = scalar(node);
+	const char *s = yaml_scalar(node);
 	if (s != NULL && strcmp(s, "none") == 0) {
 		return 0;
 	}
@@ -338,13 +273,13 @@ static int parse_ecs_trust(parser_t *p, yaml_node_t *node, const conf_key_t *key
 		return add_trust(p, node, s);
 	}
 	if (node->type != YAML_SEQUENCE_NODE) {
-		return fail(p, node, "ecs-trust must be all, none, or a list of prefixes");
+		return yaml_fail(&p->y, node, "ecs-trust must be all, none, or a list of prefixes");
 	}
 	for (yaml_node_item_t *i = node->data.sequence.items.start;
 	     i < node->data.sequence.items.top; i++) {
 		yaml_node_t *item = yaml_document_get_node(&p->doc, *i);
-		int r = scalar(item) ? add_trust(p, item, scalar(item)) :
-		        fail(p, item, "ecs-trust: '%s' is not a prefix", shown(item));
+		int r = yaml_scalar(item) ? add_trust(p, item, yaml_scalar(item)) :
+		        yaml_fail(&p->y, item, "ecs-trust: '%s' is not a prefix", yaml_shown(item));
 		if (r != 0) {
 			return r;
 		}
@@ -356,11 +291,11 @@ static int strv_push(parser_t *p, policy_strv_t *v, const char *text)
 {
 	char **grown = realloc(v->v, (v->n + 1) * sizeof(*grown));
 	if (grown == NULL) {
-		return nomem(p);
+		return yaml_nomem(&p->y);
 	}
 	v->v = grown;
 	if ((v->v[v->n] = strdup(text)) == NULL) {
-		return nomem(p);
+		return yaml_nomem(&p->y);
 	}
 	v->n++;
 	return 0;
@@ -374,14 +309,14 @@ static int parse_strv(parser_t *p, yaml_node_t *node, const conf_key_t *key, voi
 	yaml_node_item_t *start = single ? NULL : node->data.sequence.items.start;
 	yaml_node_item_t *top = single ? NULL : node->data.sequence.items.top;
 	if (!single && node->type != YAML_SEQUENCE_NODE) {
-		return fail(p, node, "%s must be a list, not '%s'", key->name, shown(node));
+		return yaml_fail(&p->y, node, "%s must be a list, not '%s'", key->name, yaml_shown(node));
 	}
 	for (size_t i = 0; single ? i < 1 : start + i < top; i++) {
 		yaml_node_t *item = single ? node : yaml_document_get_node(&p->doc, start[i]);
-		const char *s = scalar(item);
+		const char *s = yaml_scalar(item);
 		if (s == NULL || strlen(s) < 1 || strlen(s) > key->max) {
-			return fail(p, item, "%s: '%s' must be text of 1 to %u bytes", key->name,
-			            shown(item), key->max);
+			return yaml_fail(&p->y, item, "%s: '%s' must be text of 1 to %u bytes", key->name,
+			                 yaml_shown(item), key->max);
 		}
 		int r = strv_push(p, out, s);
 		if (r != 0) {
@@ -395,22 +330,22 @@ static int parse_strv(parser_t *p, yaml_node_t *node, const conf_key_t *key, voi
 static int parse_health(parser_t *p, yaml_node_t *node, const conf_key_t *key, void *base)
 {
 	(void)key, (void)base;
-	if (is_null(node)) {
+	if (yaml_is_null(node)) {
 		return 0;
 	}
 	if (node->type != YAML_MAPPING_NODE) {
-		return fail(p, node, "health must be a mapping of health keys to up or down");
+		return yaml_fail(&p->y, node, "health must be a mapping of health keys to up or down");
 	}
 	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
 	     pair < node->data.mapping.pairs.top; pair++) {
 		yaml_node_t *k = yaml_document_get_node(&p->doc, pair->key);
 		yaml_node_t *v = yaml_document_get_node(&p->doc, pair->value);
-		const char *name = scalar(k), *state = scalar(v);
+		const char *name = yaml_scalar(k), *state = yaml_scalar(v);
 		if (name == NULL || *name == '\0') {
-			return fail(p, k, "health: a key must be a name, not '%s'", shown(k));
+			return yaml_fail(&p->y, k, "health: a key must be a name, not '%s'", yaml_shown(k));
 		}
 		if (state == NULL || (strcmp(state, "up") != 0 && strcmp(state, "down") != 0)) {
-			return fail(p, v, "health: %s must be up or down, not '%s'", name, shown(v));
+			return yaml_fail(&p->y, v, "health: %s must be up or down, not '%s'", name, yaml_shown(v));
 		}
 		int r = state[0] == 'd' ? strv_push(p, &p->conf->health_down, name) : 0;
 		if (r != 0) {
@@ -438,30 +373,31 @@ static int unknown_key(parser_t *p, const yaml_node_t *node, const char *where,
 		size_t len = strlen(known);
 		snprintf(known + len, sizeof(known) - len, "%s%s", i ? ", " : "", keys[i].name);
 	}
-	return fail(p, node, "unknown key '%s' in %s (known: %s)", shown(node), where, known);
+	return yaml_fail(&p->y, node, "unknown key '%s' in %s (known: %s)", yaml_shown(node),
+	                 where, known);
 }
 
 /* Parse a mapping whose keys must all be in keys (at most 32), each once. */
 static int parse_map(parser_t *p, yaml_node_t *node, const char *where,
                      const conf_key_t *keys, size_t count, void *base)
 {
-	if (is_null(node)) {
+	if (yaml_is_null(node)) {
 		return 0;
 	}
 	if (node->type != YAML_MAPPING_NODE) {
-		return fail(p, node, "%s must be a mapping of keys, not '%s'", where, shown(node));
+		return yaml_fail(&p->y, node, "%s must be a mapping of keys, not '%s'", where, yaml_shown(node));
 	}
 	uint32_t seen = 0;
 	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
 	     pair < node->data.mapping.pairs.top; pair++) {
 		yaml_node_t *k = yaml_document_get_node(&p->doc, pair->key);
-		const conf_key_t *key = find_key(keys, count, scalar(k));
+		const conf_key_t *key = find_key(keys, count, yaml_scalar(k));
 		if (key == NULL) {
 			return unknown_key(p, k, where, keys, count);
 		}
 		uint32_t bit = UINT32_C(1) << (key - keys);
 		if (seen & bit) {
-			return fail(p, k, "key '%s' appears twice in %s", key->name, where);
+			return yaml_fail(&p->y, k, "key '%s' appears twice in %s", key->name, where);
 		}
 		seen |= bit;
 		int r = key->parse(p, yaml_document_get_node(&p->doc, pair->value), key, base);
@@ -545,7 +481,7 @@ static int parse_specs(parser_t *p, yaml_node_t *node, const char *what,
 {
 	if (node->type != YAML_SEQUENCE_NODE ||
 	    node->data.sequence.items.start == node->data.sequence.items.top) {
-		return fail(p, node, "%s must be a list of at least one mapping", what);
+		return yaml_fail(&p->y, node, "%s must be a list of at least one mapping", what);
 	}
 	for (yaml_node_item_t *i = node->data.sequence.items.start;
 	     i < node->data.sequence.items.top; i++) {
@@ -554,10 +490,10 @@ static int parse_specs(parser_t *p, yaml_node_t *node, const char *what,
 		policy_spec_init(&spec, item->start_mark.line + 1);
 		int r = item->type == YAML_MAPPING_NODE ?
 		        parse_map(p, item, what, keys, count, &spec) :
-		        fail(p, item, "%s must be a list of mappings, not '%s'", what, shown(item));
+		        yaml_fail(&p->y, item, "%s must be a list of mappings, not '%s'", what, yaml_shown(item));
 		policy_spec_t *grown = r == 0 ? realloc(*list, (*n + 1) * sizeof(*grown)) : NULL;
 		if (r == 0 && grown == NULL) {
-			r = nomem(p);
+			r = yaml_nomem(&p->y);
 		}
 		if (r != 0) {
 			policy_spec_deinit(&spec);
@@ -583,7 +519,7 @@ static int parse_policies(parser_t *p, yaml_node_t *node, const conf_key_t *key,
 {
 	(void)key;
 	conf_zone_t *z = base;
-	if (is_null(node)) {
+	if (yaml_is_null(node)) {
 		return 0;
 	}
 	return parse_specs(p, node, "policies", policy_keys, COUNT(policy_keys),
@@ -624,8 +560,8 @@ static int parse_api(parser_t *p, yaml_node_t *node, const conf_key_t *key,
 	conf_t *c = base;
 	int r = parse_map(p, node, "api", api_keys, COUNT(api_keys), base);
 	if (r == 0 && (c->api_tls_cert == NULL) != (c->api_tls_key == NULL)) {
-		r = fail(p, node, "api: TLS needs both tls-cert and tls-key (or neither, "
-		         "for plain HTTP)");
+		r = yaml_fail(&p->y, node, "api: TLS needs both tls-cert and tls-key (or neither, "
+		              "for plain HTTP)");
 	}
 	return r;
 }
@@ -647,14 +583,14 @@ static int check_origin(parser_t *p, const yaml_node_t *node, const char *origin
 {
 	knot_dname_storage_t apex, other;
 	if (knot_dname_from_str(apex, origin, sizeof(apex)) == NULL) {
-		return fail(p, node, "zone origin '%s' is not a domain name", origin);
+		return yaml_fail(&p->y, node, "zone origin '%s' is not a domain name", origin);
 	}
 	knot_dname_to_lower(apex);
 	for (size_t i = 0; i < p->conf->zone_count; i++) {
 		knot_dname_from_str(other, p->conf->zones[i].origin, sizeof(other));
 		knot_dname_to_lower(other);
 		if (knot_dname_is_equal(apex, other)) {
-			return fail(p, node, "zone '%s' is listed twice", origin);
+			return yaml_fail(&p->y, node, "zone '%s' is listed twice", origin);
 		}
 	}
 	return 0;
@@ -663,14 +599,14 @@ static int check_origin(parser_t *p, const yaml_node_t *node, const char *origin
 /* Append z with its file resolved; on success the list owns its strings. */
 static int add_zone(parser_t *p, conf_zone_t *z)
 {
-	char *path = resolve_path(p->path, z->file);
+	char *path = resolve_path(p->y.path, z->file);
 	conf_zone_t *grown = NULL;
 	if (path != NULL) {
 		grown = realloc(p->conf->zones, (p->conf->zone_count + 1) * sizeof(*grown));
 	}
 	if (grown == NULL) {
 		free(path);
-		return nomem(p);
+		return yaml_nomem(&p->y);
 	}
 	free(z->file);
 	z->file = path;
@@ -694,7 +630,7 @@ static int parse_zone(parser_t *p, yaml_node_t *node)
 	conf_zone_t z = { 0 };
 	int r = parse_map(p, node, "a zone", zone_keys, COUNT(zone_keys), &z);
 	if (r == 0 && (z.origin == NULL || z.file == NULL)) {
-		r = fail(p, node, "a zone needs both 'origin' and 'file'");
+		r = yaml_fail(&p->y, node, "a zone needs both 'origin' and 'file'");
 	}
 	if (r == 0) {
 		r = check_origin(p, node, z.origin);
@@ -712,11 +648,11 @@ static int parse_zones(parser_t *p, yaml_node_t *node, const conf_key_t *key,
                        void *base)
 {
 	(void)key, (void)base;
-	if (is_null(node)) {
+	if (yaml_is_null(node)) {
 		return 0;
 	}
 	if (node->type != YAML_SEQUENCE_NODE) {
-		return fail(p, node, "zones must be a list, not '%s'", shown(node));
+		return yaml_fail(&p->y, node, "zones must be a list, not '%s'", yaml_shown(node));
 	}
 	for (yaml_node_item_t *i = node->data.sequence.items.start;
 	     i < node->data.sequence.items.top; i++) {
@@ -759,9 +695,9 @@ static int parse_check(parser_t *p, yaml_node_t *node, health_spec_t *spec)
 	char why[512];
 	int r = node->type == YAML_MAPPING_NODE ?
 	        parse_map(p, node, "a check", check_keys, COUNT(check_keys), spec) :
-	        fail(p, node, "checks must be a list of mappings, not '%s'", shown(node));
+	        yaml_fail(&p->y, node, "checks must be a list of mappings, not '%s'", yaml_shown(node));
 	if (r == 0 && health_spec_check(spec, why, sizeof(why)) != 0) {
-		r = fail(p, node, "%s", why);
+		r = yaml_fail(&p->y, node, "%s", why);
 	}
 	return r;
 }
@@ -771,18 +707,18 @@ static int parse_checks(parser_t *p, yaml_node_t *node, const conf_key_t *key, v
 {
 	(void)key, (void)base;
 	conf_t *c = p->conf;
-	if (is_null(node)) {
+	if (yaml_is_null(node)) {
 		return 0;
 	}
 	if (node->type != YAML_SEQUENCE_NODE) {
-		return fail(p, node, "checks must be a list of checks, not '%s'", shown(node));
+		return yaml_fail(&p->y, node, "checks must be a list of checks, not '%s'", yaml_shown(node));
 	}
 	for (yaml_node_item_t *i = node->data.sequence.items.start;
 	     i < node->data.sequence.items.top; i++) {
 		yaml_node_t *item = yaml_document_get_node(&p->doc, *i);
 		health_spec_t *grown = realloc(c->checks, (c->check_count + 1) * sizeof(*grown));
 		if (grown == NULL) {
-			return nomem(p);
+			return yaml_nomem(&p->y);
 		}
 		c->checks = grown;
 		health_spec_init(&grown[c->check_count], item->start_mark.line + 1);
@@ -795,7 +731,7 @@ static int parse_checks(parser_t *p, yaml_node_t *node, const conf_key_t *key, v
 	char why[512];
 	size_t bad = 0;
 	if (health_specs_link(c->checks, c->check_count, &bad, why, sizeof(why)) != 0) {
-		snprintf(p->err, p->err_size, "%s:%llu: %s", p->path,
+		snprintf(p->y.err, p->y.err_size, "%s:%llu: %s", p->y.path,
 		         (unsigned long long)c->checks[bad].line, why);
 		return CIRRUS_EINVAL;
 	}
@@ -832,9 +768,9 @@ static void conf_defaults(conf_t *conf)
 static int syntax_error(parser_t *p, const yaml_parser_t *yp)
 {
 	if (yp->error == YAML_MEMORY_ERROR) {
-		return nomem(p);
+		return yaml_nomem(&p->y);
 	}
-	snprintf(p->err, p->err_size, "%s:%zu: %s%s%s", p->path,
+	snprintf(p->y.err, p->y.err_size, "%s:%zu: %s%s%s", p->y.path,
 	         yp->problem_mark.line + 1, yp->problem ? yp->problem : "invalid YAML",
 	         yp->context ? " " : "", yp->context ? yp->context : "");
 	return CIRRUS_EPARSE;
@@ -845,7 +781,7 @@ static int parse_file(parser_t *p, FILE *f)
 {
 	yaml_parser_t yp;
 	if (!yaml_parser_initialize(&yp)) {
-		return nomem(p);
+		return yaml_nomem(&p->y);
 	}
 	yaml_parser_set_input_file(&yp, f);
 	int r;
@@ -863,7 +799,7 @@ static int parse_file(parser_t *p, FILE *f)
 
 int conf_load(conf_t *conf, const char *path, char *err, size_t err_size)
 {
-	parser_t p = { .path = path, .conf = conf, .err = err, .err_size = err_size };
+	parser_t p = { .y = { .path = path, .err = err, .err_size = err_size }, .conf = conf };
 	conf_defaults(conf);
 	FILE *f = fopen(path, "r");
 	if (f == NULL) {
@@ -874,20 +810,20 @@ int conf_load(conf_t *conf, const char *path, char *err, size_t err_size)
 	fclose(f);
 	if (r == 0 && conf->listen_count == 0 &&
 	    (add_addr(conf, "127.0.0.1") != 0 || add_addr(conf, "::1") != 0)) {
-		r = nomem(&p);
+		r = yaml_nomem(&p.y);
 	}
 	if (r == 0 && (conf->path = strdup(path)) == NULL) {
-		r = nomem(&p);
+		r = yaml_nomem(&p.y);
 	}
 	/* Without a store section: ./cirrus.db, the file `cirrus token` and
 	 * `cirrus zone import|export` use when given no --db. */
 	if (r == 0 && conf->store_path == NULL &&
 	    (conf->store_path = strdup("cirrus.db")) == NULL) {
-		r = nomem(&p);
+		r = yaml_nomem(&p.y);
 	}
 	if (r == 0 && conf->api_listen == NULL &&
 	    (conf->api_listen = strdup("127.0.0.1")) == NULL) {
-		r = nomem(&p);
+		r = yaml_nomem(&p.y);
 	}
 	if (r != 0) {
 		conf_deinit(conf);

@@ -18,13 +18,12 @@
 
 #include "proxy/proxy.h"
 #include "util/error.h"
+#include "util/yaml_node.h"
 
 typedef struct parser {
-	const char *path;
+	yaml_src_t y;          /* file name and error message */
 	yaml_document_t doc;
 	proxy_conf_t *conf;
-	char *err;
-	size_t err_size;
 } parser_t;
 
 typedef struct pkey pkey_t;
@@ -101,46 +100,6 @@ int proxy_conf_add_upstream(proxy_conf_t *conf, const char *url, const char *ca_
 	return 0;
 }
 
-static int fail(parser_t *p, const yaml_node_t *node, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(parser_t *p, const yaml_node_t *node, const char *fmt, ...)
-{
-	int n = snprintf(p->err, p->err_size, "%s:%zu: ", p->path, node->start_mark.line + 1);
-	if (n >= 0 && (size_t)n < p->err_size) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(p->err + n, p->err_size - n, fmt, ap);
-		va_end(ap);
-	}
-	return CIRRUS_EINVAL;
-}
-
-static int nomem(parser_t *p)
-{
-	snprintf(p->err, p->err_size, "%s: out of memory", p->path);
-	return CIRRUS_ENOMEM;
-}
-
-/* Text of a scalar; NULL for a mapping, a list or text with a NUL. */
-static const char *scalar(const yaml_node_t *node)
-{
-	if (node->type != YAML_SCALAR_NODE ||
-	    strlen((const char *)node->data.scalar.value) != node->data.scalar.length) {
-		return NULL;
-	}
-	return (const char *)node->data.scalar.value;
-}
-
-static const char *shown(const yaml_node_t *node)
-{
-	switch (node->type) {
-	case YAML_MAPPING_NODE:  return "a mapping";
-	case YAML_SEQUENCE_NODE: return "a list";
-	default:                 return scalar(node) ? scalar(node) : "binary text";
-	}
-}
-
 static void *field(parser_t *p, const pkey_t *key)
 {
 	return (char *)p->conf + key->offset;
@@ -153,45 +112,30 @@ static yaml_node_t *node_at(parser_t *p, int index)
 
 static int parse_uint(parser_t *p, yaml_node_t *node, const pkey_t *key)
 {
-	const char *s = scalar(node);
-	char *end = NULL;
-	unsigned long v = 0;
-	errno = 0;
-	if (s != NULL && *s >= '0' && *s <= '9') {
-		v = strtoul(s, &end, 10);
-	}
-	if (end == NULL || *end != '\0' || errno != 0 || v < key->min || v > key->max) {
-		return fail(p, node, "%s must be an integer from %u to %u, not '%s'",
-		            key->name, key->min, key->max, shown(node));
-	}
-	*(unsigned *)field(p, key) = v;
-	return 0;
+	return yaml_uint(&p->y, node, key->name, key->min, key->max, field(p, key));
 }
 
 static int set_text(parser_t *p, char **out, const char *s)
 {
 	free(*out);
 	*out = strdup(s);
-	return *out == NULL ? nomem(p) : 0;
+	return *out == NULL ? yaml_nomem(&p->y) : 0;
 }
 
 static int parse_text(parser_t *p, yaml_node_t *node, const pkey_t *key)
 {
-	const char *s = scalar(node);
-	if (s == NULL || strlen(s) < key->min || strlen(s) > key->max) {
-		return fail(p, node, "%s must be text of %u to %u bytes, not '%s'",
-		            key->name, key->min, key->max, shown(node));
-	}
-	return set_text(p, field(p, key), s);
+	const char *s;
+	int r = yaml_text(&p->y, node, key->name, key->min, key->max, &s);
+	return r != 0 ? r : set_text(p, field(p, key), s);
 }
 
 static int parse_rrtype(parser_t *p, yaml_node_t *node, const pkey_t *key)
 {
-	const char *s = scalar(node);
+	const char *s = yaml_scalar(node);
 	uint16_t type = 0;
 	if (s == NULL || knot_rrtype_from_string(s, &type) != 0) {
-		return fail(p, node, "%s must be a record type such as NS or A, not '%s'",
-		            key->name, shown(node));
+		return yaml_fail(&p->y, node, "%s must be a record type such as NS or A, not '%s'",
+		                 key->name, yaml_shown(node));
 	}
 	*(uint16_t *)field(p, key) = type;
 	return 0;
@@ -199,37 +143,38 @@ static int parse_rrtype(parser_t *p, yaml_node_t *node, const pkey_t *key)
 
 static int parse_policy(parser_t *p, yaml_node_t *node, const pkey_t *key)
 {
-	const char *s = scalar(node);
+	const char *s = yaml_scalar(node);
 	if (s != NULL && (strcmp(s, "failover") == 0 || strcmp(s, "latency") == 0)) {
 		p->conf->policy = s[0] == 'f' ? PROXY_POLICY_FAILOVER : PROXY_POLICY_LATENCY;
 		return 0;
 	}
-	return fail(p, node, "%s must be failover or latency, not '%s'", key->name, shown(node));
+	return yaml_fail(&p->y, node, "%s must be failover or latency, not '%s'", key->name,
+	                 yaml_shown(node));
 }
 
 static int parse_level(parser_t *p, yaml_node_t *node, const pkey_t *key)
 {
 	static const char *names[] = { "error", "warning", "info", "debug" };
-	const char *s = scalar(node);
+	const char *s = yaml_scalar(node);
 	for (size_t i = 0; s != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
 		if (strcmp(s, names[i]) == 0) {
 			p->conf->log_level = (log_level_t)i;
 			return 0;
 		}
 	}
-	return fail(p, node, "%s must be error, warning, info or debug, not '%s'",
-	            key->name, shown(node));
+	return yaml_fail(&p->y, node, "%s must be error, warning, info or debug, not '%s'",
+	                 key->name, yaml_shown(node));
 }
 
 static int add_listen(parser_t *p, yaml_node_t *node)
 {
-	const char *s = scalar(node);
+	const char *s = yaml_scalar(node);
 	struct in6_addr a;
 	if (s == NULL || (inet_pton(AF_INET, s, &a) != 1 && inet_pton(AF_INET6, s, &a) != 1)) {
-		return fail(p, node, "listen: '%s' is not an IP address", node ? shown(node) : "");
+		return yaml_fail(&p->y, node, "listen: '%s' is not an IP address", node ? yaml_shown(node) : "");
 	}
 	if (p->conf->listen_count == PROXY_LISTEN_MAX) {
-		return fail(p, node, "listen: at most %d addresses", PROXY_LISTEN_MAX);
+		return yaml_fail(&p->y, node, "listen: at most %d addresses", PROXY_LISTEN_MAX);
 	}
 	char **slot = &p->conf->listen[p->conf->listen_count];
 	*slot = NULL;
@@ -246,7 +191,7 @@ static int parse_listen(parser_t *p, yaml_node_t *node, const pkey_t *key)
 	}
 	if (node->type != YAML_SEQUENCE_NODE ||
 	    node->data.sequence.items.start == node->data.sequence.items.top) {
-		return fail(p, node, "listen must be an address or a list of at least one");
+		return yaml_fail(&p->y, node, "listen must be an address or a list of at least one");
 	}
 	for (yaml_node_item_t *i = node->data.sequence.items.start;
 	     i < node->data.sequence.items.top; i++) {
@@ -276,7 +221,8 @@ static int unknown_key(parser_t *p, const yaml_node_t *node, const char *where,
 		size_t len = strlen(known);
 		snprintf(known + len, sizeof(known) - len, "%s%s", i ? ", " : "", keys[i].name);
 	}
-	return fail(p, node, "unknown key '%s' in %s (known: %s)", shown(node), where, known);
+	return yaml_fail(&p->y, node, "unknown key '%s' in %s (known: %s)", yaml_shown(node),
+	                 where, known);
 }
 
 /* A mapping whose keys must all be in keys (at most 32), each once. */
@@ -284,19 +230,19 @@ static int parse_map(parser_t *p, yaml_node_t *node, const char *where,
                      const pkey_t *keys, size_t count)
 {
 	if (node->type != YAML_MAPPING_NODE) {
-		return fail(p, node, "%s must be a mapping of keys, not '%s'", where, shown(node));
+		return yaml_fail(&p->y, node, "%s must be a mapping of keys, not '%s'", where, yaml_shown(node));
 	}
 	uint32_t seen = 0;
 	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
 	     pair < node->data.mapping.pairs.top; pair++) {
 		yaml_node_t *k = node_at(p, pair->key);
-		const pkey_t *key = find_key(keys, count, scalar(k));
+		const pkey_t *key = find_key(keys, count, yaml_scalar(k));
 		if (key == NULL) {
 			return unknown_key(p, k, where, keys, count);
 		}
 		uint32_t bit = UINT32_C(1) << (key - keys);
 		if (seen & bit) {
-			return fail(p, k, "key '%s' appears twice in %s", key->name, where);
+			return yaml_fail(&p->y, k, "key '%s' appears twice in %s", key->name, where);
 		}
 		seen |= bit;
 		int r = key->parse(p, node_at(p, pair->value), key);
@@ -313,31 +259,31 @@ static int parse_map(parser_t *p, yaml_node_t *node, const char *where,
 /* One upstream: a URL, or a mapping {url, ca-file}. */
 static int parse_one_upstream(parser_t *p, yaml_node_t *node)
 {
-	const char *url = scalar(node), *ca = NULL;
+	const char *url = yaml_scalar(node), *ca = NULL;
 	yaml_node_t *at = node;
 	if (node->type == YAML_MAPPING_NODE) {
 		for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
 		     pair < node->data.mapping.pairs.top; pair++) {
-			const char *k = scalar(node_at(p, pair->key));
+			const char *k = yaml_scalar(node_at(p, pair->key));
 			yaml_node_t *v = node_at(p, pair->value);
 			if (k != NULL && strcmp(k, "url") == 0) {
-				url = scalar(v);
+				url = yaml_scalar(v);
 				at = v;
-			} else if (k != NULL && strcmp(k, "ca-file") == 0 && scalar(v) != NULL) {
-				ca = scalar(v);
+			} else if (k != NULL && strcmp(k, "ca-file") == 0 && yaml_scalar(v) != NULL) {
+				ca = yaml_scalar(v);
 			} else {
-				return fail(p, node_at(p, pair->key), "upstreams: unknown key or bad "
-				            "value '%s' (known: url, ca-file)", k ? k : "?");
+				return yaml_fail(&p->y, node_at(p, pair->key), "upstreams: unknown key or bad "
+				                 "value '%s' (known: url, ca-file)", k ? k : "?");
 			}
 		}
 	}
 	int r = url != NULL ? proxy_conf_add_upstream(p->conf, url, ca) : CIRRUS_EINVAL;
 	switch (r) {
 	case 0:             return 0;
-	case CIRRUS_ENOMEM: return nomem(p);
-	case CIRRUS_ELIMIT: return fail(p, at, "upstreams: at most %d", PROXY_UPSTREAMS_MAX);
-	default:            return fail(p, at, "upstreams: '%s' is not an http:// or https:// "
-	                                "URL (or a mapping with url)", shown(at));
+	case CIRRUS_ENOMEM: return yaml_nomem(&p->y);
+	case CIRRUS_ELIMIT: return yaml_fail(&p->y, at, "upstreams: at most %d", PROXY_UPSTREAMS_MAX);
+	default:            return yaml_fail(&p->y, at, "upstreams: '%s' is not an http:// or https:// "
+	                                     "URL (or a mapping with url)", yaml_shown(at));
 	}
 }
 
@@ -346,7 +292,7 @@ static int parse_upstreams(parser_t *p, yaml_node_t *node, const pkey_t *key)
 	(void)key;
 	if (node->type != YAML_SEQUENCE_NODE ||
 	    node->data.sequence.items.start == node->data.sequence.items.top) {
-		return fail(p, node, "upstreams must be a list of at least one URL");
+		return yaml_fail(&p->y, node, "upstreams must be a list of at least one URL");
 	}
 	for (yaml_node_item_t *i = node->data.sequence.items.start;
 	     i < node->data.sequence.items.top; i++) {
@@ -376,15 +322,15 @@ static const pkey_t cache_keys[] = {
 static int parse_ecs_mode(parser_t *p, yaml_node_t *node, const pkey_t *key)
 {
 	static const char *names[] = { "off", "add", "override" };
-	const char *s = scalar(node);
+	const char *s = yaml_scalar(node);
 	for (size_t i = 0; s != NULL && i < COUNT(names); i++) {
 		if (strcmp(s, names[i]) == 0) {
 			p->conf->ecs = (proxy_ecs_mode_t)i;
 			return 0;
 		}
 	}
-	return fail(p, node, "%s must be off, add or override, not '%s'", key->name,
-	            shown(node));
+	return yaml_fail(&p->y, node, "%s must be off, add or override, not '%s'", key->name,
+	                 yaml_shown(node));
 }
 
 static const pkey_t ecs_keys[] = {
@@ -440,15 +386,15 @@ static int check_whole(parser_t *p, yaml_node_t *root)
 {
 	proxy_conf_t *c = p->conf;
 	if (c->cache_min_ttl > c->cache_max_ttl) {
-		return fail(p, root, "cache: min-ttl (%u) is above max-ttl (%u)",
-		            c->cache_min_ttl, c->cache_max_ttl);
+		return yaml_fail(&p->y, root, "cache: min-ttl (%u) is above max-ttl (%u)",
+		                 c->cache_min_ttl, c->cache_max_ttl);
 	}
 	if (c->check_name != NULL) {
 		knot_dname_t *name = knot_dname_from_str_alloc(c->check_name);
 		free(name);
 		if (name == NULL) {
-			return fail(p, root, "health-check: name '%s' is not a domain name",
-			            c->check_name);
+			return yaml_fail(&p->y, root, "health-check: name '%s' is not a domain name",
+			                 c->check_name);
 		}
 	}
 	return 0;
@@ -458,12 +404,12 @@ static int load_doc(parser_t *p, FILE *f)
 {
 	yaml_parser_t yp;
 	if (!yaml_parser_initialize(&yp)) {
-		return nomem(p);
+		return yaml_nomem(&p->y);
 	}
 	yaml_parser_set_input_file(&yp, f);
 	int r = 0;
 	if (!yaml_parser_load(&yp, &p->doc)) {
-		snprintf(p->err, p->err_size, "%s:%zu: %s", p->path, yp.problem_mark.line + 1,
+		snprintf(p->y.err, p->y.err_size, "%s:%zu: %s", p->y.path, yp.problem_mark.line + 1,
 		         yp.problem ? yp.problem : "YAML syntax error");
 		r = CIRRUS_EPARSE;
 	} else {
@@ -480,7 +426,7 @@ static int load_doc(parser_t *p, FILE *f)
 
 int proxy_conf_load(proxy_conf_t *conf, const char *path, char *err, size_t err_size)
 {
-	parser_t p = { .path = path, .conf = conf, .err = err, .err_size = err_size };
+	parser_t p = { .y = { .path = path, .err = err, .err_size = err_size }, .conf = conf };
 	FILE *f = fopen(path, "rb");
 	if (f == NULL) {
 		snprintf(err, err_size, "%s: cannot open: %s", path, strerror(errno));
