@@ -29,6 +29,7 @@
 #include "health/health.h"
 #include "net/net.h"
 #include "policy/policy.h"
+#include "registry/registry.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "zone/zone.h"
@@ -58,6 +59,7 @@ typedef struct serve {
 	store_t *store;
 	ctl_t *ctl;
 	api_t *api;
+	registry_t *registry;          /* service discovery (docs/services.md) */
 	const policy_health_t *health; /* read by the engine through engine.health */
 	health_t *checker;             /* health checks; publishes into health */
 	const char *image_path;        /* --image, or NULL */
@@ -334,11 +336,16 @@ static int serve_control(serve_t *s)
 		log_error("cirrus: cannot start the health checks: %s", cirrus_strerror(r));
 		return r;
 	}
+	/* After the zones: it reconciles service records into them. */
+	if ((r = registry_new(s->ctl, 0, &s->registry)) != 0) {
+		log_error("cirrus: cannot start the service registry: %s", cirrus_strerror(r));
+		return r;
+	}
 	if (c->api_enabled) {
 		api_conf_t ac = {
 			.listen = c->api_listen, .port = (uint16_t)c->api_port,
 			.max_body = c->api_max_body, .tls_cert = c->api_tls_cert,
-			.tls_key = c->api_tls_key,
+			.tls_key = c->api_tls_key, .registry = s->registry,
 		};
 		if ((r = api_start(&ac, s->ctl, &s->api, err, sizeof(err))) != 0) {
 			log_error("cirrus: API: %s", err);
@@ -419,6 +426,7 @@ static int serve_checker(serve_t *s)
 static void serve_shutdown(serve_t *s)
 {
 	api_stop(s->api);          /* no more changes */
+	registry_free(s->registry);   /* no more lease sweeps */
 	health_free(s->checker);   /* no more health snapshots or audit rows */
 	net_server_free(s->srv);   /* frees the served set */
 	ctl_free(s->ctl);

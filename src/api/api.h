@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "ctl/ctl.h"
+#include "registry/registry.h"
 
 typedef struct api api_t;
 
@@ -22,6 +23,7 @@ typedef struct api_conf {
 	size_t max_body;        /*!< largest request body; larger ones get 413 */
 	const char *tls_cert;   /*!< PEM certificate chain file, or NULL for plain HTTP */
 	const char *tls_key;    /*!< PEM private key file; set with tls_cert or not at all */
+	registry_t *registry;   /*!< service registry (not owned), or NULL: no /services */
 } api_conf_t;
 
 /*!
@@ -125,3 +127,12 @@ bool api_scopes_admin(const char *scopes);
  * \param want    API_ACCESS_READ or API_ACCESS_WRITE
  */
 bool api_scopes_allow(const char *scopes, const char *zone, api_access_t want);
+
+/*!
+ * \brief Whether canonical scopes allow changing instances of a service:
+ * `admin`, `zone:<pattern>:write` for the zone, or
+ * `service:<pattern>/<service>:write` (docs/services.md).
+ * \param zone     zone name in presentation form, final dot optional, any case
+ * \param service  service name (a label), any case
+ */
+bool api_scopes_allow_service(const char *scopes, const char *zone, const char *service);

@@ -55,6 +55,11 @@ static const route_t routes[] = {
 	{ "health", "GET", api_health_get, false },
 	{ "health/*/drill", "POST", api_health_drill, false },
 	{ "health/*/drill", "DELETE", api_health_drill_end, false },
+	{ "services/*", "GET", api_services_list, false },
+	{ "services/*/*", "GET", api_service_get, false },
+	{ "services/*/*/instances/*", "PUT", api_instance_put, false },
+	{ "services/*/*/instances/*", "DELETE", api_instance_delete, false },
+	{ "services/*/*/instances/*/heartbeat", "POST", api_instance_heartbeat, false },
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -71,7 +76,8 @@ static void openapi_get(api_req_t *req)
 	}
 }
 
-/* Whether path matches pattern; the "*" segment, if any, goes to *arg. */
+/* Whether path matches pattern; the "*" segment, if any, goes to *arg
+ * (with several, *arg spans from the first to the end of the last). */
 static bool path_match(const char *pattern, const char *path, const char **arg,
                        size_t *arg_len)
 {
@@ -81,8 +87,8 @@ static bool path_match(const char *pattern, const char *path, const char **arg,
 			if (len == 0) {
 				return false;
 			}
-			*arg = path;
-			*arg_len = len;
+			*arg = *arg != NULL ? *arg : path;
+			*arg_len = (size_t)(path + len - *arg);
 			path += len;
 			pattern++;
 		} else if (*pattern++ != *path++) {
@@ -146,7 +152,7 @@ static bool has_body(api_req_t *req)
 	       (len != NULL && strspn(len, "0") != strlen(len));
 }
 
-/* POST and PATCH carry JSON: application/json, parameters allowed. */
+/* POST, PUT and PATCH bodies are JSON: application/json, parameters allowed. */
 static bool json_content_type(api_req_t *req)
 {
 	const char *ct = header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -167,7 +173,9 @@ static void request_begin(api_req_t *req, const char *url)
 		return;
 	}
 	req->handler = r->handler;
-	bool wants_json = strcmp(req->method, "POST") == 0 || strcmp(req->method, "PATCH") == 0;
+	/* A POST without a body (a heartbeat) need not label it. */
+	bool wants_json = (strcmp(req->method, "POST") == 0 || strcmp(req->method, "PATCH") == 0 ||
+	                   strcmp(req->method, "PUT") == 0) && has_body(req);
 	if (wants_json && !json_content_type(req)) {
 		const char *ct = header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
 		api_reply_error(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, NULL,
@@ -405,6 +413,7 @@ int api_start(const api_conf_t *conf, ctl_t *ctl, api_t **out, char *err, size_t
 		return CIRRUS_ENOMEM;
 	}
 	api->ctl = ctl;
+	api->registry = conf->registry;
 	api->max_body = conf->max_body;
 	int r = api_tls(api, conf, err, errlen);
 	if (r != 0) {

@@ -21,6 +21,7 @@
 struct api {
 	struct MHD_Daemon *daemon;
 	ctl_t *ctl;
+	registry_t *registry;        /*!< service registry, or NULL */
 	size_t max_body;
 	char *cert_pem;              /*!< TLS certificate chain, or NULL */
 	char *key_pem;               /*!< TLS key, or NULL */
@@ -43,7 +44,9 @@ struct api_req {
 	const char *method;              /*!< libmicrohttpd's, valid until the reply */
 	char id[API_REQUEST_ID_SIZE];    /*!< X-Request-Id, received or made */
 	api_handler_t handler;           /*!< from the route, NULL until routed */
-	char *arg;                       /*!< the {zone} or {name} of the path, or NULL */
+	char *arg;                       /*!< the {zone} or {name} of the path, or NULL;
+	                                      with several, from the first to the last
+	                                      ("zone/service/instances/id") */
 	char actor[128];                 /*!< token name once authenticated */
 	char scopes[API_SCOPES_SIZE];    /*!< its canonical scopes */
 	char *body;                      /*!< request body, NUL-terminated */
@@ -132,6 +135,11 @@ void api_token_delete(api_req_t *req);
 void api_health_get(api_req_t *req);
 void api_health_drill(api_req_t *req);
 void api_health_drill_end(api_req_t *req);
+void api_services_list(api_req_t *req);
+void api_service_get(api_req_t *req);
+void api_instance_put(api_req_t *req);
+void api_instance_delete(api_req_t *req);
+void api_instance_heartbeat(api_req_t *req);
 
 /* The OpenAPI document, docs/api.yaml, embedded at build time. */
 extern const unsigned char api_openapi_yaml[];

@@ -5,6 +5,10 @@
  *   admin                  everything, tokens and the whole audit log included
  *   zone:<pattern>:read    read zones whose name matches pattern
  *   zone:<pattern>:write   read and change them, create and delete them
+ *   service:<pattern>/<name>:write
+ *                          register, renew and deregister instances of the
+ *                          service <name> (a label) in zones matching
+ *                          pattern, and list that service (docs/services.md)
  * A zone name is matched in lower case without its final dot ("." for the
  * root) with fnmatch(3) and no flags: `*` matches any run of characters,
  * dots included, so `*.example.com` is every zone below example.com but not
@@ -25,7 +29,7 @@
 static int scope_error(char *err, size_t errlen, const char *scope, const char *why)
 {
 	snprintf(err, errlen, "scope '%s': %s (use admin, zone:PATTERN:read or "
-	         "zone:PATTERN:write)", scope, why);
+	         "zone:PATTERN:write or service:ZONE/NAME:write)", scope, why);
 	return CIRRUS_EINVAL;
 }
 
@@ -59,6 +63,42 @@ static int pattern_normalize(const char *text, size_t len, char *out, const char
 	return 0;
 }
 
+/* service:<pattern>/<name>:write; out has room for the scope (checked). */
+static int service_normalize(const char *scope, char *out, size_t outlen, char *err,
+                             size_t errlen)
+{
+	const char *last = strrchr(scope, ':');
+	const char *slash = strrchr(scope, '/');
+	if (last == NULL || last < scope + 8 || strcasecmp(last + 1, "write") != 0) {
+		return scope_error(err, errlen, scope, "a service scope ends in :write");
+	}
+	if (slash == NULL || slash < scope + 8 || slash > last) {
+		return scope_error(err, errlen, scope, "a service scope is service:ZONE/NAME:write");
+	}
+	size_t name_len = (size_t)(last - slash - 1);
+	if (name_len == 0 || name_len > 63 || slash[1] == '-' || last[-1] == '-') {
+		return scope_error(err, errlen, scope, "the service name must be 1 to 63 letters, "
+		                   "digits and inner hyphens");
+	}
+	const char *why = NULL;
+	memcpy(out, "service:", 8);
+	if (pattern_normalize(scope + 8, (size_t)(slash - scope - 8), out + 8, &why) != 0) {
+		return scope_error(err, errlen, scope, why);
+	}
+	size_t used = strlen(out);
+	out[used++] = '/';
+	for (size_t i = 0; i < name_len; i++) {
+		unsigned char c = (unsigned char)slash[1 + i];
+		if (!isalnum(c) && c != '-') {
+			return scope_error(err, errlen, scope, "the service name must be 1 to 63 "
+			                   "letters, digits and inner hyphens");
+		}
+		out[used++] = (char)tolower(c);
+	}
+	snprintf(out + used, outlen - used, ":write");
+	return 0;
+}
+
 int api_scope_normalize(const char *scope, char *out, size_t outlen, char *err, size_t errlen)
 {
 	size_t len = strlen(scope);
@@ -69,6 +109,9 @@ int api_scope_normalize(const char *scope, char *out, size_t outlen, char *err, 
 	if (strcasecmp(scope, "admin") == 0) {
 		strcpy(out, "admin");
 		return 0;
+	}
+	if (strncasecmp(scope, "service:", 8) == 0) {
+		return service_normalize(scope, out, outlen, err, errlen);
 	}
 	const char *last = strrchr(scope, ':');
 	if (strncasecmp(scope, "zone:", 5) != 0 || last == NULL || last < scope + 5) {
@@ -161,4 +204,51 @@ bool api_scopes_allow(const char *scopes, const char *zone, api_access_t want)
 	}
 	w.zone[len] = '\0';
 	return any_scope(scopes, scope_allows, &w);
+}
+
+typedef struct want_service {
+	const char *zone;       /* lower case, no final dot */
+	const char *service;
+} want_service_t;
+
+static bool service_allows(const char *s, size_t len, void *ctx)
+{
+	const want_service_t *w = ctx;
+	char scope[API_SCOPES_SIZE];
+	if (len < 8 || len >= sizeof(scope) || memcmp(s, "service:", 8) != 0) {
+		return false;
+	}
+	memcpy(scope, s, len);
+	scope[len] = '\0';
+	char *access = strrchr(scope, ':');
+	char *slash = strrchr(scope, '/');
+	if (access == NULL || slash == NULL || slash > access || strcmp(access, ":write") != 0) {
+		return false;
+	}
+	*access = '\0';
+	*slash = '\0';
+	return strcmp(slash + 1, w->service) == 0 && fnmatch(scope + 8, w->zone, 0) == 0;
+}
+
+bool api_scopes_allow_service(const char *scopes, const char *zone, const char *service)
+{
+	if (api_scopes_allow(scopes, zone, API_ACCESS_WRITE)) {
+		return true;
+	}
+	char z[ZONE_TEXT_MAX], svc[64];
+	size_t len = strlen(zone), slen = strlen(service);
+	if (len >= sizeof(z) || slen >= sizeof(svc)) {
+		return false;
+	}
+	for (size_t i = 0; i <= len; i++) {
+		z[i] = (char)tolower((unsigned char)zone[i]);
+	}
+	for (size_t i = 0; i <= slen; i++) {
+		svc[i] = (char)tolower((unsigned char)service[i]);
+	}
+	if (len > 1 && z[len - 1] == '.' && z[len - 2] != '\\') {
+		z[len - 1] = '\0';
+	}
+	want_service_t w = { .zone = z, .service = svc };
+	return any_scope(scopes, service_allows, &w);
 }

@@ -185,3 +185,32 @@ int store_tsig_find(store_t *st, const char *name, store_tsig_t *out);
 int store_tsig_list(store_t *st, store_tsig_cb_t cb, void *ctx);
 /*! \retval 0, -CIRRUS_ENOENT, -CIRRUS_EIO */
 int store_tsig_delete(store_t *st, const char *name);
+
+/*! \brief A service instance of the registry (src/registry/): the
+ * registration as JSON (the registry's to read) and its lease. */
+typedef struct store_instance {
+	char zone[256];        /*!< presentation, trailing dot */
+	char service[64];
+	char instance[64];
+	char data[8192];       /*!< JSON, as registry_instance_json() writes it */
+	int64_t expires_us;    /*!< lease end */
+	int64_t created_us;
+	int64_t updated_us;    /*!< 0 on put: now */
+} store_instance_t;
+
+typedef int (*store_instance_cb_t)(void *ctx, const store_instance_t *in);
+
+/*! \brief Insert or replace an instance (created_us is kept on replace).
+ * \retval 0, -CIRRUS_EINVAL (a field empty or too long), -CIRRUS_EIO */
+int store_instance_put(store_t *st, const store_instance_t *in);
+/*! \retval 0, -CIRRUS_ENOENT, -CIRRUS_EIO */
+int store_instance_delete(store_t *st, const char *zone, const char *service,
+                          const char *instance);
+/*! \brief Move the lease end only (a heartbeat). \retval 0, -CIRRUS_ENOENT, -CIRRUS_EIO */
+int store_instance_renew(store_t *st, const char *zone, const char *service,
+                         const char *instance, int64_t expires_us);
+/*! \brief Instances of a zone and service (NULL = any), by zone, service, instance. */
+int store_instance_list(store_t *st, const char *zone, const char *service,
+                        store_instance_cb_t cb, void *ctx);
+/*! \brief Instances whose lease ended at or before now_us. */
+int store_instance_expired(store_t *st, int64_t now_us, store_instance_cb_t cb, void *ctx);

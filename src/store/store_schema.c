@@ -63,6 +63,21 @@ static const migration_t migrations[] = {
 	  " algorithm TEXT NOT NULL,"
 	  " secret TEXT NOT NULL,"
 	  " rules TEXT NOT NULL);" },
+	/* 2: service instances of the registry (docs/services.md); the zone is
+	 * a name, not a reference: an instance outlives a deleted zone until
+	 * its lease ends. */
+	{ 2,
+	  "CREATE TABLE service_instances ("
+	  " id INTEGER PRIMARY KEY,"
+	  " zone TEXT NOT NULL,"
+	  " service TEXT NOT NULL,"
+	  " instance TEXT NOT NULL,"
+	  " data TEXT NOT NULL,"
+	  " expires_us INTEGER NOT NULL,"
+	  " created_us INTEGER NOT NULL,"
+	  " updated_us INTEGER NOT NULL,"
+	  " UNIQUE (zone, service, instance));"
+	  "CREATE INDEX service_instances_expiry ON service_instances (expires_us);" },
 };
 
 #define MIGRATION_COUNT (int)(sizeof(migrations) / sizeof(migrations[0]))

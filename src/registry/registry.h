@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * registry.h -- service discovery (docs/services.md): instances of a
+ * service register with a lease, and their DNS data (A/AAAA, SRV, DNS-SD
+ * PTR/SRV/TXT, tag names) is materialized into a store zone as ordinary
+ * RRsets through ctl, so answers, audit, journal, durability and snapshots
+ * are those of every other change. The instances table (store) is the
+ * source of truth; the records are derived from it. A heartbeat moves the
+ * lease end in the table only. A sweeper thread removes expired instances.
+ *
+ * Two layers: the pure mapping (registration JSON <-> instance, instances
+ * -> RRsets, old RRsets vs new -> ctl changes; registry_records.c, unit
+ * tested) and the running registry (registry.c).
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctl/ctl.h"
+
+/*! \brief Most addresses and tags of one instance. */
+#define REGISTRY_ADDR_MAX 16
+#define REGISTRY_TAG_MAX 32
+/*! \brief Room for a label (service, instance, tag names: 1 to 63 bytes). */
+#define REGISTRY_LABEL_SIZE 64
+/*! \brief Room for one tag (TXT string, "key=value" or "key"). */
+#define REGISTRY_TAG_SIZE 128
+/*! \brief Default DNS TTL of registry records, in seconds. */
+#define REGISTRY_TTL_DEFAULT 5
+/*! \brief Lease bounds, in seconds. */
+#define REGISTRY_LEASE_MIN 1
+#define REGISTRY_LEASE_MAX 86400
+
+/*! \brief One registered instance. */
+typedef struct registry_instance {
+	char service[REGISTRY_LABEL_SIZE];   /*!< lower-case label */
+	char id[REGISTRY_LABEL_SIZE];        /*!< lower-case label */
+	char proto[4];                       /*!< "tcp" or "udp" */
+	char addrs[REGISTRY_ADDR_MAX][46];   /*!< canonical text (inet_ntop) */
+	size_t addr_count;
+	uint16_t port, weight, priority;
+	char tags[REGISTRY_TAG_MAX][REGISTRY_TAG_SIZE];
+	size_t tag_count;
+	uint32_t ttl;                        /*!< DNS TTL of its records */
+	uint32_t lease;                      /*!< seconds a heartbeat extends the lease */
+	int64_t expires_us;                  /*!< lease end (not in the JSON) */
+} registry_instance_t;
+
+/*! \brief Whether s is a label the registry accepts: 1 to 63 of a-z, 0-9,
+ * '-', not starting or ending with '-' (upper case is folded by callers). */
+bool registry_label_ok(const char *s);
+
+/*!
+ * \brief Read a registration body (or stored data) into out: addresses,
+ * port, protocol, weight, priority, tags, ttl_lease, ttl. service and id
+ * are the caller's to set.
+ * \param field  on failure, the JSON field at fault ("addresses[1]")
+ * \retval 0, -CIRRUS_EINVAL (err and field say why)
+ */
+int registry_instance_parse(const json_t *obj, registry_instance_t *out, char *field,
+                            size_t fieldlen, char *err, size_t errlen);
+
+/*! \brief The registration as JSON (what registry_instance_parse reads);
+ * NULL when out of memory. */
+json_t *registry_instance_json(const registry_instance_t *in);
+
+/*! \brief One RRset owned by the registry, records in presentation form. */
+typedef struct registry_rrset {
+	char name[256 + 64];   /*!< absolute, lower case, trailing dot */
+	char type[8];          /*!< "A", "AAAA", "SRV", "PTR", "TXT" */
+	uint32_t ttl;
+	char **records;        /*!< sorted, each once */
+	size_t count;
+} registry_rrset_t;
+
+/*! \brief A set of RRsets, sorted by name then type. */
+typedef struct registry_rrsets {
+	registry_rrset_t *v;
+	size_t count, alloc;
+} registry_rrsets_t;
+
+/*!
+ * \brief Every RRset the registry owns in zone for these instances
+ * (docs/services.md, "DNS names"). Pure.
+ * \param zone  canonical zone name ("example.com.")
+ * \param out   filled (zeroed first); free with registry_rrsets_free
+ * \retval 0, -CIRRUS_ENOMEM, -CIRRUS_EINVAL (a name longer than 255 bytes)
+ */
+int registry_records(const char *zone, const registry_instance_t *inst, size_t n,
+                     registry_rrsets_t *out);
+
+void registry_rrsets_free(registry_rrsets_t *s);
+
+/*!
+ * \brief The ctl changes that turn old into new: REPLACE for each RRset of
+ * new that differs, DELETE for each of old missing from new. The changes
+ * point into new and old (keep both until they are applied).
+ * \param changes  malloc'ed array (NULL when count is 0), caller frees
+ * \retval 0, -CIRRUS_ENOMEM
+ */
+int registry_diff(const registry_rrsets_t *old, const registry_rrsets_t *new,
+                  ctl_change_t **changes, size_t *count);
+
+/*
+ * The running registry.
+ */
+
+typedef struct registry registry_t;
+
+/*!
+ * \brief Start the registry over a control plane: reconcile every zone's
+ * registry RRsets with the instances table (a crash between the two
+ * commits of a change is repaired here), then start the lease sweeper.
+ * \param sweep_ms  sweeper period in milliseconds (0 = 200)
+ * \retval 0, -CIRRUS_ENOMEM, -CIRRUS_EIO
+ */
+int registry_new(ctl_t *ctl, unsigned sweep_ms, registry_t **out);
+
+/*! \brief Stop the sweeper and free (NULL is fine). */
+void registry_free(registry_t *r);
+
+/*!
+ * \brief Register or replace an instance from a request body: validate,
+ * store the instance, then patch the zone (one ctl change, audited as who).
+ * Nothing changes when it fails.
+ * \param listing  on success, the instance as GET lists it (caller decrefs)
+ * \retval 0; -CIRRUS_EINVAL (400), -CIRRUS_ENOENT (404 zone),
+ *         -CIRRUS_EEXIST (409, a file zone), -CIRRUS_ESEMANTIC (422), -CIRRUS_EIO
+ */
+int registry_register(registry_t *r, const char *zone, const char *service,
+                      const char *id, const json_t *body, const ctl_actor_t *who,
+                      json_t **listing, ctl_error_t *err);
+
+/*! \brief Renew a lease: the table only, no zone change.
+ * \retval 0, -CIRRUS_ENOENT (404: unknown, or the lease already ended) */
+int registry_heartbeat(registry_t *r, const char *zone, const char *service,
+                       const char *id, json_t **listing, ctl_error_t *err);
+
+/*! \brief Deregister: the zone change first, then the row. \retval 0, -CIRRUS_ENOENT */
+int registry_deregister(registry_t *r, const char *zone, const char *service,
+                        const char *id, const ctl_actor_t *who, ctl_error_t *err);
+
+/*! \brief {"zone", "services": {name: [instance...]}} for a zone, or one
+ * service of it (service NULL = all). \retval 0, -CIRRUS_EINVAL, -CIRRUS_EIO */
+int registry_list(registry_t *r, const char *zone, const char *service, json_t **out,
+                  ctl_error_t *err);
+
+/*! \brief Run one lease sweep now (the thread does it every sweep_ms);
+ * returns how many instances were removed, or a negative code. */
+int registry_sweep(registry_t *r);

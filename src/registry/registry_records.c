@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * registry_records.c -- the pure part of the registry: a registration's
+ * JSON to an instance and back, the RRsets a set of instances puts in a
+ * zone, and the ctl changes between two such sets. No I/O, no locks: the
+ * unit tests (tests/unit/test_registry.c) drive it directly.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry/registry.h"
+#include "util/error.h"
+
+#define LEASE_DEFAULT 30
+#define DNS_TTL_MAX 86400
+
+bool registry_label_ok(const char *s)
+{
+	size_t len = strlen(s);
+	if (len == 0 || len >= REGISTRY_LABEL_SIZE || s[0] == '-' || s[len - 1] == '-') {
+		return false;
+	}
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static int bad(char *field, size_t fieldlen, const char *name, char *err, size_t errlen,
+               const char *why)
+{
+	snprintf(field, fieldlen, "%s", name);
+	snprintf(err, errlen, "%s: %s", name, why);
+	return CIRRUS_EINVAL;
+}
+
+/* An optional integer member in [min, max], else def. */
+static int get_uint(const json_t *obj, const char *key, long long min, long long max,
+                    long long def, long long *out)
+{
+	const json_t *v = json_object_get(obj, key);
+	if (v == NULL) {
+		*out = def;
+		return 0;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+		return CIRRUS_EINVAL;
+	}
+	*out = json_integer_value(v);
+	return 0;
+}
+
+static int parse_addresses(const json_t *obj, registry_instance_t *out, char *field,
+                           size_t fieldlen, char *err, size_t errlen)
+{
+	const json_t *a = json_object_get(obj, "addresses");
+	if (!json_is_array(a) || json_array_size(a) == 0 ||
+	    json_array_size(a) > REGISTRY_ADDR_MAX) {
+		return bad(field, fieldlen, "addresses", err, errlen,
+		           "must be an array of 1 to 16 IPv4 or IPv6 addresses");
+	}
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		const char *text = json_string_value(json_array_get(a, i));
+		unsigned char bytes[16];
+		int family = text && strchr(text, ':') ? AF_INET6 : AF_INET;
+		char name[32];
+		snprintf(name, sizeof(name), "addresses[%zu]", i);
+		if (text == NULL || inet_pton(family, text, bytes) != 1) {
+			return bad(field, fieldlen, name, err, errlen, "not an IPv4 or IPv6 address");
+		}
+		inet_ntop(family, bytes, out->addrs[i], sizeof(out->addrs[i]));
+	}
+	out->addr_count = json_array_size(a);
+	return 0;
+}
+
+/* Tags become TXT strings (RFC 6763 6.3: "key=value" or a bare "key"):
+ * printable ASCII without quote or backslash, so they need no escaping. */
+static int parse_tags(const json_t *obj, registry_instance_t *out, char *field,
+                      size_t fieldlen, char *err, size_t errlen)
+{
+	const json_t *t = json_object_get(obj, "tags");
+	if (t == NULL) {
+		return 0;
+	}
+	if (!json_is_array(t) || json_array_size(t) > REGISTRY_TAG_MAX) {
+		return bad(field, fieldlen, "tags", err, errlen, "must be an array of at most 32 strings");
+	}
+	for (size_t i = 0; i < json_array_size(t); i++) {
+		const char *text = json_string_value(json_array_get(t, i));
+		char name[32];
+		snprintf(name, sizeof(name), "tags[%zu]", i);
+		size_t len = text ? strlen(text) : 0;
+		bool ok = len > 0 && len < REGISTRY_TAG_SIZE && text[0] != '=';
+		for (size_t k = 0; ok && k < len; k++) {
+			ok = text[k] > ' ' && text[k] < 0x7f && text[k] != '"' && text[k] != '\\';
+		}
+		if (!ok) {
+			return bad(field, fieldlen, name, err, errlen, "a tag is 1 to 127 printable "
+			           "characters, no space, quote or backslash, \"key\" or \"key=value\"");
+		}
+		memcpy(out->tags[i], text, len + 1);
+	}
+	out->tag_count = json_array_size(t);
+	return 0;
+}
+
+static int known_keys(const json_t *obj, char *field, size_t fieldlen, char *err,
+                      size_t errlen)
+{
+	static const char *const known[] = { "addresses", "port", "protocol", "weight",
+	                                     "priority", "tags", "ttl_lease", "ttl", NULL };
+	const char *key;
+	const json_t *v;
+	json_object_foreach((json_t *)obj, key, v) {
+		size_t i = 0;
+		while (known[i] != NULL && strcmp(known[i], key) != 0) {
+			i++;
+		}
+		if (known[i] == NULL) {
+			return bad(field, fieldlen, key, err, errlen, "unknown field");
+		}
+	}
+	return 0;
+}
+
+int registry_instance_parse(const json_t *obj, registry_instance_t *out, char *field,
+                            size_t fieldlen, char *err, size_t errlen)
+{
+	memset(out->addrs, 0, sizeof(out->addrs));
+	out->addr_count = out->tag_count = 0;
+	if (!json_is_object(obj)) {
+		return bad(field, fieldlen, "", err, errlen, "the body must be a JSON object");
+	}
+	int r = known_keys(obj, field, fieldlen, err, errlen);
+	if (r == 0) {
+		r = parse_addresses(obj, out, field, fieldlen, err, errlen);
+	}
+	if (r == 0) {
+		r = parse_tags(obj, out, field, fieldlen, err, errlen);
+	}
+	long long port, weight, priority, lease, ttl;
+	if (r == 0 && (json_object_get(obj, "port") == NULL ||
+	               get_uint(obj, "port", 1, 65535, 0, &port) != 0)) {
+		r = bad(field, fieldlen, "port", err, errlen, "required, 1 to 65535");
+	}
+	if (r == 0 && get_uint(obj, "weight", 0, 65535, 1, &weight) != 0) {
+		r = bad(field, fieldlen, "weight", err, errlen, "0 to 65535");
+	}
+	if (r == 0 && get_uint(obj, "priority", 0, 65535, 1, &priority) != 0) {
+		r = bad(field, fieldlen, "priority", err, errlen, "0 to 65535");
+	}
+	if (r == 0 && get_uint(obj, "ttl_lease", REGISTRY_LEASE_MIN, REGISTRY_LEASE_MAX,
+	                       LEASE_DEFAULT, &lease) != 0) {
+		r = bad(field, fieldlen, "ttl_lease", err, errlen, "seconds, 1 to 86400");
+	}
+	if (r == 0 && get_uint(obj, "ttl", 0, DNS_TTL_MAX, REGISTRY_TTL_DEFAULT, &ttl) != 0) {
+		r = bad(field, fieldlen, "ttl", err, errlen, "DNS TTL in seconds, 0 to 86400");
+	}
+	const json_t *proto = json_object_get(obj, "protocol");
+	const char *p = proto ? json_string_value(proto) : "tcp";
+	if (r == 0 && (p == NULL || (strcmp(p, "tcp") != 0 && strcmp(p, "udp") != 0))) {
+		r = bad(field, fieldlen, "protocol", err, errlen, "\"tcp\" or \"udp\"");
+	}
+	if (r != 0) {
+		return r;
+	}
+	snprintf(out->proto, sizeof(out->proto), "%s", p);
+	out->port = (uint16_t)port;
+	out->weight = (uint16_t)weight;
+	out->priority = (uint16_t)priority;
+	out->lease = (uint32_t)lease;
+	out->ttl = (uint32_t)ttl;
+	return 0;
+}
+
+json_t *registry_instance_json(const registry_instance_t *in)
+{
+	json_t *addrs = json_array(), *tags = json_array();
+	for (size_t i = 0; addrs && i < in->addr_count; i++) {
+		json_array_append_new(addrs, json_string(in->addrs[i]));
+	}
+	for (size_t i = 0; tags && i < in->tag_count; i++) {
+		json_array_append_new(tags, json_string(in->tags[i]));
+	}
+	if (addrs == NULL || tags == NULL) {
+		json_decref(addrs);
+		json_decref(tags);
+		return NULL;
+	}
+	return json_pack("{s:o, s:i, s:s, s:i, s:i, s:o, s:I, s:I}", "addresses", addrs,
+	                 "port", in->port, "protocol", in->proto, "weight", in->weight,
+	                 "priority", in->priority, "tags", tags,
+	                 "ttl_lease", (json_int_t)in->lease, "ttl", (json_int_t)in->ttl);
+}
+
+/* One record before grouping. */
+typedef struct entry {
+	char *name;
+	const char *type;
+	uint32_t ttl;
+	char *rdata;
+} entry_t;
+
+typedef struct entries {
+	entry_t *v;
+	size_t count, alloc;
+	int err;
+} entries_t;
+
+/* Append name/type/rdata; errors stick in e->err so callers add freely. */
+static void add(entries_t *e, const char *name, const char *type, uint32_t ttl,
+                const char *rdata)
+{
+	if (e->err != 0) {
+		return;
+	}
+	if (strlen(name) > 254) {
+		e->err = CIRRUS_EINVAL;
+		return;
+	}
+	if (e->count == e->alloc) {
+		size_t alloc = e->alloc ? e->alloc * 2 : 64;
+		entry_t *grown = realloc(e->v, alloc * sizeof(*grown));
+		if (grown == NULL) {
+			e->err = CIRRUS_ENOMEM;
+			return;
+		}
+		e->v = grown;
+		e->alloc = alloc;
+	}
+	entry_t *x = &e->v[e->count];
+	x->name = strdup(name);
+	x->rdata = strdup(rdata);
+	x->type = type;
+	x->ttl = ttl;
+	if (x->name == NULL || x->rdata == NULL) {
+		free(x->name);
+		free(x->rdata);
+		e->err = CIRRUS_ENOMEM;
+		return;
+	}
+	e->count++;
+}
+
+static void add_addresses(entries_t *e, const char *name, const registry_instance_t *in)
+{
+	for (size_t a = 0; a < in->addr_count; a++) {
+		add(e, name, strchr(in->addrs[a], ':') ? "AAAA" : "A", in->ttl, in->addrs[a]);
+	}
+}
+
+/* The TXT record of a DNS-SD instance: one string per tag, or the single
+ * empty string RFC 6763 6.1 asks for when there are none. */
+static void txt_rdata(const registry_instance_t *in, char *out, size_t size)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t t = 0; t < in->tag_count && used < size; t++) {
+		used += (size_t)snprintf(out + used, size - used, "%s\"%s\"", t ? " " : "",
+		                         in->tags[t]);
+	}
+	if (in->tag_count == 0) {
+		snprintf(out, size, "\"\"");
+	}
+}
+
+static void add_instance(entries_t *e, const char *zone, const registry_instance_t *in)
+{
+	char name[600], target[600], srv[700], rdata[REGISTRY_TAG_MAX * (REGISTRY_TAG_SIZE + 3)];
+	const char *svc = in->service;
+	snprintf(name, sizeof(name), "%s.%s", svc, zone);
+	add_addresses(e, name, in);
+	snprintf(target, sizeof(target), "%s.%s.%s", in->id, svc, zone);
+	add_addresses(e, target, in);
+	for (size_t t = 0; t < in->tag_count; t++) {
+		if (registry_label_ok(in->tags[t])) { /* a bare tag that is a label */
+			snprintf(name, sizeof(name), "%s.%s.%s", in->tags[t], svc, zone);
+			add_addresses(e, name, in);
+		}
+	}
+	snprintf(srv, sizeof(srv), "%u %u %u %s", in->priority, in->weight, in->port, target);
+	snprintf(name, sizeof(name), "_%s._%s.%s", svc, in->proto, zone);
+	add(e, name, "SRV", in->ttl, srv);
+	char browse[600];
+	snprintf(browse, sizeof(browse), "_services._dns-sd._udp.%s", zone);
+	add(e, browse, "PTR", in->ttl, name);
+	char inst[700];
+	snprintf(inst, sizeof(inst), "%s.%s", in->id, name);
+	add(e, name, "PTR", in->ttl, inst);
+	add(e, inst, "SRV", in->ttl, srv);
+	txt_rdata(in, rdata, sizeof(rdata));
+	add(e, inst, "TXT", in->ttl, rdata);
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const entry_t *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	if (c == 0) {
+		c = strcmp(x->type, y->type);
+	}
+	return c != 0 ? c : strcmp(x->rdata, y->rdata);
+}
+
+static void entries_free(entries_t *e)
+{
+	for (size_t i = 0; i < e->count; i++) {
+		free(e->v[i].name);
+		free(e->v[i].rdata);
+	}
+	free(e->v);
+}
+
+/* Group sorted entries into RRsets; takes the rdata strings over. An RRset
+ * fed by several instances gets the smallest of their TTLs. */
+static int group(entries_t *e, registry_rrsets_t *out)
+{
+	for (size_t i = 0; i < e->count; i++) {
+		entry_t *x = &e->v[i];
+		registry_rrset_t *rs = out->count ? &out->v[out->count - 1] : NULL;
+		if (rs == NULL || strcmp(rs->name, x->name) != 0 || strcmp(rs->type, x->type) != 0) {
+			if (out->count == out->alloc) {
+				size_t alloc = out->alloc ? out->alloc * 2 : 16;
+				registry_rrset_t *grown = realloc(out->v, alloc * sizeof(*grown));
+				if (grown == NULL) {
+					return CIRRUS_ENOMEM;
+				}
+				out->v = grown;
+				out->alloc = alloc;
+			}
+			rs = &out->v[out->count++];
+			memset(rs, 0, sizeof(*rs));
+			snprintf(rs->name, sizeof(rs->name), "%s", x->name);
+			snprintf(rs->type, sizeof(rs->type), "%s", x->type);
+			rs->ttl = x->ttl;
+			size_t run = 1; /* entries of this RRset: they are adjacent */
+			while (i + run < e->count && strcmp(e->v[i + run].name, x->name) == 0 &&
+			       strcmp(e->v[i + run].type, x->type) == 0) {
+				run++;
+			}
+			if ((rs->records = malloc(run * sizeof(char *))) == NULL) {
+				out->count--;
+				return CIRRUS_ENOMEM;
+			}
+		}
+		rs->ttl = x->ttl < rs->ttl ? x->ttl : rs->ttl;
+		if (rs->count > 0 && strcmp(rs->records[rs->count - 1], x->rdata) == 0) {
+			continue; /* the same address from a tag and an id, or two instances */
+		}
+		rs->records[rs->count++] = x->rdata;
+		x->rdata = NULL;
+	}
+	return 0;
+}
+
+int registry_records(const char *zone, const registry_instance_t *inst, size_t n,
+                     registry_rrsets_t *out)
+{
+	memset(out, 0, sizeof(*out));
+	entries_t e = { 0 };
+	for (size_t i = 0; i < n; i++) {
+		add_instance(&e, zone, &inst[i]);
+	}
+	int r = e.err;
+	if (r == 0 && e.count > 0) {
+		qsort(e.v, e.count, sizeof(*e.v), entry_cmp);
+		r = group(&e, out);
+	}
+	entries_free(&e);
+	if (r != 0) {
+		registry_rrsets_free(out);
+	}
+	return r;
+}
+
+void registry_rrsets_free(registry_rrsets_t *s)
+{
+	for (size_t i = 0; i < s->count; i++) {
+		for (size_t k = 0; k < s->v[i].count; k++) {
+			free(s->v[i].records[k]);
+		}
+		free(s->v[i].records);
+	}
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+static int rrset_cmp(const registry_rrset_t *a, const registry_rrset_t *b)
+{
+	int c = strcmp(a->name, b->name);
+	return c != 0 ? c : strcmp(a->type, b->type);
+}
+
+static bool rrset_same(const registry_rrset_t *a, const registry_rrset_t *b)
+{
+	if (a->ttl != b->ttl || a->count != b->count) {
+		return false;
+	}
+	for (size_t i = 0; i < a->count; i++) {
+		if (strcmp(a->records[i], b->records[i]) != 0) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static ctl_change_t change_of(ctl_change_op_t op, const registry_rrset_t *rs)
+{
+	return (ctl_change_t){ .op = op, .name = rs->name, .type = rs->type, .ttl = rs->ttl,
+	                       .records = (const char *const *)rs->records,
+	                       .record_count = op == CTL_CHANGE_REPLACE ? rs->count : 0 };
+}
+
+int registry_diff(const registry_rrsets_t *old, const registry_rrsets_t *new,
+                  ctl_change_t **changes, size_t *count)
+{
+	*changes = NULL;
+	*count = 0;
+	size_t max = old->count + new->count;
+	ctl_change_t *c = max ? malloc(max * sizeof(*c)) : NULL;
+	if (max > 0 && c == NULL) {
+		return CIRRUS_ENOMEM;
+	}
+	size_t i = 0, j = 0, n = 0;
+	while (i < old->count || j < new->count) { /* a merge: each step consumes one */
+		int cmp = i == old->count ? 1 : j == new->count ? -1 :
+		          rrset_cmp(&old->v[i], &new->v[j]);
+		if (cmp < 0) {
+			c[n++] = change_of(CTL_CHANGE_DELETE, &old->v[i++]);
+		} else if (cmp > 0) {
+			c[n++] = change_of(CTL_CHANGE_REPLACE, &new->v[j++]);
+		} else {
+			if (!rrset_same(&old->v[i], &new->v[j])) {
+				c[n++] = change_of(CTL_CHANGE_REPLACE, &new->v[j]);
+			}
+			i++;
+			j++;
+		}
+	}
+	if (n == 0) {
+		free(c);
+		c = NULL;
+	}
+	*changes = c;
+	*count = n;
+	return 0;
+}

@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * test_registry.c -- the service registry's pure parts and its storage:
+ * service scopes (api/api_scope.c), a registration's JSON to an instance,
+ * instances to RRsets (registry_records.c: the DNS names of
+ * docs/services.md), the ctl changes between two sets, and the instances
+ * table with the migration that adds it (store_service.c).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "api/api.h"
+#include "registry/registry.h"
+#include "store/store.h"
+#include "util/error.h"
+
+/* ---- scopes ---- */
+
+static const char *norm(const char *scope)
+{
+	static char out[API_SCOPES_SIZE];
+	char err[256];
+	return api_scope_normalize(scope, out, sizeof(out), err, sizeof(err)) == 0 ? out : NULL;
+}
+
+static void test_service_scope_normalize(void **state)
+{
+	(void)state;
+	assert_string_equal(norm("service:example.com/web:write"), "service:example.com/web:write");
+	assert_string_equal(norm("SERVICE:Example.COM./Web:WRITE"),
+	                    "service:example.com/web:write");
+	assert_string_equal(norm("service:*.example.com/api-2:write"),
+	                    "service:*.example.com/api-2:write");
+	static const char *bad[] = {
+		"service:example.com/web:read", "service:example.com/web", "service:example.com:write",
+		"service:/web:write", "service:example.com/:write", "service:example.com/-w:write",
+		"service:example.com/w_b:write", "service:exa mple.com/web:write",
+		"service:example.com/a/b:write",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char out[API_SCOPES_SIZE], err[256] = "";
+		assert_int_equal(api_scope_normalize(bad[i], out, sizeof(out), err, sizeof(err)),
+		                 CIRRUS_EINVAL);
+		assert_non_null(strstr(err, "service:ZONE/NAME:write"));
+	}
+}
+
+static void test_service_scope_allow(void **state)
+{
+	(void)state;
+	const char *s = "service:example.com/web:write";
+	assert_true(api_scopes_allow_service(s, "example.com.", "web"));
+	assert_true(api_scopes_allow_service(s, "Example.Com", "WEB"));
+	assert_false(api_scopes_allow_service(s, "example.com.", "api"));
+	assert_false(api_scopes_allow_service(s, "example.org.", "web"));
+	assert_false(api_scopes_allow_service(s, "sub.example.com.", "web"));
+	/* a service scope reaches no zone data */
+	assert_false(api_scopes_allow(s, "example.com.", API_ACCESS_READ));
+	assert_false(api_scopes_allow(s, "example.com.", API_ACCESS_WRITE));
+	assert_true(api_scopes_allow_service("service:*.example.com/web:write",
+	                                     "a.example.com.", "web"));
+	assert_true(api_scopes_allow_service("zone:example.com:write", "example.com.", "any"));
+	assert_false(api_scopes_allow_service("zone:example.com:read", "example.com.", "any"));
+	assert_true(api_scopes_allow_service("admin", "example.com.", "any"));
+	assert_true(api_scopes_allow_service("zone:x:read service:example.com/web:write",
+	                                     "example.com.", "web"));
+}
+
+/* ---- registrations ---- */
+
+static int parse(const char *json, registry_instance_t *in, char *field)
+{
+	json_t *obj = json_loads(json, 0, NULL);
+	char err[256];
+	int r = registry_instance_parse(obj, in, field, 64, err, sizeof(err));
+	json_decref(obj);
+	return r;
+}
+
+static void test_parse(void **state)
+{
+	(void)state;
+	registry_instance_t in;
+	char field[64] = "";
+	assert_int_equal(parse("{\"addresses\":[\"192.0.2.1\",\"2001:DB8:0::1\"],\"port\":80}",
+	                       &in, field), 0);
+	assert_int_equal(in.addr_count, 2);
+	assert_string_equal(in.addrs[1], "2001:db8::1");
+	assert_string_equal(in.proto, "tcp");
+	assert_int_equal(in.weight, 1);
+	assert_int_equal(in.priority, 1);
+	assert_int_equal(in.ttl, REGISTRY_TTL_DEFAULT);
+	assert_int_equal(in.lease, 30);
+	/* the JSON written back reads the same */
+	json_t *j = registry_instance_json(&in);
+	char *text = json_dumps(j, JSON_COMPACT);
+	registry_instance_t again;
+	assert_int_equal(parse(text, &again, field), 0);
+	assert_int_equal(again.port, 80);
+	assert_string_equal(again.addrs[0], "192.0.2.1");
+	free(text);
+	json_decref(j);
+
+	static const struct { const char *json, *field; } bad[] = {
+		{ "[]", "" },
+		{ "{\"port\":80}", "addresses" },
+		{ "{\"addresses\":[\"x\"],\"port\":80}", "addresses[0]" },
+		{ "{\"addresses\":[\"192.0.2.1\"]}", "port" },
+		{ "{\"addresses\":[\"192.0.2.1\"],\"port\":0}", "port" },
+		{ "{\"addresses\":[\"192.0.2.1\"],\"port\":1,\"protocol\":\"sctp\"}", "protocol" },
+		{ "{\"addresses\":[\"192.0.2.1\"],\"port\":1,\"weight\":-1}", "weight" },
+		{ "{\"addresses\":[\"192.0.2.1\"],\"port\":1,\"ttl_lease\":86401}", "ttl_lease" },
+		{ "{\"addresses\":[\"192.0.2.1\"],\"port\":1,\"tags\":[\"a\\\"b\"]}", "tags[0]" },
+		{ "{\"addresses\":[\"192.0.2.1\"],\"port\":1,\"tags\":[\"=v\"]}", "tags[0]" },
+		{ "{\"addresses\":[\"192.0.2.1\"],\"port\":1,\"x\":1}", "x" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(bad[i].json, &in, field), CIRRUS_EINVAL);
+		assert_string_equal(field, bad[i].field);
+	}
+	assert_true(registry_label_ok("web-1"));
+	assert_false(registry_label_ok("Web"));
+	assert_false(registry_label_ok("-a"));
+	assert_false(registry_label_ok(""));
+}
+
+static registry_instance_t inst(const char *svc, const char *id, const char *addr,
+                                uint16_t port, const char *tag)
+{
+	registry_instance_t in = { .port = port, .weight = 5, .priority = 1, .ttl = 5 };
+	snprintf(in.service, sizeof(in.service), "%s", svc);
+	snprintf(in.id, sizeof(in.id), "%s", id);
+	snprintf(in.proto, sizeof(in.proto), "tcp");
+	snprintf(in.addrs[0], sizeof(in.addrs[0]), "%s", addr);
+	in.addr_count = 1;
+	if (tag != NULL) {
+		snprintf(in.tags[0], sizeof(in.tags[0]), "%s", tag);
+		in.tag_count = 1;
+	}
+	return in;
+}
+
+static const registry_rrset_t *find(const registry_rrsets_t *s, const char *name,
+                                    const char *type)
+{
+	for (size_t i = 0; i < s->count; i++) {
+		if (strcmp(s->v[i].name, name) == 0 && strcmp(s->v[i].type, type) == 0) {
+			return &s->v[i];
+		}
+	}
+	return NULL;
+}
+
+static void test_records(void **state)
+{
+	(void)state;
+	registry_instance_t v[3] = {
+		inst("web", "i1", "192.0.2.1", 80, "primary"),
+		inst("web", "i2", "2001:db8::2", 81, "env=prod"),
+		inst("web", "i3", "192.0.2.1", 82, NULL), /* same address as i1 */
+	};
+	v[2].ttl = 2;
+	registry_rrsets_t s;
+	assert_int_equal(registry_records("example.com.", v, 3, &s), 0);
+	const registry_rrset_t *rs = find(&s, "web.example.com.", "A");
+	assert_non_null(rs);
+	assert_int_equal(rs->count, 1);       /* the address once */
+	assert_int_equal(rs->ttl, 2);         /* the smallest TTL */
+	assert_string_equal(find(&s, "web.example.com.", "AAAA")->records[0], "2001:db8::2");
+	assert_string_equal(find(&s, "i2.web.example.com.", "AAAA")->records[0], "2001:db8::2");
+	assert_string_equal(find(&s, "primary.web.example.com.", "A")->records[0], "192.0.2.1");
+	assert_null(find(&s, "env=prod.web.example.com.", "AAAA")); /* not a bare tag */
+	rs = find(&s, "_web._tcp.example.com.", "SRV");
+	assert_int_equal(rs->count, 3);
+	assert_string_equal(rs->records[0], "1 5 80 i1.web.example.com.");
+	rs = find(&s, "_web._tcp.example.com.", "PTR");
+	assert_int_equal(rs->count, 3);
+	assert_string_equal(rs->records[2], "i3._web._tcp.example.com.");
+	assert_string_equal(find(&s, "i2._web._tcp.example.com.", "SRV")->records[0],
+	                    "1 5 81 i2.web.example.com.");
+	assert_string_equal(find(&s, "i2._web._tcp.example.com.", "TXT")->records[0],
+	                    "\"env=prod\"");
+	assert_string_equal(find(&s, "i3._web._tcp.example.com.", "TXT")->records[0], "\"\"");
+	rs = find(&s, "_services._dns-sd._udp.example.com.", "PTR");
+	assert_int_equal(rs->count, 1);
+	assert_string_equal(rs->records[0], "_web._tcp.example.com.");
+	/* sorted by name then type, each RRset once */
+	for (size_t i = 1; i < s.count; i++) {
+		int c = strcmp(s.v[i - 1].name, s.v[i].name);
+		assert_true(c < 0 || (c == 0 && strcmp(s.v[i - 1].type, s.v[i].type) < 0));
+	}
+	registry_rrsets_free(&s);
+	assert_int_equal(registry_records("example.com.", v, 0, &s), 0);
+	assert_int_equal(s.count, 0);
+}
+
+static void test_diff(void **state)
+{
+	(void)state;
+	registry_instance_t v[2] = {
+		inst("web", "i1", "192.0.2.1", 80, NULL),
+		inst("web", "i2", "192.0.2.2", 80, NULL),
+	};
+	registry_rrsets_t one, two;
+	assert_int_equal(registry_records("example.com.", v, 1, &one), 0);
+	assert_int_equal(registry_records("example.com.", v, 2, &two), 0);
+	ctl_change_t *c;
+	size_t n;
+	assert_int_equal(registry_diff(&one, &one, &c, &n), 0);
+	assert_int_equal(n, 0);
+	assert_null(c);
+	/* adding i2: the shared RRsets and i2's own, nothing of i1's */
+	assert_int_equal(registry_diff(&one, &two, &c, &n), 0);
+	size_t replaced = 0;
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(c[i].op, CTL_CHANGE_REPLACE);
+		assert_null(strstr(c[i].name, "i1."));
+		replaced++;
+	}
+	/* web A, _web._tcp SRV and PTR, i2.web A, i2._web._tcp SRV and TXT */
+	assert_int_equal(replaced, 6);
+	free(c);
+	/* removing both: every RRset deleted */
+	registry_rrsets_t none = { 0 };
+	assert_int_equal(registry_diff(&two, &none, &c, &n), 0);
+	assert_int_equal(n, two.count);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(c[i].op, CTL_CHANGE_DELETE);
+		assert_int_equal(c[i].record_count, 0);
+	}
+	free(c);
+	registry_rrsets_free(&one);
+	registry_rrsets_free(&two);
+}
+
+/* ---- the instances table ---- */
+
+typedef struct seen {
+	int count;
+	char last[64];
+} seen_t;
+
+static int count_cb(void *ctx, const store_instance_t *in)
+{
+	seen_t *s = ctx;
+	s->count++;
+	snprintf(s->last, sizeof(s->last), "%s", in->instance);
+	return 0;
+}
+
+static void test_store_instances(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/cirrus-test-registry-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	store_t *st;
+	char err[256];
+	assert_int_equal(store_open(path, &st, err, sizeof(err)), 0);
+	assert_int_equal(store_schema_version(st), 2);
+	store_instance_t in = { .zone = "example.com.", .service = "web", .instance = "i1",
+	                        .data = "{}", .expires_us = 1000 };
+	assert_int_equal(store_instance_put(st, &in), 0);
+	snprintf(in.instance, sizeof(in.instance), "i2");
+	in.expires_us = 5000;
+	assert_int_equal(store_instance_put(st, &in), 0);
+	assert_int_equal(store_instance_put(st, &in), 0); /* replace: still one row */
+	seen_t s = { 0 };
+	assert_int_equal(store_instance_list(st, "example.com.", "web", count_cb, &s), 0);
+	assert_int_equal(s.count, 2);
+	s = (seen_t){ 0 };
+	assert_int_equal(store_instance_expired(st, 2000, count_cb, &s), 0);
+	assert_int_equal(s.count, 1);
+	assert_string_equal(s.last, "i1");
+	assert_int_equal(store_instance_renew(st, "example.com.", "web", "i1", 9000), 0);
+	s = (seen_t){ 0 };
+	assert_int_equal(store_instance_expired(st, 2000, count_cb, &s), 0);
+	assert_int_equal(s.count, 0);
+	assert_int_equal(store_instance_renew(st, "example.com.", "web", "nope", 1),
+	                 CIRRUS_ENOENT);
+	assert_int_equal(store_instance_delete(st, "example.com.", "web", "i1"), 0);
+	assert_int_equal(store_instance_delete(st, "example.com.", "web", "i1"), CIRRUS_ENOENT);
+	store_instance_t empty = { .zone = "", .service = "web", .instance = "x", .data = "{}" };
+	assert_int_equal(store_instance_put(st, &empty), CIRRUS_EINVAL);
+	assert_int_equal(store_zone_insert(st, "example.com.", 7), 0);
+	store_close(st);
+
+	/* A version-1 file (as the previous release left it) migrates to 2 and
+	 * keeps its data. */
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE service_instances;"
+	                              "DELETE FROM schema_migrations WHERE version = 2",
+	                              NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(path, &st, err, sizeof(err)), 0);
+	assert_int_equal(store_schema_version(st), 2);
+	store_zone_t z;
+	assert_int_equal(store_zone_get(st, "example.com.", &z), 0);
+	assert_int_equal(z.serial, 7);
+	s = (seen_t){ 0 };
+	assert_int_equal(store_instance_list(st, NULL, NULL, count_cb, &s), 0);
+	assert_int_equal(s.count, 0);
+	store_close(st);
+	unlink(path);
+	char side[64];
+	snprintf(side, sizeof(side), "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", path);
+	unlink(side);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_service_scope_normalize),
+		cmocka_unit_test(test_service_scope_allow),
+		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_records),
+		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_store_instances),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
