@@ -27,34 +27,16 @@ typedef struct parser {
 	conf_t *conf;
 } parser_t;
 
-typedef struct conf_key conf_key_t;
-
-/* Parse node into the field key->offset bytes into base. */
-typedef int (*parse_fn)(parser_t *p, yaml_node_t *node, const conf_key_t *key,
-                        void *base);
-
-struct conf_key {
-	const char *name;
-	parse_fn parse;
-	size_t offset;
-	unsigned min, max;   /* range of an integer, or length of a text */
-};
-
-static void *field(void *base, const conf_key_t *key)
+static int parse_uint(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
-	return (char *)base + key->offset;
+	parser_t *p = ctx;
+	return yaml_uint(&p->y, node, key->name, key->min, key->max, yaml_field(base, key));
 }
 
-static int parse_uint(parser_t *p, yaml_node_t *node, const conf_key_t *key,
-                      void *base)
+static int parse_text(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
-	return yaml_uint(&p->y, node, key->name, key->min, key->max, field(base, key));
-}
-
-static int parse_text(parser_t *p, yaml_node_t *node, const conf_key_t *key,
-                      void *base)
-{
-	char **out = field(base, key);
+	parser_t *p = ctx;
+	char **out = yaml_field(base, key);
 	if (yaml_is_null(node)) {
 		return 0;
 	}
@@ -66,9 +48,9 @@ static int parse_text(parser_t *p, yaml_node_t *node, const conf_key_t *key,
 	return r;
 }
 
-static int parse_level(parser_t *p, yaml_node_t *node, const conf_key_t *key,
-                       void *base)
+static int parse_level(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
+	parser_t *p = ctx;
 	static const char *names[] = {
 		[LOG_LEVEL_ERROR] = "error", [LOG_LEVEL_WARNING] = "warning",
 		[LOG_LEVEL_INFO] = "info", [LOG_LEVEL_DEBUG] = "debug",
@@ -76,7 +58,7 @@ static int parse_level(parser_t *p, yaml_node_t *node, const conf_key_t *key,
 	const char *s = yaml_scalar(node);
 	for (size_t i = 0; s != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
 		if (strcmp(s, names[i]) == 0) {
-			*(log_level_t *)field(base, key) = (log_level_t)i;
+			*(log_level_t *)yaml_field(base, key) = (log_level_t)i;
 			return 0;
 		}
 	}
@@ -84,26 +66,26 @@ static int parse_level(parser_t *p, yaml_node_t *node, const conf_key_t *key,
 	                 key->name, yaml_shown(node));
 }
 
-static int parse_bool(parser_t *p, yaml_node_t *node, const conf_key_t *key,
-                      void *base)
+static int parse_bool(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
+	parser_t *p = ctx;
 	static const char *yes[] = { "true", "yes", "on" }, *no[] = { "false", "no", "off" };
 	const char *s = yaml_scalar(node);
 	for (size_t i = 0; s != NULL && i < sizeof(yes) / sizeof(yes[0]); i++) {
 		if (strcasecmp(s, yes[i]) == 0 || strcasecmp(s, no[i]) == 0) {
-			*(bool *)field(base, key) = strcasecmp(s, yes[i]) == 0;
+			*(bool *)yaml_field(base, key) = strcasecmp(s, yes[i]) == 0;
 			return 0;
 		}
 	}
 	return yaml_fail(&p->y, node, "%s must be true or false, not '%s'", key->name, yaml_shown(node));
 }
 
-static int parse_policy(parser_t *p, yaml_node_t *node, const conf_key_t *key,
-                        void *base)
+static int parse_policy(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
+	parser_t *p = ctx;
 	const char *s = yaml_scalar(node);
 	if (s != NULL && (strcmp(s, "increment") == 0 || strcmp(s, "date") == 0)) {
-		*(conf_serial_policy_t *)field(base, key) =
+		*(conf_serial_policy_t *)yaml_field(base, key) =
 			s[0] == 'd' ? CONF_SERIAL_DATE : CONF_SERIAL_INCREMENT;
 		return 0;
 	}
@@ -114,10 +96,10 @@ static int parse_policy(parser_t *p, yaml_node_t *node, const conf_key_t *key,
 static char *resolve_path(const char *conf_path, const char *file);
 
 /* Text naming a file, resolved against the directory of the configuration. */
-static int parse_path(parser_t *p, yaml_node_t *node, const conf_key_t *key,
-                      void *base)
+static int parse_path(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
-	char **out = field(base, key);
+	parser_t *p = ctx;
+	char **out = yaml_field(base, key);
 	int r = parse_text(p, node, key, base);
 	if (r != 0 || *out == NULL) {
 		return r;
@@ -204,9 +186,9 @@ static int parse_addr(parser_t *p, yaml_node_t *node)
 	}
 }
 
-static int parse_listen(parser_t *p, yaml_node_t *node, const conf_key_t *key,
-                        void *base)
+static int parse_listen(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
+	parser_t *p = ctx;
 	(void)key, (void)base;
 	if (node->type == YAML_SCALAR_NODE) {
 		return parse_addr(p, node);
@@ -226,15 +208,15 @@ static int parse_listen(parser_t *p, yaml_node_t *node, const conf_key_t *key,
 }
 
 /* One numeric address, kept as text (api.listen). */
-static int parse_one_addr(parser_t *p, yaml_node_t *node, const conf_key_t *key,
-                          void *base)
+static int parse_one_addr(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
+	parser_t *p = ctx;
 	struct sockaddr_storage ss;
 	const char *s = yaml_scalar(node);
 	if (s == NULL || !parse_ip(s, &ss)) {
 		return yaml_fail(&p->y, node, "%s: '%s' is not an IP address", key->name, yaml_shown(node));
 	}
-	char **out = field(base, key);
+	char **out = yaml_field(base, key);
 	*out = strdup(s);
 	return *out == NULL ? yaml_nomem(&p->y) : 0;
 }
@@ -257,9 +239,9 @@ static int add_trust(parser_t *p, yaml_node_t *node, const char *text)
 	return 0;
 }
 
-static int parse_ecs_trust(parser_t *p, yaml_node_t *node, const conf_key_t *key,
-                           void *base)
+static int parse_ecs_trust(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
+	parser_t *p = ctx;
 	(void)key, (void)base;
 	const char *s = yaml_scalar(node);
 	if (s != NULL && strcmp(s, "none") == 0) {
@@ -302,9 +284,10 @@ static int strv_push(parser_t *p, policy_strv_t *v, const char *text)
 }
 
 /* A list of short texts (or one text alone). */
-static int parse_strv(parser_t *p, yaml_node_t *node, const conf_key_t *key, void *base)
+static int parse_strv(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
-	policy_strv_t *out = field(base, key);
+	parser_t *p = ctx;
+	policy_strv_t *out = yaml_field(base, key);
 	bool single = node->type == YAML_SCALAR_NODE;
 	yaml_node_item_t *start = single ? NULL : node->data.sequence.items.start;
 	yaml_node_item_t *top = single ? NULL : node->data.sequence.items.top;
@@ -327,8 +310,9 @@ static int parse_strv(parser_t *p, yaml_node_t *node, const conf_key_t *key, voi
 }
 
 /* health: a mapping of health key to up or down. */
-static int parse_health(parser_t *p, yaml_node_t *node, const conf_key_t *key, void *base)
+static int parse_health(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
+	parser_t *p = ctx;
 	(void)key, (void)base;
 	if (yaml_is_null(node)) {
 		return 0;
@@ -355,60 +339,7 @@ static int parse_health(parser_t *p, yaml_node_t *node, const conf_key_t *key, v
 	return 0;
 }
 
-static const conf_key_t *find_key(const conf_key_t *keys, size_t count, const char *name)
-{
-	for (size_t i = 0; name != NULL && i < count; i++) {
-		if (strcmp(keys[i].name, name) == 0) {
-			return &keys[i];
-		}
-	}
-	return NULL;
-}
-
-static int unknown_key(parser_t *p, const yaml_node_t *node, const char *where,
-                       const conf_key_t *keys, size_t count)
-{
-	char known[256] = "";
-	for (size_t i = 0; i < count; i++) {
-		size_t len = strlen(known);
-		snprintf(known + len, sizeof(known) - len, "%s%s", i ? ", " : "", keys[i].name);
-	}
-	return yaml_fail(&p->y, node, "unknown key '%s' in %s (known: %s)", yaml_shown(node),
-	                 where, known);
-}
-
-/* Parse a mapping whose keys must all be in keys (at most 32), each once. */
-static int parse_map(parser_t *p, yaml_node_t *node, const char *where,
-                     const conf_key_t *keys, size_t count, void *base)
-{
-	if (yaml_is_null(node)) {
-		return 0;
-	}
-	if (node->type != YAML_MAPPING_NODE) {
-		return yaml_fail(&p->y, node, "%s must be a mapping of keys, not '%s'", where, yaml_shown(node));
-	}
-	uint32_t seen = 0;
-	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
-	     pair < node->data.mapping.pairs.top; pair++) {
-		yaml_node_t *k = yaml_document_get_node(&p->doc, pair->key);
-		const conf_key_t *key = find_key(keys, count, yaml_scalar(k));
-		if (key == NULL) {
-			return unknown_key(p, k, where, keys, count);
-		}
-		uint32_t bit = UINT32_C(1) << (key - keys);
-		if (seen & bit) {
-			return yaml_fail(&p->y, k, "key '%s' appears twice in %s", key->name, where);
-		}
-		seen |= bit;
-		int r = key->parse(p, yaml_document_get_node(&p->doc, pair->value), key, base);
-		if (r != 0) {
-			return r;
-		}
-	}
-	return 0;
-}
-
-static const conf_key_t server_keys[] = {
+static const yaml_key_t server_keys[] = {
 	{ "listen", parse_listen, 0, 0, 0 },
 	{ "port", parse_uint, offsetof(conf_t, port), 1, 65535 },
 	{ "workers", parse_uint, offsetof(conf_t, workers), 0, CONF_WORKERS_MAX },
@@ -422,16 +353,16 @@ static const conf_key_t server_keys[] = {
 	{ "ecs-trust", parse_ecs_trust, 0, 0, 0 },
 };
 
-static const conf_key_t log_keys[] = {
+static const yaml_key_t log_keys[] = {
 	{ "level", parse_level, offsetof(conf_t, log_level), 0, 0 },
 };
 
-static const conf_key_t store_keys[] = {
+static const yaml_key_t store_keys[] = {
 	{ "path", parse_path, offsetof(conf_t, store_path), 1, 4096 },
 	{ "serial-policy", parse_policy, offsetof(conf_t, serial_policy), 0, 0 },
 };
 
-static const conf_key_t api_keys[] = {
+static const yaml_key_t api_keys[] = {
 	{ "enabled", parse_bool, offsetof(conf_t, api_enabled), 0, 0 },
 	{ "listen", parse_one_addr, offsetof(conf_t, api_listen), 0, 0 },
 	{ "port", parse_uint, offsetof(conf_t, api_port), 1, 65535 },
@@ -440,11 +371,10 @@ static const conf_key_t api_keys[] = {
 	{ "tls-key", parse_path, offsetof(conf_t, api_tls_key), 1, 4096 },
 };
 
-static int parse_endpoints(parser_t *p, yaml_node_t *node, const conf_key_t *key,
-                           void *base);
+static int parse_endpoints(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base);
 
 /* An endpoint: a record with attributes, or a nested rule (docs/policies.md). */
-static const conf_key_t endpoint_keys[] = {
+static const yaml_key_t endpoint_keys[] = {
 	{ "rdata", parse_text, offsetof(policy_spec_t, rdata), 1, 4096 },
 	{ "weight", parse_uint, offsetof(policy_spec_t, weight), 0, 1000000 },
 	{ "level", parse_uint, offsetof(policy_spec_t, level), 1, 1000 },
@@ -461,7 +391,7 @@ static const conf_key_t endpoint_keys[] = {
 };
 
 /* A policy: where it answers, and its top rule. */
-static const conf_key_t policy_keys[] = {
+static const yaml_key_t policy_keys[] = {
 	{ "name", parse_text, offsetof(policy_spec_t, name), 1, 1024 },
 	{ "type", parse_text, offsetof(policy_spec_t, type), 1, 16 },
 	{ "ttl", parse_uint, offsetof(policy_spec_t, ttl), 0, 2147483647 },
@@ -476,7 +406,7 @@ static const conf_key_t policy_keys[] = {
 
 /* A list of mappings, each read into a fresh spec appended to *list. */
 static int parse_specs(parser_t *p, yaml_node_t *node, const char *what,
-                       const conf_key_t *keys, size_t count,
+                       const yaml_key_t *keys, size_t count,
                        policy_spec_t **list, size_t *n)
 {
 	if (node->type != YAML_SEQUENCE_NODE ||
@@ -489,7 +419,7 @@ static int parse_specs(parser_t *p, yaml_node_t *node, const char *what,
 		policy_spec_t spec;
 		policy_spec_init(&spec, item->start_mark.line + 1);
 		int r = item->type == YAML_MAPPING_NODE ?
-		        parse_map(p, item, what, keys, count, &spec) :
+		        yaml_map(&p->y, &p->doc, item, what, keys, count, p, &spec) :
 		        yaml_fail(&p->y, item, "%s must be a list of mappings, not '%s'", what, yaml_shown(item));
 		policy_spec_t *grown = r == 0 ? realloc(*list, (*n + 1) * sizeof(*grown)) : NULL;
 		if (r == 0 && grown == NULL) {
@@ -505,18 +435,18 @@ static int parse_specs(parser_t *p, yaml_node_t *node, const char *what,
 	return 0;
 }
 
-static int parse_endpoints(parser_t *p, yaml_node_t *node, const conf_key_t *key,
-                           void *base)
+static int parse_endpoints(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
+	parser_t *p = ctx;
 	(void)key;
 	policy_spec_t *spec = base;
 	return parse_specs(p, node, "endpoints", endpoint_keys, COUNT(endpoint_keys),
 	                   &spec->endpoints, &spec->endpoint_count);
 }
 
-static int parse_policies(parser_t *p, yaml_node_t *node, const conf_key_t *key,
-                          void *base)
+static int parse_policies(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
+	parser_t *p = ctx;
 	(void)key;
 	conf_zone_t *z = base;
 	if (yaml_is_null(node)) {
@@ -526,39 +456,40 @@ static int parse_policies(parser_t *p, yaml_node_t *node, const conf_key_t *key,
 	                   &z->policies, &z->policy_count);
 }
 
-static const conf_key_t zone_keys[] = {
+static const yaml_key_t zone_keys[] = {
 	{ "origin", parse_text, offsetof(conf_zone_t, origin), 1, 1024 },
 	{ "file", parse_text, offsetof(conf_zone_t, file), 1, 4096 },
 	{ "policies", parse_policies, 0, 0, 0 },
 };
 
-static int parse_server(parser_t *p, yaml_node_t *node, const conf_key_t *key,
-                        void *base)
+static int parse_server(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
+	parser_t *p = ctx;
 	(void)key;
-	return parse_map(p, node, "server", server_keys, COUNT(server_keys), base);
+	return yaml_map(&p->y, &p->doc, node, "server", server_keys, COUNT(server_keys), p,
+	                base);
 }
 
-static int parse_log(parser_t *p, yaml_node_t *node, const conf_key_t *key,
-                     void *base)
+static int parse_log(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
+	parser_t *p = ctx;
 	(void)key;
-	return parse_map(p, node, "log", log_keys, COUNT(log_keys), base);
+	return yaml_map(&p->y, &p->doc, node, "log", log_keys, COUNT(log_keys), p, base);
 }
 
-static int parse_store(parser_t *p, yaml_node_t *node, const conf_key_t *key,
-                       void *base)
+static int parse_store(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
+	parser_t *p = ctx;
 	(void)key;
-	return parse_map(p, node, "store", store_keys, COUNT(store_keys), base);
+	return yaml_map(&p->y, &p->doc, node, "store", store_keys, COUNT(store_keys), p, base);
 }
 
-static int parse_api(parser_t *p, yaml_node_t *node, const conf_key_t *key,
-                     void *base)
+static int parse_api(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
+	parser_t *p = ctx;
 	(void)key;
 	conf_t *c = base;
-	int r = parse_map(p, node, "api", api_keys, COUNT(api_keys), base);
+	int r = yaml_map(&p->y, &p->doc, node, "api", api_keys, COUNT(api_keys), p, base);
 	if (r == 0 && (c->api_tls_cert == NULL) != (c->api_tls_key == NULL)) {
 		r = yaml_fail(&p->y, node, "api: TLS needs both tls-cert and tls-key (or neither, "
 		              "for plain HTTP)");
@@ -628,7 +559,7 @@ static void zone_deinit(conf_zone_t *z)
 static int parse_zone(parser_t *p, yaml_node_t *node)
 {
 	conf_zone_t z = { 0 };
-	int r = parse_map(p, node, "a zone", zone_keys, COUNT(zone_keys), &z);
+	int r = yaml_map(&p->y, &p->doc, node, "a zone", zone_keys, COUNT(zone_keys), p, &z);
 	if (r == 0 && (z.origin == NULL || z.file == NULL)) {
 		r = yaml_fail(&p->y, node, "a zone needs both 'origin' and 'file'");
 	}
@@ -644,9 +575,9 @@ static int parse_zone(parser_t *p, yaml_node_t *node)
 	return r;
 }
 
-static int parse_zones(parser_t *p, yaml_node_t *node, const conf_key_t *key,
-                       void *base)
+static int parse_zones(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
+	parser_t *p = ctx;
 	(void)key, (void)base;
 	if (yaml_is_null(node)) {
 		return 0;
@@ -665,7 +596,7 @@ static int parse_zones(parser_t *p, yaml_node_t *node, const conf_key_t *key,
 }
 
 /* A health check (docs/configuration.md); health/ checks the values. */
-static const conf_key_t check_keys[] = {
+static const yaml_key_t check_keys[] = {
 	{ "name", parse_text, offsetof(health_spec_t, name), 1, 127 },
 	{ "type", parse_text, offsetof(health_spec_t, type), 1, 16 },
 	{ "address", parse_text, offsetof(health_spec_t, address), 1, 64 },
@@ -694,7 +625,8 @@ static int parse_check(parser_t *p, yaml_node_t *node, health_spec_t *spec)
 {
 	char why[512];
 	int r = node->type == YAML_MAPPING_NODE ?
-	        parse_map(p, node, "a check", check_keys, COUNT(check_keys), spec) :
+	        yaml_map(&p->y, &p->doc, node, "a check", check_keys, COUNT(check_keys), p,
+	                 spec) :
 	        yaml_fail(&p->y, node, "checks must be a list of mappings, not '%s'", yaml_shown(node));
 	if (r == 0 && health_spec_check(spec, why, sizeof(why)) != 0) {
 		r = yaml_fail(&p->y, node, "%s", why);
@@ -703,8 +635,9 @@ static int parse_check(parser_t *p, yaml_node_t *node, health_spec_t *spec)
 }
 
 /* checks: a list of health checks, linked once all are read. */
-static int parse_checks(parser_t *p, yaml_node_t *node, const conf_key_t *key, void *base)
+static int parse_checks(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
+	parser_t *p = ctx;
 	(void)key, (void)base;
 	conf_t *c = p->conf;
 	if (yaml_is_null(node)) {
@@ -738,7 +671,7 @@ static int parse_checks(parser_t *p, yaml_node_t *node, const conf_key_t *key, v
 	return 0;
 }
 
-static const conf_key_t top_keys[] = {
+static const yaml_key_t top_keys[] = {
 	{ "server", parse_server, 0, 0, 0 },
 	{ "log", parse_log, 0, 0, 0 },
 	{ "zones", parse_zones, 0, 0, 0 },
@@ -789,8 +722,8 @@ static int parse_file(parser_t *p, FILE *f)
 		r = syntax_error(p, &yp);
 	} else {
 		yaml_node_t *root = yaml_document_get_root_node(&p->doc);
-		r = root == NULL ? 0 : parse_map(p, root, "the top level", top_keys,
-		                                 COUNT(top_keys), p->conf);
+		r = root == NULL ? 0 : yaml_map(&p->y, &p->doc, root, "the top level", top_keys,
+		                                COUNT(top_keys), p, p->conf);
 		yaml_document_delete(&p->doc);
 	}
 	yaml_parser_delete(&yp);

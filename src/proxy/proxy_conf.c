@@ -26,17 +26,6 @@ typedef struct parser {
 	proxy_conf_t *conf;
 } parser_t;
 
-typedef struct pkey pkey_t;
-
-typedef int (*parse_fn)(parser_t *p, yaml_node_t *node, const pkey_t *key);
-
-struct pkey {
-	const char *name;
-	parse_fn parse;
-	size_t offset;         /* into proxy_conf_t */
-	unsigned min, max;
-};
-
 void proxy_conf_init(proxy_conf_t *conf)
 {
 	*conf = (proxy_conf_t){
@@ -100,19 +89,15 @@ int proxy_conf_add_upstream(proxy_conf_t *conf, const char *url, const char *ca_
 	return 0;
 }
 
-static void *field(parser_t *p, const pkey_t *key)
-{
-	return (char *)p->conf + key->offset;
-}
-
 static yaml_node_t *node_at(parser_t *p, int index)
 {
 	return yaml_document_get_node(&p->doc, index);
 }
 
-static int parse_uint(parser_t *p, yaml_node_t *node, const pkey_t *key)
+static int parse_uint(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
-	return yaml_uint(&p->y, node, key->name, key->min, key->max, field(p, key));
+	parser_t *p = ctx;
+	return yaml_uint(&p->y, node, key->name, key->min, key->max, yaml_field(base, key));
 }
 
 static int set_text(parser_t *p, char **out, const char *s)
@@ -122,27 +107,31 @@ static int set_text(parser_t *p, char **out, const char *s)
 	return *out == NULL ? yaml_nomem(&p->y) : 0;
 }
 
-static int parse_text(parser_t *p, yaml_node_t *node, const pkey_t *key)
+static int parse_text(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
+	parser_t *p = ctx;
 	const char *s;
 	int r = yaml_text(&p->y, node, key->name, key->min, key->max, &s);
-	return r != 0 ? r : set_text(p, field(p, key), s);
+	return r != 0 ? r : set_text(p, yaml_field(base, key), s);
 }
 
-static int parse_rrtype(parser_t *p, yaml_node_t *node, const pkey_t *key)
+static int parse_rrtype(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
+	parser_t *p = ctx;
 	const char *s = yaml_scalar(node);
 	uint16_t type = 0;
 	if (s == NULL || knot_rrtype_from_string(s, &type) != 0) {
 		return yaml_fail(&p->y, node, "%s must be a record type such as NS or A, not '%s'",
 		                 key->name, yaml_shown(node));
 	}
-	*(uint16_t *)field(p, key) = type;
+	*(uint16_t *)yaml_field(base, key) = type;
 	return 0;
 }
 
-static int parse_policy(parser_t *p, yaml_node_t *node, const pkey_t *key)
+static int parse_policy(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
+	parser_t *p = ctx;
+	(void)base; /* the fields are p->conf's */
 	const char *s = yaml_scalar(node);
 	if (s != NULL && (strcmp(s, "failover") == 0 || strcmp(s, "latency") == 0)) {
 		p->conf->policy = s[0] == 'f' ? PROXY_POLICY_FAILOVER : PROXY_POLICY_LATENCY;
@@ -152,8 +141,10 @@ static int parse_policy(parser_t *p, yaml_node_t *node, const pkey_t *key)
 	                 yaml_shown(node));
 }
 
-static int parse_level(parser_t *p, yaml_node_t *node, const pkey_t *key)
+static int parse_level(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
+	parser_t *p = ctx;
+	(void)base; /* the fields are p->conf's */
 	static const char *names[] = { "error", "warning", "info", "debug" };
 	const char *s = yaml_scalar(node);
 	for (size_t i = 0; s != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
@@ -183,8 +174,10 @@ static int add_listen(parser_t *p, yaml_node_t *node)
 	return r;
 }
 
-static int parse_listen(parser_t *p, yaml_node_t *node, const pkey_t *key)
+static int parse_listen(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
+	parser_t *p = ctx;
+	(void)base; /* the fields are p->conf's */
 	(void)key;
 	if (node->type == YAML_SCALAR_NODE) {
 		return add_listen(p, node);
@@ -196,56 +189,6 @@ static int parse_listen(parser_t *p, yaml_node_t *node, const pkey_t *key)
 	for (yaml_node_item_t *i = node->data.sequence.items.start;
 	     i < node->data.sequence.items.top; i++) {
 		int r = add_listen(p, node_at(p, *i));
-		if (r != 0) {
-			return r;
-		}
-	}
-	return 0;
-}
-
-static const pkey_t *find_key(const pkey_t *keys, size_t count, const char *name)
-{
-	for (size_t i = 0; name != NULL && i < count; i++) {
-		if (strcmp(keys[i].name, name) == 0) {
-			return &keys[i];
-		}
-	}
-	return NULL;
-}
-
-static int unknown_key(parser_t *p, const yaml_node_t *node, const char *where,
-                       const pkey_t *keys, size_t count)
-{
-	char known[512] = "";
-	for (size_t i = 0; i < count; i++) {
-		size_t len = strlen(known);
-		snprintf(known + len, sizeof(known) - len, "%s%s", i ? ", " : "", keys[i].name);
-	}
-	return yaml_fail(&p->y, node, "unknown key '%s' in %s (known: %s)", yaml_shown(node),
-	                 where, known);
-}
-
-/* A mapping whose keys must all be in keys (at most 32), each once. */
-static int parse_map(parser_t *p, yaml_node_t *node, const char *where,
-                     const pkey_t *keys, size_t count)
-{
-	if (node->type != YAML_MAPPING_NODE) {
-		return yaml_fail(&p->y, node, "%s must be a mapping of keys, not '%s'", where, yaml_shown(node));
-	}
-	uint32_t seen = 0;
-	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
-	     pair < node->data.mapping.pairs.top; pair++) {
-		yaml_node_t *k = node_at(p, pair->key);
-		const pkey_t *key = find_key(keys, count, yaml_scalar(k));
-		if (key == NULL) {
-			return unknown_key(p, k, where, keys, count);
-		}
-		uint32_t bit = UINT32_C(1) << (key - keys);
-		if (seen & bit) {
-			return yaml_fail(&p->y, k, "key '%s' appears twice in %s", key->name, where);
-		}
-		seen |= bit;
-		int r = key->parse(p, node_at(p, pair->value), key);
 		if (r != 0) {
 			return r;
 		}
@@ -287,8 +230,10 @@ static int parse_one_upstream(parser_t *p, yaml_node_t *node)
 	}
 }
 
-static int parse_upstreams(parser_t *p, yaml_node_t *node, const pkey_t *key)
+static int parse_upstreams(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
+	parser_t *p = ctx;
+	(void)base; /* the fields are p->conf's */
 	(void)key;
 	if (node->type != YAML_SEQUENCE_NODE ||
 	    node->data.sequence.items.start == node->data.sequence.items.top) {
@@ -304,7 +249,7 @@ static int parse_upstreams(parser_t *p, yaml_node_t *node, const pkey_t *key)
 	return 0;
 }
 
-static const pkey_t check_keys[] = {
+static const yaml_key_t check_keys[] = {
 	{ "name", parse_text, OFF(check_name), 1, 1004 },
 	{ "type", parse_rrtype, OFF(check_type), 0, 0 },
 	{ "interval", parse_uint, OFF(check_interval), 0, 3600 },
@@ -313,14 +258,16 @@ static const pkey_t check_keys[] = {
 	{ "rise", parse_uint, OFF(rise), 1, 100 },
 };
 
-static const pkey_t cache_keys[] = {
+static const yaml_key_t cache_keys[] = {
 	{ "size", parse_uint, OFF(cache_size), 0, 100000000 },
 	{ "min-ttl", parse_uint, OFF(cache_min_ttl), 0, 86400 },
 	{ "max-ttl", parse_uint, OFF(cache_max_ttl), 0, 604800 },
 };
 
-static int parse_ecs_mode(parser_t *p, yaml_node_t *node, const pkey_t *key)
+static int parse_ecs_mode(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
+	parser_t *p = ctx;
+	(void)base; /* the fields are p->conf's */
 	static const char *names[] = { "off", "add", "override" };
 	const char *s = yaml_scalar(node);
 	for (size_t i = 0; s != NULL && i < COUNT(names); i++) {
@@ -333,41 +280,48 @@ static int parse_ecs_mode(parser_t *p, yaml_node_t *node, const pkey_t *key)
 	                 yaml_shown(node));
 }
 
-static const pkey_t ecs_keys[] = {
+static const yaml_key_t ecs_keys[] = {
 	{ "mode", parse_ecs_mode, 0, 0, 0 },
 	{ "ipv4-prefix", parse_uint, OFF(ecs_prefix4), 0, 32 },
 	{ "ipv6-prefix", parse_uint, OFF(ecs_prefix6), 0, 128 },
 };
 
-static const pkey_t log_keys[] = {
+static const yaml_key_t log_keys[] = {
 	{ "level", parse_level, 0, 0, 0 },
 };
 
-static int parse_check(parser_t *p, yaml_node_t *node, const pkey_t *key)
+static int parse_check(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
-	return parse_map(p, node, key->name, check_keys, COUNT(check_keys));
+	parser_t *p = ctx;
+	(void)base; /* the fields are p->conf's */
+	return yaml_map(&p->y, &p->doc, node, key->name, check_keys, COUNT(check_keys), p, p->conf);
 }
 
-static int parse_cache(parser_t *p, yaml_node_t *node, const pkey_t *key)
+static int parse_cache(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
-	return parse_map(p, node, key->name, cache_keys, COUNT(cache_keys));
+	parser_t *p = ctx;
+	(void)base; /* the fields are p->conf's */
+	return yaml_map(&p->y, &p->doc, node, key->name, cache_keys, COUNT(cache_keys), p, p->conf);
 }
 
 /* ecs: off | add | override, or the mapping {mode, ipv4-prefix, ipv6-prefix}. */
-static int parse_ecs(parser_t *p, yaml_node_t *node, const pkey_t *key)
+static int parse_ecs(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
+	parser_t *p = ctx;
 	if (node->type == YAML_SCALAR_NODE) {
-		return parse_ecs_mode(p, node, key);
+		return parse_ecs_mode(p, node, key, base);
 	}
-	return parse_map(p, node, key->name, ecs_keys, COUNT(ecs_keys));
+	return yaml_map(&p->y, &p->doc, node, key->name, ecs_keys, COUNT(ecs_keys), p, p->conf);
 }
 
-static int parse_log(parser_t *p, yaml_node_t *node, const pkey_t *key)
+static int parse_log(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
 {
-	return parse_map(p, node, key->name, log_keys, COUNT(log_keys));
+	parser_t *p = ctx;
+	(void)base; /* the fields are p->conf's */
+	return yaml_map(&p->y, &p->doc, node, key->name, log_keys, COUNT(log_keys), p, p->conf);
 }
 
-static const pkey_t top_keys[] = {
+static const yaml_key_t top_keys[] = {
 	{ "listen", parse_listen, 0, 0, 0 },
 	{ "port", parse_uint, OFF(port), 1, 65535 },
 	{ "upstreams", parse_upstreams, 0, 0, 0 },
@@ -415,7 +369,8 @@ static int load_doc(parser_t *p, FILE *f)
 	} else {
 		yaml_node_t *root = yaml_document_get_root_node(&p->doc);
 		if (root != NULL) {
-			r = parse_map(p, root, "proxy.yaml", top_keys, COUNT(top_keys));
+			r = yaml_map(&p->y, &p->doc, root, "proxy.yaml", top_keys, COUNT(top_keys), p,
+			             p->conf);
 			r = r != 0 ? r : check_whole(p, root);
 		}
 		yaml_document_delete(&p->doc);

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,5 +87,58 @@ int yaml_text(const yaml_src_t *src, const yaml_node_t *node, const char *name,
 		                 name, min, max, yaml_shown(node));
 	}
 	*out = s;
+	return 0;
+}
+
+static const yaml_key_t *find_key(const yaml_key_t *keys, size_t count, const char *name)
+{
+	for (size_t i = 0; name != NULL && i < count; i++) {
+		if (strcmp(keys[i].name, name) == 0) {
+			return &keys[i];
+		}
+	}
+	return NULL;
+}
+
+static int unknown_key(const yaml_src_t *src, const yaml_node_t *node, const char *where,
+                       const yaml_key_t *keys, size_t count)
+{
+	char known[512] = "";
+	for (size_t i = 0; i < count; i++) {
+		size_t len = strlen(known);
+		snprintf(known + len, sizeof(known) - len, "%s%s", i ? ", " : "", keys[i].name);
+	}
+	return yaml_fail(src, node, "unknown key '%s' in %s (known: %s)", yaml_shown(node),
+	                 where, known);
+}
+
+int yaml_map(const yaml_src_t *src, yaml_document_t *doc, yaml_node_t *node,
+             const char *where, const yaml_key_t *keys, size_t count, void *ctx, void *base)
+{
+	if (yaml_is_null(node)) {
+		return 0;
+	}
+	if (node->type != YAML_MAPPING_NODE) {
+		return yaml_fail(src, node, "%s must be a mapping of keys, not '%s'", where,
+		                 yaml_shown(node));
+	}
+	uint32_t seen = 0;
+	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
+	     pair < node->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(doc, pair->key);
+		const yaml_key_t *key = find_key(keys, count, yaml_scalar(k));
+		if (key == NULL) {
+			return unknown_key(src, k, where, keys, count);
+		}
+		uint32_t bit = UINT32_C(1) << (key - keys);
+		if (seen & bit) {
+			return yaml_fail(src, k, "key '%s' appears twice in %s", key->name, where);
+		}
+		seen |= bit;
+		int r = key->parse(ctx, yaml_document_get_node(doc, pair->value), key, base);
+		if (r != 0) {
+			return r;
+		}
+	}
 	return 0;
 }

@@ -40,3 +40,34 @@ int yaml_uint(const yaml_src_t *src, const yaml_node_t *node, const char *name,
 /*! \brief Text of min to max bytes (not copied), or an error naming the key. */
 int yaml_text(const yaml_src_t *src, const yaml_node_t *node, const char *name,
               unsigned min, unsigned max, const char **out);
+
+typedef struct yaml_key yaml_key_t;
+
+/*!
+ * \brief A key's parser: node is its value, base + key->offset the field it
+ * fills (yaml_field), ctx the loader's own state.
+ */
+typedef int (*yaml_parse_fn)(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base);
+
+/*! \brief One key of a mapping: its name, parser, field and limits. */
+struct yaml_key {
+	const char *name;
+	yaml_parse_fn parse;
+	size_t offset;          /*!< of the field in the parser's base */
+	unsigned min, max;      /*!< range of an integer, or length of a text */
+};
+
+/*! \brief The field key names in base. */
+static inline void *yaml_field(void *base, const yaml_key_t *key)
+{
+	return (char *)base + key->offset;
+}
+
+/*!
+ * \brief Parse a mapping whose keys must all be in keys (at most 32), each
+ * at most once, handing each value to its key's parser with ctx and base.
+ * An empty value (nothing, ~ or null) is an empty mapping. Errors name
+ * where ("server", "a zone") and, for an unknown key, the known ones.
+ */
+int yaml_map(const yaml_src_t *src, yaml_document_t *doc, yaml_node_t *node,
+             const char *where, const yaml_key_t *keys, size_t count, void *ctx, void *base);
