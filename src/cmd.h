@@ -27,6 +27,10 @@ int cmd_key(int argc, char **argv);
 /*! \brief `cirrus function http`: answer DoH and the JSON API as a serverless function. */
 int cmd_function(int argc, char **argv);
 
+/*! \brief `cirrus function lambda`, and the binary run as `bootstrap`: the AWS
+ *  Lambda custom runtime (docs/deploy-lambda.md). */
+int cmd_function_lambda(int argc, char **argv);
+
 /*! \brief `cirrus health`: show a running server's health keys (REST API). */
 int cmd_health(int argc, char **argv);
 

@@ -3,7 +3,9 @@
  * serverless function (Cloud Run, Knative, Fly): load the zones (zone files
  * from the configuration, the store read-only), listen on $PORT, poll the
  * store for changes, and on SIGTERM finish the requests in flight and exit
- * within a second. The HTTP side and the zone view live in src/fn/.
+ * within a second; and `cirrus function lambda`, the AWS Lambda custom
+ * runtime (also run as `bootstrap`). The HTTP side, the Lambda loop and the
+ * zone view live in src/fn/.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -44,7 +46,24 @@ static const char usage_function[] =
 	"                            milliseconds (default 1000, 0 = never)\n"
 	"      --threads N           HTTP worker threads (default one per CPU)\n"
 	"  -h, --help                show this help\n"
-	"SIGTERM or SIGINT: stop accepting, finish requests in flight, exit 0.\n";
+	"SIGTERM or SIGINT: stop accepting, finish requests in flight, exit 0.\n"
+	"For the AWS Lambda custom runtime: cirrus function lambda -h.\n";
+
+static const char usage_lambda[] =
+	"usage: cirrus function lambda [-c FILE] [-i IMAGE] [-d PATH] [--poll-interval MS]\n"
+	"\n"
+	"Run as an AWS Lambda custom runtime (also what a binary named bootstrap\n"
+	"does): take events from the Runtime API at $AWS_LAMBDA_RUNTIME_API and answer\n"
+	"API Gateway HTTP API / Function URL requests (DoH on /dns-query, JSON on\n"
+	"/resolve) and direct invocations {\"name\",\"type\"} or {\"query\"}.\n"
+	"  -c, --config FILE         default $CIRRUS_CONFIG, else\n"
+	"                            $LAMBDA_TASK_ROOT/cirrus.yaml\n"
+	"  -i, --image IMAGE         compiled zone image, default $CIRRUS_IMAGE\n"
+	"  -d, --db PATH             SQLite store, read-only, default $CIRRUS_DB\n"
+	"      --poll-interval MS    re-read the store before an event at most every\n"
+	"                            MS milliseconds (default 1000, 0 = never)\n"
+	"  -h, --help                show this help\n"
+	"A configuration or zone that does not load is reported to init/error (exit 1).\n";
 
 #define FN_DEFAULT_PORT 8080
 #define FN_TRUSTED_MAX 64
@@ -306,10 +325,149 @@ static int function_http(int argc, char **argv)
 	return rc;
 }
 
+/* `function lambda`: flags, else the environment Lambda sets. */
+typedef struct lambda_args {
+	const char *conf_path;
+	const char *image_path;
+	const char *db;
+	long poll_ms;
+} lambda_args_t;
+
+/* Fill a from argv; -1 to go on, or the exit code. */
+static int lambda_parse_args(int argc, char **argv, lambda_args_t *a)
+{
+	enum { OPT_POLL = 256 };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "image", required_argument, NULL, 'i' },
+		{ "poll-interval", required_argument, NULL, OPT_POLL },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":c:d:i:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': a->conf_path = optarg; break;
+		case 'd': a->db = optarg; break;
+		case 'i': a->image_path = optarg; break;
+		case OPT_POLL:
+			if ((a->poll_ms = parse_number(optarg, 3600000)) < 0) {
+				return cmd_bad_usage("function lambda", "--poll-interval must be 0 to "
+				                     "3600000 milliseconds", usage_lambda);
+			}
+			break;
+		case 'h': fputs(usage_lambda, stdout); return 0;
+		default:  return cmd_bad_option("function lambda", opt, argv, usage_lambda);
+		}
+	}
+	if (optind < argc) {
+		return cmd_bad_usage("function lambda", "takes no positional arguments",
+		                     usage_lambda);
+	}
+	return -1;
+}
+
+/* An unset or empty variable is NULL. */
+static const char *env_value(const char *name)
+{
+	const char *v = getenv(name);
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
+/* The environment fills what the flags left out. A default cirrus.yaml
+ * that is not there is no error: a store may be all there is. */
+static void lambda_env(lambda_args_t *a, char *def, size_t def_len)
+{
+	a->image_path = a->image_path ? a->image_path : env_value("CIRRUS_IMAGE");
+	a->db = a->db ? a->db : env_value("CIRRUS_DB");
+	if (a->conf_path == NULL && (a->conf_path = env_value("CIRRUS_CONFIG")) == NULL) {
+		const char *root = env_value("LAMBDA_TASK_ROOT");
+		snprintf(def, def_len, "%s/cirrus.yaml", root != NULL ? root : "/var/task");
+		a->conf_path = access(def, F_OK) != 0 ? NULL : def;
+	}
+}
+
+/* Load the zones and answer events; an init failure goes to init/error. */
+static int lambda_serve(fn_lambda_t *rt, const lambda_args_t *a)
+{
+	conf_t conf = { 0 };
+	char err[1024];
+	if (a->conf_path != NULL && conf_load(&conf, a->conf_path, err, sizeof(err)) != 0) {
+		fn_lambda_init_error(rt, "Cirrus.ConfigInvalid", err);
+		return 1;
+	}
+	if (a->conf_path != NULL) {
+		log_set_level(conf.log_level);
+	}
+	fn_zones_conf_t zc = {
+		.conf_path = a->conf_path,
+		.image_path = a->image_path,
+		.files = a->conf_path ? conf.zones : NULL,
+		.file_count = a->conf_path ? conf.zone_count : 0,
+		.store_path = a->db ? a->db : a->conf_path ? conf.store_path : NULL,
+		.store_required = a->db != NULL,
+		.poll_ms = a->poll_ms < 0 ? 1000 : (unsigned)a->poll_ms,
+	};
+	fn_zones_t *zones = NULL;
+	policy_health_t *health = NULL;
+	int rc = 1;
+	if (fn_zones_new(&zc, &zones, err, sizeof(err)) != 0) {
+		fn_lambda_init_error(rt, "Cirrus.ZonesInvalid", err);
+	} else if (a->conf_path != NULL && conf.health_down.n > 0 &&
+	           policy_health_new((const char *const *)conf.health_down.v,
+	                             conf.health_down.n, &health) != 0) {
+		fn_lambda_init_error(rt, "Cirrus.OutOfMemory", "out of memory");
+	} else {
+		engine_conf_t engine;
+		engine_settings(&conf, a->conf_path != NULL, &engine);
+		const policy_health_t *health_slot = health;
+		engine.health = &health_slot;
+		fn_lambda_conf_t lc = { .engine = &engine, .zones = zones, .poll_ms = zc.poll_ms };
+		log_info("lambda: ready, %zu zone%s", fn_zones_count(zones),
+		         fn_zones_count(zones) == 1 ? "" : "s");
+		rc = fn_lambda_run(rt, &lc) == 0 ? 0 : 1;
+	}
+	fn_zones_free(zones);
+	policy_health_free(health);
+	if (a->conf_path != NULL) {
+		conf_deinit(&conf);
+	}
+	return rc;
+}
+
+int cmd_function_lambda(int argc, char **argv)
+{
+	lambda_args_t a = { .poll_ms = -1 };
+	char def[1024], err[256];
+	int rc = lambda_parse_args(argc, argv, &a);
+	if (rc >= 0) {
+		return rc;
+	}
+	lambda_env(&a, def, sizeof(def));
+	fn_lambda_t *rt = NULL;
+	if (fn_lambda_new(getenv("AWS_LAMBDA_RUNTIME_API"), &rt, err, sizeof(err)) != 0) {
+		return cmd_bad_usage("function lambda", err, usage_lambda);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (a.conf_path == NULL && a.db == NULL) {
+		char msg[1200];
+		snprintf(msg, sizeof(msg), "no zones: %s does not exist; set CIRRUS_CONFIG (a "
+		         "cirrus.yaml) or CIRRUS_DB (a store)", def);
+		fn_lambda_init_error(rt, "Cirrus.ConfigInvalid", msg);
+		rc = 1;
+	} else {
+		rc = lambda_serve(rt, &a);
+	}
+	fn_lambda_free(rt);
+	return rc;
+}
+
 int cmd_function(int argc, char **argv)
 {
 	if (argc < 2) {
-		return cmd_bad_usage("function", "needs a mode: http", usage_function);
+		return cmd_bad_usage("function", "needs a mode: http or lambda", usage_function);
 	}
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		fputs(usage_function, stdout);
@@ -318,7 +476,10 @@ int cmd_function(int argc, char **argv)
 	if (strcmp(argv[1], "http") == 0) {
 		return function_http(argc - 1, argv + 1);
 	}
+	if (strcmp(argv[1], "lambda") == 0) {
+		return cmd_function_lambda(argc - 1, argv + 1);
+	}
 	char problem[128];
-	snprintf(problem, sizeof(problem), "unknown mode '%.32s' (known: http)", argv[1]);
+	snprintf(problem, sizeof(problem), "unknown mode '%.32s' (known: http, lambda)", argv[1]);
 	return cmd_bad_usage("function", problem, usage_function);
 }

@@ -19,6 +19,7 @@ static const char usage_top[] =
 	"  token create|list|delete ...           manage REST API tokens\n"
 	"  key add|list|delete ...                manage TSIG keys for RFC 2136 UPDATE\n"
 	"  function http [-c FILE] [-d PATH]      answer DoH and JSON over HTTP ($PORT)\n"
+	"  function lambda [-c FILE] [-d PATH]    AWS Lambda custom runtime (or as bootstrap)\n"
 	"  health [-c FILE]                       show a running server's health checks\n"
 	"  drill KEY --down DURATION [-c FILE]    force a health key down for a while\n"
 	"  proxy -c FILE | -u URL ...             relay UDP/TCP DNS to DoH upstreams\n"
@@ -66,8 +67,19 @@ static int cmd_version(int argc, char **argv)
 	return 0;
 }
 
+/* Lambda's custom runtimes start $LAMBDA_TASK_ROOT/bootstrap with no
+ * arguments: the cirrus binary shipped under that name is the runtime. */
+static int is_bootstrap(const char *argv0)
+{
+	const char *slash = argv0 != NULL ? strrchr(argv0, '/') : NULL;
+	return argv0 != NULL && strcmp(slash != NULL ? slash + 1 : argv0, "bootstrap") == 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 1 && is_bootstrap(argv[0])) {
+		return cmd_function_lambda(argc, argv);
+	}
 	if (argc < 2) {
 		fputs(usage_top, stderr);
 		return 2;

@@ -214,3 +214,80 @@ int fn_http_start(const fn_http_conf_t *conf, fn_http_t **out, char *err, size_t
  * \return the number of requests still in flight when time ran out
  */
 unsigned fn_http_stop(fn_http_t *h, unsigned wait_ms);
+
+/*
+ * AWS Lambda, fn_lambda_event.c (pure: one event in, one reply out) and
+ * fn_lambda.c (the custom runtime's loop on the Lambda Runtime API).
+ */
+
+/*! \brief What a Lambda event is answered from. */
+typedef struct fn_lambda_ctx {
+	const zone_set_t *zones;        /*!< the current set (under fn_zones_lock) */
+	const engine_conf_t *engine;
+	arena_t *scratch;               /*!< reset after each event */
+} fn_lambda_ctx_t;
+
+/*! \brief The outcome of one event: a response payload, or an invocation error. */
+typedef struct fn_lambda_reply {
+	char *payload;                  /*!< JSON for invocation/{id}/response
+	                                     (malloc'ed), or NULL on error */
+	const char *error_type;         /*!< otherwise the errorType, e.g. Cirrus.BadEvent */
+	char error_message[512];
+} fn_lambda_reply_t;
+
+/*!
+ * \brief Answer one Lambda event: an API Gateway HTTP API (payload format
+ * 2.0) or Function URL request carrying DoH (/dns-query) or the JSON API
+ * (/resolve), answered in the 2.0 response format; a direct invocation
+ * {"name": ..., "type": ...} (the JSON API object) or {"query": BASE64}
+ * ({"answer": BASE64}). An HTTP request that is refused is still a
+ * response (400, 404, 405, 413, 414, 415); an event of no known shape, or
+ * a bad direct invocation, is an invocation error.
+ * \retval 0 (out->payload set), -CIRRUS_EINVAL (out->error_type and
+ *         error_message set), -CIRRUS_ENOMEM
+ */
+int fn_lambda_handle(const fn_lambda_ctx_t *ctx, const char *event, size_t len,
+                     fn_lambda_reply_t *out);
+
+/*! \brief Encode standard base64 (RFC 4648 4, padded), malloc'ed and NUL-terminated. */
+char *fn_b64_encode(const uint8_t *in, size_t len);
+
+/*!
+ * \brief Decode standard base64 with padding (RFC 4648 4), as Lambda
+ * encodes binary bodies; the base64url alphabet is accepted too.
+ * \retval 0, -CIRRUS_EINVAL, -CIRRUS_ESPACE (more than out_max bytes),
+ *         -CIRRUS_ENOMEM
+ */
+int fn_b64_decode(const char *in, size_t in_len, uint8_t *out, size_t out_max,
+                  size_t *out_len);
+
+/*! \brief A runtime: one keep-alive connection to the Runtime API. */
+typedef struct fn_lambda fn_lambda_t;
+
+typedef struct fn_lambda_conf {
+	const engine_conf_t *engine;
+	fn_zones_t *zones;
+	unsigned poll_ms;               /*!< re-read the store before an event at most
+	                                     this often; 0 = never */
+} fn_lambda_conf_t;
+
+/*!
+ * \brief Prepare a client of the Runtime API at host:port (the value of
+ * AWS_LAMBDA_RUNTIME_API). \retval 0, -CIRRUS_EINVAL, -CIRRUS_ENOMEM
+ */
+int fn_lambda_new(const char *api, fn_lambda_t **out, char *err, size_t errlen);
+
+/*!
+ * \brief Report a failed initialization (POST init/error); the runtime
+ * should exit afterwards. \retval 0 accepted, -CIRRUS_EIO
+ */
+int fn_lambda_init_error(fn_lambda_t *l, const char *type, const char *message);
+
+/*!
+ * \brief Take events from invocation/next and post each one's response or
+ * error, until SIGTERM or SIGINT (0) or until the Runtime API fails
+ * (-CIRRUS_EIO: exit and let Lambda start a new instance).
+ */
+int fn_lambda_run(fn_lambda_t *l, const fn_lambda_conf_t *conf);
+
+void fn_lambda_free(fn_lambda_t *l);
