@@ -161,6 +161,35 @@ def cpu_busy_share(before, after):
     return share
 
 
+def measured_run(pid, cmd, cpu, loadgen_cpu, timeout, max_other=0.15):
+    """Run CMD (a load generator, pinned by the caller) against the server
+    tree PID, as load_run.py does for dnsperf: re-pin the server to CPU,
+    then the server's CPU time, the load generator's (our reaped children),
+    the two CPUs' busy shares and who else ran.  Returns a dict; "disturbed"
+    when other work took more than MAX_OTHER of a CPU."""
+    import resource
+    import subprocess
+
+    def children_us():
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return (ru.ru_utime + ru.ru_stime) * 1e6
+    moved = pin_tree(pid, cpu)
+    cpu0, gen0, busy0, ticks0 = cpu_us(pid), children_us(), cpu_busy(), all_cpu_ticks()
+    wall0 = time.monotonic()
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=timeout)
+    server, wall = cpu_us(pid) - cpu0, time.monotonic() - wall0
+    gen = children_us() - gen0
+    busy = cpu_busy_share(busy0, cpu_busy())
+    others = top_others(ticks0, all_cpu_ticks(), set(tree(pid)) | {os.getpid()}, wall)
+    other = (busy.get(str(cpu), 0) + busy.get(str(loadgen_cpu), 0)
+             - server / 1e6 / wall - gen / 1e6 / wall)
+    return {"proc": proc, "moved": moved, "server_us": server, "loadgen_us": gen,
+            "wall_s": wall, "cpu_busy": busy, "other_load": round(other, 3),
+            "other_top": others, "disturbed": other > max_other,
+            "alive": os.path.exists("/proc/%d" % pid)}
+
+
 def wait_quiet(cpus, limit, timeout):
     """Sample CPUS in 0.5 s windows until none is busier than LIMIT, for at
     most TIMEOUT seconds.  Returns (quiet?, last busy shares)."""

@@ -34,6 +34,18 @@
 #   BENCH_WRITE_SAMPLES_1M=100        writes timed per run, 1M-record zone
 #   BENCH_WRITE_RATE=50               PATCH/s of the writer during dnsperf
 #   BENCH_WRITES_PERF=1               also perf record -g one extra 1M latency run
+#
+# Then two more Cirrus phases, each also runnable alone (bench/policy.sh BIN,
+# bench/function.sh BIN); they use the knobs above too:
+#   BENCH_SKIP_POLICY=1     skip routing policies (bench/policy.sh: static vs policy
+#                           answers with per-query ECS, and PowerDNS LUA records;
+#                           report in bench/out/policy.md)
+#   BENCH_SKIP_PDNS=1       leave PowerDNS out of the policy phase
+#   BENCH_POLICY_PERF=1     also perf record -g one Cirrus policy and one static run
+#   BENCH_SKIP_FUNCTION=1   skip function mode (bench/function.sh: cold start of
+#                           `function http` from file, image and store beside Knot
+#                           and NSD, DoH requests/s on one core; bench/out/function.md)
+#   BENCH_DOH_CLIENTS=8     h2load connections for the DoH throughput runs
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -78,6 +90,10 @@ FAILED=""        # servers that failed somewhere; makes the exit status non-zero
 
 # shellcheck source=bench/servers.sh
 . "$BENCH_DIR/servers.sh"
+# shellcheck source=bench/policy.sh
+. "$BENCH_DIR/policy.sh"
+# shellcheck source=bench/function.sh
+. "$BENCH_DIR/function.sh"
 
 die() { echo "bench: error: $*" >&2; exit 1; }
 say() { echo "bench: $*" >&2; }
@@ -144,7 +160,7 @@ start_server() {
 	local name=$1 zonefile=$2 tag=$3 out
 	prepare_server "$name" "$zonefile" "$tag"
 	if ! out=$("$PY" "$BENCH_DIR/start_server.py" --addr "$ADDR" --port "$PORT" \
-		--zone "$ZONE_ORIGIN." --timeout "$START_TIMEOUT" --cpu "$SERVER_CPU" \
+		--zone "$ZONE_ORIGIN." --timeout "$START_TIMEOUT" --cpu "$SERVER_CPU" ${START_PROBE:-} \
 		--log "$SERVER_DIR/server.log" --pidfile "$SERVER_DIR/bench.pid" \
 		--record "$RESULTS" --server "$name" --label "$tag" -- "${SERVER_CMD[@]}"); then
 		# A pid file means a process was started: make sure it is gone.
@@ -199,12 +215,14 @@ wait_quiet() {
 	fi
 }
 
-# load_runs NAME MODE -- RUNS dnsperf runs against the running server.  A run
-# that other processes disturbed (load_run.py exits 3) is repeated, at most
-# RETRIES times per run; the report leaves disturbed runs out of the medians.
+# load_runs NAME MODE [DNSPERF_ARGS...] -- RUNS dnsperf runs against the
+# running server.  A run that other processes disturbed (load_run.py exits 3)
+# is repeated, at most RETRIES times per run; the report leaves disturbed runs
+# out of the medians.  The query file is LOAD_DATA (default: QUERIES).
 load_runs() {
 	local name=$1 mode=$2 run try rc
-	local args=(-s "$ADDR" -p "$PORT" -d "$QUERIES" -l "$SECONDS_PER_RUN" -q "$OUTSTANDING")
+	local args=(-s "$ADDR" -p "$PORT" -d "${LOAD_DATA:-$QUERIES}" -l "$SECONDS_PER_RUN"
+		-q "$OUTSTANDING" "${@:3}")
 	if [ "$mode" = tcp ]; then
 		args+=(-m tcp -c "$TCP_CLIENTS")
 	else
@@ -357,7 +375,42 @@ main() {
 	elif ! writes_phase "$cmdline"; then
 		FAILED="$FAILED cirrus-writes"
 	fi
+	if [ "${BENCH_SKIP_POLICY:-0}" = 1 ] || [[ " $SERVERS " != *" cirrus "* ]]; then
+		say "routing-policy phase skipped (BENCH_SKIP_POLICY=1 or no cirrus)"
+	elif ! policy_phase "$cmdline"; then
+		cleanup
+		FAILED="$FAILED cirrus-policy"
+	fi
+	if [ "${BENCH_SKIP_FUNCTION:-0}" = 1 ] || [[ " $SERVERS " != *" cirrus "* ]]; then
+		say "function-mode phase skipped (BENCH_SKIP_FUNCTION=1 or no cirrus)"
+	elif ! function_phase "$cmdline"; then
+		cleanup
+		FAILED="$FAILED cirrus-function"
+	fi
 	[ -z "$FAILED" ] || die "failed:$FAILED (see messages above)"
 }
 
-main "$@"
+# standalone_phase SCRIPT PHASE_FUNCTION CIRRUS_BIN -- run one phase alone
+# (bench/policy.sh BIN, bench/function.sh BIN), with the same checks, lock and
+# clean-up as a whole run.
+standalone_phase() {
+	local script=$1 fn=$2 knobs
+	CIRRUS_BIN=${3:-}
+	knobs=$(env | grep -E '^BENCH_[A-Z0-9_]+=' | sort | tr '\n' ' ' || true)
+	local cmdline="${knobs}bench/$script $CIRRUS_BIN"
+	echo "$cmdline"
+	BENCH_PHASE_ALONE=1
+	check_args_and_tools
+	mkdir -p "$OUT"
+	exec 9>"$OUT/.lock"
+	flock -n 9 || die "another benchmark is running (lock $OUT/.lock)"
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+	generate_data
+	"$fn" "$cmdline"
+}
+
+# bench/policy.sh and bench/function.sh source this file for its functions.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	main "$@"
+fi

@@ -11,6 +11,9 @@ authoritative answer": zone parsing, any compilation (NSD) and socket setup.
 An answer that is not authoritative does not count: Knot answers SERVFAIL
 while it still loads the zone in the background.
 
+With --http the probe is an RFC 8484 DoH GET on http://ADDR:PORT/dns-query
+over a new connection each time (cirrus function http).
+
   start_server.py --port P --zone bench.test. --log LOG --pidfile F \\
                   [--timeout 120] [--record results.jsonl --server nsd --label 10k] \\
                   -- COMMAND...
@@ -20,6 +23,7 @@ Prints "PID READY_MS" on success.  Exit status: 0 ready, 1 the server died
 """
 
 import argparse
+import base64
 import json
 import os
 import signal
@@ -49,6 +53,25 @@ def authoritative(resp):
     return resp is not None and resp["rcode"] == "NOERROR" and resp["aa"] and resp["answer"]
 
 
+def doh_query(addr, port, name, rtype, timeout, qid=0):
+    """One DoH GET for NAME/RTYPE; the parsed answer, None if the server
+    answered with something else than 200, OSError if it did not answer."""
+    dns = base64.urlsafe_b64encode(dnswire.build_query(qid, name, rtype)).rstrip(b"=")
+    with socket.create_connection((addr, port), timeout=timeout) as s:
+        s.sendall(b"GET /dns-query?dns=%s HTTP/1.1\r\nHost: bench\r\n"
+                  b"Connection: close\r\n\r\n" % dns)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        return None
+    return dnswire.parse_response(body)
+
+
 def wait_ready(proc, args, deadline):
     """Poll until an authoritative SOA answer; return the monotonic time of it,
     or None if the process exited or the deadline passed."""
@@ -58,8 +81,11 @@ def wait_ready(proc, args, deadline):
             return None
         qid = (qid + 1) & 0xFFFF
         try:
-            resp = dnswire.udp_query(args.addr, args.port, args.zone, "SOA",
-                                     POLL_TIMEOUT, qid)
+            if args.http:
+                resp = doh_query(args.addr, args.port, args.zone, "SOA", POLL_TIMEOUT * 20)
+            else:
+                resp = dnswire.udp_query(args.addr, args.port, args.zone, "SOA",
+                                         POLL_TIMEOUT, qid)
         except OSError:
             resp = None
             time.sleep(POLL_PAUSE)
@@ -94,6 +120,7 @@ def main():
     ap.add_argument("--log", required=True)
     ap.add_argument("--pidfile", required=True)
     ap.add_argument("--timeout", type=float, default=120)
+    ap.add_argument("--http", action="store_true", help="probe with DoH GET instead of UDP")
     ap.add_argument("--cpu", type=int, help="pin all the server's threads here once it answers")
     ap.add_argument("--record", help="append a JSON result line here")
     ap.add_argument("--server", default="")

@@ -8,7 +8,7 @@ set -eu
 pkgs_build="gcc pkg-config meson ninja-build libknot-dev libuv1-dev liburcu-dev libyaml-dev libcmocka-dev
  libsqlite3-dev libjansson-dev libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev"
 pkgs_test="python3 python3-pytest python3-dnspython python3-httpx curl openssl knot-dnsutils knot-dnssecutils bind9-dnsutils bind9-utils nsd knot dnsdist"
-pkgs_bench="dnsperf nsd knot knot-dnsutils procps util-linux"
+pkgs_bench="dnsperf nsd knot knot-dnsutils procps util-linux pdns-server pdns-backend-bind nghttp2-client"
 pkgs_fuzz="clang libclang-rt-14-dev"
 
 want=""
@@ -35,10 +35,10 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
-# The nsd, knot and dnsdist packages start their daemons on port 53; the tests and
+# The nsd, knot, dnsdist and pdns-server packages start their daemons on port 53; the tests and
 # benchmarks run their own instances, so keep the packaged services off.
 $SUDO apt-get install -y -q --no-install-recommends $missing
-for svc in nsd knot dnsdist; do
+for svc in nsd knot dnsdist pdns; do
 	if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q "$svc" 2>/dev/null; then
 		$SUDO systemctl stop "$svc" || true
 	fi
