@@ -203,7 +203,7 @@ class Server:
 
     def _wait(self, t0):
         a = self.ctx.args
-        probe = argparse.Namespace(addr=ADDR, port=a.port, zone=ORIGIN)
+        probe = argparse.Namespace(addr=ADDR, port=a.port, zone=ORIGIN, http=False)
         ready = start_server.wait_ready(self.proc, probe, t0 + a.start_timeout)
         if ready is None:
             raise BenchError("cirrus (%s zone) did not answer within %d s; log tail:\n%s"
