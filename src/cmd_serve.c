@@ -385,6 +385,7 @@ static int serve_listen(serve_t *s)
 		.listen = addrs,
 		.listen_count = c->listen_count,
 		.workers = c->workers,
+		.udp_coalesce_us = c->udp_coalesce_us,
 		.tcp_idle_timeout = c->tcp_idle_timeout,
 		.tcp_io_timeout = c->tcp_io_timeout,
 		.tcp_max_clients = c->tcp_max_clients,

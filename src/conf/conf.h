@@ -41,6 +41,7 @@ typedef struct conf {
 	unsigned port;
 	unsigned workers;           /*!< 0 = one per CPU */
 	unsigned udp_payload;
+	unsigned udp_coalesce_us;   /*!< pause after a small UDP batch; 0 = off */
 	unsigned tcp_idle_timeout;  /*!< seconds */
 	unsigned tcp_max_clients;
 	unsigned tcp_io_timeout;    /*!< seconds */

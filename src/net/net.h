@@ -37,6 +37,7 @@ typedef struct net_conf {
 	const struct sockaddr_storage *listen;  /*!< addresses with the port set */
 	size_t listen_count;
 	unsigned workers;             /*!< UDP worker threads, at least 1 */
+	unsigned udp_coalesce_us;     /*!< pause after a small batch (udp.c); 0 = off */
 	unsigned tcp_idle_timeout;    /*!< seconds without a query before close */
 	unsigned tcp_io_timeout;      /*!< seconds to finish a started message */
 	unsigned tcp_max_clients;     /*!< open TCP connections at most */

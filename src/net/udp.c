@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <urcu.h>
 
@@ -24,6 +25,7 @@
 #define UDP_MSG_MAX 65535       /* largest datagram, query or answer */
 #define UDP_SOCKBUF (4 << 20)   /* SO_RCVBUF and SO_SNDBUF we ask for */
 #define UDP_SCRATCH (64 * 1024) /* arena chunk */
+#define UDP_COALESCE_BELOW 8    /* batches smaller than this are followed by a pause */
 
 /* Room for the one control message we ask for: the query's destination. */
 #define UDP_CMSG_SPACE CMSG_SPACE(sizeof(struct in6_pktinfo))
@@ -221,6 +223,25 @@ static void udp_send(net_udp_t *u, unsigned count)
 	}
 }
 
+/*
+ * Interrupt moderation, as network cards do it: after a batch of fewer than
+ * UDP_COALESCE_BELOW queries, wait udp_coalesce_us before reading again, so
+ * that the next recvmmsg finds several queries instead of one or two. Each
+ * batch costs two system calls and often a wakeup whatever its size; under
+ * load that per-batch cost is most of what a query costs the server.
+ * Answers are never held back (the batch is already sent), and an idle
+ * worker sleeps in recvmmsg and answers a lone query at once; a query that
+ * arrives just after a small batch waits at most the pause.
+ */
+static void udp_coalesce(const net_udp_t *u, int batch)
+{
+	unsigned us = u->srv->conf.udp_coalesce_us;
+	if (us > 0 && batch < UDP_COALESCE_BELOW) {
+		struct timespec pause = { 0, (long)us * 1000 };
+		nanosleep(&pause, NULL);
+	}
+}
+
 static bool udp_stopping(const net_udp_t *u)
 {
 	return __atomic_load_n(&u->srv->stopping, __ATOMIC_ACQUIRE);
@@ -245,6 +266,7 @@ static void *udp_main(void *arg)
 		udp_send(u, udp_answer(u, n));
 		/* The answers are sent: nothing points into the scratch any more. */
 		arena_reset(&u->scratch);
+		udp_coalesce(u, n);
 	}
 	rcu_unregister_thread();
 	return NULL;
