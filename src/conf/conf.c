@@ -173,8 +173,9 @@ static int add_addr(conf_t *conf, const char *text)
 	return 0;
 }
 
-static int parse_addr(parser_t *p, yaml_node_t *node)
+static int parse_addr(void *ctx, yaml_node_t *node)
 {
+	parser_t *p = ctx;
 	const char *s = yaml_scalar(node);
 	int r = s != NULL ? add_addr(p->conf, s) : CIRRUS_EINVAL;
 	switch (r) {
@@ -190,21 +191,7 @@ static int parse_listen(void *ctx, yaml_node_t *node, const yaml_key_t *key, voi
 {
 	parser_t *p = ctx;
 	(void)key, (void)base;
-	if (node->type == YAML_SCALAR_NODE) {
-		return parse_addr(p, node);
-	}
-	if (node->type != YAML_SEQUENCE_NODE ||
-	    node->data.sequence.items.start == node->data.sequence.items.top) {
-		return yaml_fail(&p->y, node, "listen must be an address or a list of at least one");
-	}
-	for (yaml_node_item_t *i = node->data.sequence.items.start;
-	     i < node->data.sequence.items.top; i++) {
-		int r = parse_addr(p, yaml_document_get_node(&p->doc, *i));
-		if (r != 0) {
-			return r;
-		}
-	}
-	return 0;
+	return yaml_one_or_list(&p->y, &p->doc, node, "listen", "an address", parse_addr, p);
 }
 
 /* One numeric address, kept as text (api.listen). */

@@ -157,8 +157,9 @@ static int parse_level(void *ctx, yaml_node_t *node, const yaml_key_t *key, void
 	                 key->name, yaml_shown(node));
 }
 
-static int add_listen(parser_t *p, yaml_node_t *node)
+static int add_listen(void *ctx, yaml_node_t *node)
 {
+	parser_t *p = ctx;
 	const char *s = yaml_scalar(node);
 	struct in6_addr a;
 	if (s == NULL || (inet_pton(AF_INET, s, &a) != 1 && inet_pton(AF_INET6, s, &a) != 1)) {
@@ -179,21 +180,7 @@ static int parse_listen(void *ctx, yaml_node_t *node, const yaml_key_t *key, voi
 	parser_t *p = ctx;
 	(void)base; /* the fields are p->conf's */
 	(void)key;
-	if (node->type == YAML_SCALAR_NODE) {
-		return add_listen(p, node);
-	}
-	if (node->type != YAML_SEQUENCE_NODE ||
-	    node->data.sequence.items.start == node->data.sequence.items.top) {
-		return yaml_fail(&p->y, node, "listen must be an address or a list of at least one");
-	}
-	for (yaml_node_item_t *i = node->data.sequence.items.start;
-	     i < node->data.sequence.items.top; i++) {
-		int r = add_listen(p, node_at(p, *i));
-		if (r != 0) {
-			return r;
-		}
-	}
-	return 0;
+	return yaml_one_or_list(&p->y, &p->doc, node, "listen", "an address", add_listen, p);
 }
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -142,3 +142,24 @@ int yaml_map(const yaml_src_t *src, yaml_document_t *doc, yaml_node_t *node,
 	}
 	return 0;
 }
+
+int yaml_one_or_list(const yaml_src_t *src, yaml_document_t *doc, yaml_node_t *node,
+                     const char *what, const char *noun,
+                     int (*item)(void *ctx, yaml_node_t *node), void *ctx)
+{
+	if (node->type == YAML_SCALAR_NODE) {
+		return item(ctx, node);
+	}
+	if (node->type != YAML_SEQUENCE_NODE ||
+	    node->data.sequence.items.start == node->data.sequence.items.top) {
+		return yaml_fail(src, node, "%s must be %s or a list of at least one", what, noun);
+	}
+	for (yaml_node_item_t *i = node->data.sequence.items.start;
+	     i < node->data.sequence.items.top; i++) {
+		int r = item(ctx, yaml_document_get_node(doc, *i));
+		if (r != 0) {
+			return r;
+		}
+	}
+	return 0;
+}

@@ -71,3 +71,12 @@ static inline void *yaml_field(void *base, const yaml_key_t *key)
  */
 int yaml_map(const yaml_src_t *src, yaml_document_t *doc, yaml_node_t *node,
              const char *where, const yaml_key_t *keys, size_t count, void *ctx, void *base);
+
+/*!
+ * \brief A value that is one scalar or a non-empty list of them: each goes
+ * to item(ctx, node). Anything else is "<what> must be <noun> or a list of
+ * at least one".
+ */
+int yaml_one_or_list(const yaml_src_t *src, yaml_document_t *doc, yaml_node_t *node,
+                     const char *what, const char *noun,
+                     int (*item)(void *ctx, yaml_node_t *node), void *ctx);
