@@ -25,11 +25,29 @@ import time
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _stat_fields(pid):
-    with open("/proc/%d/stat" % pid) as f:
+def read_stat(path):
+    """(comm, fields after comm) of a /proc/.../stat file; OSError if gone.
+    fields[11] and fields[12] are utime and stime in ticks."""
+    with open(path) as f:
         data = f.read()
     # comm (field 2) may contain spaces and parentheses: split after the last ')'.
-    return data[data.rindex(")") + 2:].split()
+    return data[data.index("(") + 1:data.rindex(")")], data[data.rindex(")") + 2:].split()
+
+
+def _stat_fields(pid):
+    return read_stat("/proc/%d/stat" % pid)[1]
+
+
+def all_stats():
+    """{pid: (comm, fields)} for every process still there when read."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                out[int(entry)] = read_stat("/proc/%s/stat" % entry)
+            except OSError:
+                continue
+    return out
 
 
 def tree(root):
@@ -88,19 +106,7 @@ def mem_kb(root):
 def all_cpu_ticks():
     """{(pid, comm): utime+stime ticks} for every process: a before/after
     pair names whoever else used the CPUs during a run."""
-    out = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as f:
-                data = f.read()
-        except OSError:
-            continue
-        comm = data[data.index("(") + 1:data.rindex(")")]
-        f = data[data.rindex(")") + 2:].split()
-        out[(int(entry), comm)] = int(f[11]) + int(f[12])
-    return out
+    return {(pid, comm): int(f[11]) + int(f[12]) for pid, (comm, f) in all_stats().items()}
 
 
 def top_others(before, after, exclude, seconds, n=3):

@@ -458,12 +458,9 @@ class Watch:
             return out
         for tid in tids:
             try:
-                with open("/proc/%d/task/%s/stat" % (self.server_pid, tid)) as f:
-                    data = f.read()
+                comm, f = procstat.read_stat("/proc/%d/task/%s/stat" % (self.server_pid, tid))
             except OSError:
                 continue
-            comm = data[data.index("(") + 1:data.rindex(")")]
-            f = data[data.rindex(")") + 2:].split()
             role = ("api" if comm.startswith("MHD") else
                     "main" if int(tid) == self.server_pid else "workers")
             out[role] += int(f[11]) + int(f[12])
@@ -472,21 +469,9 @@ class Watch:
     @staticmethod
     def _procs():
         """{pid: (comm, kernel thread?, ticks)} for every process."""
-        out = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % entry) as f:
-                    data = f.read()
-            except OSError:
-                continue
-            comm = data[data.index("(") + 1:data.rindex(")")]
-            f = data[data.rindex(")") + 2:].split()
-            pid = int(entry)
-            kthread = pid == 2 or f[1] == "2"
-            out[pid] = (comm, kthread, int(f[11]) + int(f[12]))
-        return out
+        # A kernel thread is kthreadd (pid 2) or one of its children.
+        return {pid: (comm, pid == 2 or f[1] == "2", int(f[11]) + int(f[12]))
+                for pid, (comm, f) in procstat.all_stats().items()}
 
     def finish(self):
         wall = time.monotonic() - self.wall0
