@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cmd.h"
 #include "conf/conf.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "zone/zone.h"
 
@@ -91,13 +91,6 @@ static int load_one(const char *file, const char *origin, zone_t **out)
 	return r;
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 int cmd_zone_compile(int argc, char **argv)
 {
 	compile_args_t a;
@@ -116,7 +109,7 @@ int cmd_zone_compile(int argc, char **argv)
 	char *origin = a.file == NULL ? NULL :
 	               a.origin != NULL ? strdup(a.origin) : cmd_zone_origin(a.file);
 	int r = zones == NULL || (a.file != NULL && origin == NULL) ? CIRRUS_ENOMEM : 0;
-	double start = now_ms();
+	double start = clock_monotonic_ms();
 	size_t records = 0;
 	for (size_t i = 0; r == 0 && i < count; i++) {
 		r = a.file != NULL ? load_one(a.file, origin, &zones[i]) :
@@ -131,7 +124,7 @@ int cmd_zone_compile(int argc, char **argv)
 	}
 	if (r == 0) {
 		printf("%s: %zu zones, %zu records compiled in %.0f ms\n", a.output, count, records,
-		       now_ms() - start);
+		       clock_monotonic_ms() - start);
 	}
 	for (size_t i = 0; zones != NULL && i < count; i++) {
 		zone_free(zones[i]);

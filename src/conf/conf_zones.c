@@ -4,9 +4,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "conf/conf_zones.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -54,13 +54,6 @@ static int attach_policies(const char *conf_path, const conf_zone_t *z, zone_t *
 	return r;
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 void conf_image_open(const char *path, conf_image_t *img)
 {
 	char err[1024] = "";
@@ -68,13 +61,13 @@ void conf_image_open(const char *path, conf_image_t *img)
 	if (path == NULL) {
 		return;
 	}
-	double start = now_ms();
+	double start = clock_monotonic_ms();
 	if (zone_image_load(path, true, &img->zones, &img->count, err, sizeof(err)) != 0) {
 		log_warning("%s; loading the zone files instead", err);
 		return;
 	}
 	log_info("image %s: %zu zone%s mapped and checked in %.1f ms", path, img->count,
-	         img->count == 1 ? "" : "s", now_ms() - start);
+	         img->count == 1 ? "" : "s", clock_monotonic_ms() - start);
 }
 
 void conf_image_close(conf_image_t *img)

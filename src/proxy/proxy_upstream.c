@@ -15,6 +15,7 @@
 #include <libknot/libknot.h>
 
 #include "proxy/proxy_internal.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -75,9 +76,7 @@ struct proxy_upstreams {
 
 uint64_t proxy_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)clock_monotonic_ms();
 }
 
 /* ------------------------------------------------------------------ */
