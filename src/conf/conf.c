@@ -370,11 +370,14 @@ static const yaml_key_t endpoint_keys[] = {
 	{ "health", parse_text, offsetof(policy_spec_t, health), 1, 255 },
 	{ "countries", parse_strv, offsetof(policy_spec_t, countries), 1, 2 },
 	{ "continents", parse_strv, offsetof(policy_spec_t, continents), 1, 2 },
+	{ "subdivisions", parse_strv, offsetof(policy_spec_t, subdivisions), 1, 6 },
 	{ "cidrs", parse_strv, offsetof(policy_spec_t, cidrs), 1, 64 },
 	{ "default", parse_bool, offsetof(policy_spec_t, is_default), 0, 0 },
 	{ "rule", parse_text, offsetof(policy_spec_t, rule), 1, 32 },
 	{ "pick", parse_uint, offsetof(policy_spec_t, pick), 1, POLICY_ANSWER_MAX },
 	{ "map", parse_path, offsetof(policy_spec_t, map), 1, 4096 },
+	{ "mmdb", parse_path, offsetof(policy_spec_t, mmdb), 1, 4096 },
+	{ "latency", parse_path, offsetof(policy_spec_t, latency), 1, 4096 },
 	{ "endpoints", parse_endpoints, 0, 0, 0 },
 };
 
@@ -387,6 +390,8 @@ static const yaml_key_t policy_keys[] = {
 	{ "rule", parse_text, offsetof(policy_spec_t, rule), 1, 32 },
 	{ "pick", parse_uint, offsetof(policy_spec_t, pick), 1, POLICY_ANSWER_MAX },
 	{ "map", parse_path, offsetof(policy_spec_t, map), 1, 4096 },
+	{ "mmdb", parse_path, offsetof(policy_spec_t, mmdb), 1, 4096 },
+	{ "latency", parse_path, offsetof(policy_spec_t, latency), 1, 4096 },
 	{ "endpoints", parse_endpoints, 0, 0, 0 },
 };
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0
  * policy.h -- routing policies: an A, AAAA or CNAME RRset of a zone whose
  * records are chosen per query by a rule (weighted, failover, multivalue,
- * ip, geo) over endpoints, reading a health snapshot and the client's
+ * ip, geo, latency) over endpoints, reading a health snapshot and the client's
  * subnet. Policies are compiled once from a plain spec (what cirrus.yaml
  * says) and attached to a zone version; evaluation is pure and lock-free.
  * Not for YAML (conf/), wire answers (engine/) or running health checks.
@@ -126,21 +126,24 @@ typedef struct policy_spec {
 	unsigned ttl;
 	char *fail;               /*!< "open" (default) or "closed" */
 	/* a rule */
-	char *rule;               /*!< weighted, failover, multivalue, ip, geo */
+	char *rule;               /*!< weighted, failover, multivalue, ip, geo, latency */
 	unsigned pick;            /*!< weighted: endpoints per answer; multivalue: most records; 0 = default */
 	char *map;                /*!< geo: CIDR map file, resolved path */
+	char *mmdb;               /*!< geo: MaxMind DB file, resolved path */
+	char *latency;            /*!< latency: table file, resolved path */
 	struct policy_spec *endpoints;
 	size_t endpoint_count;
 	/* an endpoint */
 	char *rdata;              /*!< presentation form; NULL when the endpoint is a rule */
 	unsigned weight;          /*!< weighted; 0 = drained */
 	unsigned level;           /*!< failover; 0 = its position in the list */
-	char *region;             /*!< kept for the latency rule (not built yet) */
+	char *region;             /*!< latency: the region the endpoint serves from */
 	char *health;             /*!< health key, NULL = always up */
 	policy_strv_t countries;  /*!< geo: ISO 3166 alpha-2 codes */
 	policy_strv_t continents; /*!< geo: AF AN AS EU NA OC SA */
+	policy_strv_t subdivisions; /*!< geo: ISO 3166-2 codes such as US-CA */
 	policy_strv_t cidrs;      /*!< ip: client prefixes */
-	bool is_default;          /*!< ip, geo: answer when nothing matches */
+	bool is_default;          /*!< ip, geo, latency: answer when nothing matches */
 } policy_spec_t;
 
 /*! \brief Defaults of an endpoint or policy mapping before its keys are read. */
@@ -157,13 +160,15 @@ typedef struct policy policy_t;
 
 /*!
  * \brief Compile a spec for the zone at origin: names resolved, RDATA
- * parsed to wire, CIDR and map files loaded, rules checked.
+ * parsed to wire, CIDR lists, map, MaxMind DB and latency files loaded,
+ * rules checked.
  * \param spec    a top-level policy spec
  * \param origin  zone apex (wire, lower case)
  * \param file    configuration file name for messages
  * \param out     the policy, owned by the caller (policy_free)
  * \param err     on failure "FILE:LINE: reason"
- * \retval 0, -CIRRUS_EINVAL (reason in err), -CIRRUS_EIO (map file), -CIRRUS_ENOMEM
+ * \retval 0, -CIRRUS_EINVAL (reason in err), -CIRRUS_EIO (a file named in the
+ *         spec cannot be read; reason in err), -CIRRUS_ENOMEM
  */
 int policy_compile(const policy_spec_t *spec, const knot_dname_t *origin,
                    const char *file, policy_t **out, char *err, size_t errlen);

@@ -16,7 +16,7 @@
 static const char *const rule_names[] = {
 	[POLICY_RULE_WEIGHTED] = "weighted", [POLICY_RULE_FAILOVER] = "failover",
 	[POLICY_RULE_MULTIVALUE] = "multivalue", [POLICY_RULE_IP] = "ip",
-	[POLICY_RULE_GEO] = "geo",
+	[POLICY_RULE_GEO] = "geo", [POLICY_RULE_LATENCY] = "latency",
 };
 
 const char *policy_rule_name(policy_rule_t rule)
@@ -54,7 +54,7 @@ static int parse_rule(build_t *b, const policy_spec_t *spec, policy_rule_t *rule
 		}
 	}
 	return policy_fail(b->e, spec->line, "rule must be weighted, failover, multivalue, "
-	                   "ip or geo, not '%s'", spec->rule ? spec->rule : "(missing)");
+	                   "ip, geo or latency, not '%s'", spec->rule ? spec->rule : "(missing)");
 }
 
 static int leaf_rdata(build_t *b, const policy_spec_t *spec, policy_item_t *it)
@@ -88,12 +88,17 @@ static int check_attributes(build_t *b, policy_rule_t rule, const policy_spec_t 
 	const char *stray = NULL;
 	if (ep->cidrs.n > 0 && rule != POLICY_RULE_IP) {
 		stray = "cidrs";
-	} else if ((ep->countries.n > 0 || ep->continents.n > 0) && rule != POLICY_RULE_GEO) {
-		stray = ep->countries.n > 0 ? "countries" : "continents";
+	} else if ((ep->countries.n > 0 || ep->continents.n > 0 || ep->subdivisions.n > 0) &&
+	           rule != POLICY_RULE_GEO) {
+		stray = ep->countries.n > 0 ? "countries" : ep->continents.n > 0 ? "continents" :
+		        "subdivisions";
 	} else if (ep->level != 0 && rule != POLICY_RULE_FAILOVER) {
 		stray = "level";
-	} else if (ep->is_default && rule != POLICY_RULE_IP && rule != POLICY_RULE_GEO) {
+	} else if (ep->is_default && rule != POLICY_RULE_IP && rule != POLICY_RULE_GEO &&
+	           rule != POLICY_RULE_LATENCY) {
 		stray = "default";
+	} else if (ep->region != NULL && rule != POLICY_RULE_LATENCY) {
+		stray = "region";
 	}
 	if (stray != NULL) {
 		return policy_fail(b->e, ep->line, "'%s' does not apply to the %s rule",
@@ -201,8 +206,12 @@ static int rule_settings(build_t *b, const policy_spec_t *spec, policy_node_t *n
 	if (spec->pick != 0 && !picks) {
 		return policy_fail(b->e, spec->line, "'pick' does not apply to the %s rule", name);
 	}
-	if (spec->map != NULL && n->rule != POLICY_RULE_GEO) {
-		return policy_fail(b->e, spec->line, "'map' does not apply to the %s rule", name);
+	if ((spec->map != NULL || spec->mmdb != NULL) && n->rule != POLICY_RULE_GEO) {
+		return policy_fail(b->e, spec->line, "'%s' does not apply to the %s rule",
+		                   spec->map ? "map" : "mmdb", name);
+	}
+	if (spec->latency != NULL && n->rule != POLICY_RULE_LATENCY) {
+		return policy_fail(b->e, spec->line, "'latency' does not apply to the %s rule", name);
 	}
 	n->pick = spec->pick ? (uint16_t)spec->pick : n->rule == POLICY_RULE_WEIGHTED ? 1 : 8;
 	if (b->type == KNOT_RRTYPE_CNAME && (n->rule == POLICY_RULE_MULTIVALUE || n->pick > 1)) {
@@ -235,7 +244,8 @@ static int rule_checks(build_t *b, const policy_spec_t *spec, policy_node_t *n)
 	if (r == 0 && n->rule == POLICY_RULE_FAILOVER) {
 		sort_levels(n);
 	}
-	if (r == 0 && (n->rule == POLICY_RULE_IP || n->rule == POLICY_RULE_GEO)) {
+	if (r == 0 && (n->rule == POLICY_RULE_IP || n->rule == POLICY_RULE_GEO ||
+	               n->rule == POLICY_RULE_LATENCY)) {
 		r = find_default(b, spec, n);
 	}
 	if (r == 0 && n->rule == POLICY_RULE_IP) {
@@ -243,6 +253,9 @@ static int rule_checks(build_t *b, const policy_spec_t *spec, policy_node_t *n)
 	}
 	if (r == 0 && n->rule == POLICY_RULE_GEO) {
 		r = policy_geo_load(n, spec, b->e);
+	}
+	if (r == 0 && n->rule == POLICY_RULE_LATENCY) {
+		r = policy_latency_load(n, spec, b->e);
 	}
 	return r;
 }
@@ -295,6 +308,9 @@ void policy_node_free(policy_node_t *n)
 	policy_trie_deinit(&n->trie[0]);
 	policy_trie_deinit(&n->trie[1]);
 	free(n->choices);
+	policy_mmdb_free(n->mmdb);
+	free(n->orders);
+	free(n->region_order);
 	free(n);
 }
 

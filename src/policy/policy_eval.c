@@ -119,32 +119,75 @@ static bool eval_multivalue(eval_t *e, const policy_node_t *n)
 	return any;
 }
 
-/* Geo: the country's endpoint, else the continent's. */
-static bool eval_choice(eval_t *e, const policy_node_t *n, int32_t choice)
+/* Geo: the subdivisions' endpoints, else the country's, else the continent's. */
+static bool eval_geo(eval_t *e, const policy_node_t *n, int32_t choice)
 {
 	const policy_geo_choice_t *c = &n->choices[choice];
-	return (c->country >= 0 && eval_item(e, &n->items[c->country])) ||
+	return (c->subdivision[0] >= 0 && eval_item(e, &n->items[c->subdivision[0]])) ||
+	       (c->subdivision[1] >= 0 && eval_item(e, &n->items[c->subdivision[1]])) ||
+	       (c->country >= 0 && eval_item(e, &n->items[c->country])) ||
 	       (c->continent >= 0 && eval_item(e, &n->items[c->continent]));
 }
 
-/* ip and geo: the longest matching prefix with a healthy answer, then
- * shorter ones, then the default. The scope of the lookup is recorded. */
-static bool eval_prefix(eval_t *e, const policy_node_t *n)
+/* Latency: regions from the fastest; the first with a healthy endpoint
+ * answers with every healthy endpoint of that region. */
+static bool eval_latency(eval_t *e, const policy_node_t *n, int32_t choice)
 {
-	const policy_addr_t *c = e->client;
-	int32_t matches[POLICY_TRIE_MATCH_MAX];
-	unsigned count = 0;
-	if (c->family != POLICY_FAMILY_NONE && c->prefix > 0) {
-		const policy_trie_t *t = &n->trie[c->family == POLICY_FAMILY_IPV6];
-		unsigned scope = policy_trie_lookup(t, c->bytes, c->prefix, matches, &count);
-		if (scope > e->out->scope) {
-			e->out->scope = (uint8_t)scope;
+	const policy_latency_choice_t *c = &n->orders[choice];
+	for (uint16_t k = 0; k < c->count; k++) {
+		int16_t region = n->region_order[c->start + k];
+		bool any = false;
+		for (uint16_t i = 0; i < n->item_count; i++) {
+			if (n->items[i].region_id == region) {
+				any |= eval_item(e, &n->items[i]);
+			}
+		}
+		if (any) {
+			return true;
 		}
 	}
+	return false;
+}
+
+static bool eval_match(eval_t *e, const policy_node_t *n, int32_t match)
+{
+	switch (n->rule) {
+	case POLICY_RULE_GEO:     return eval_geo(e, n, match);
+	case POLICY_RULE_LATENCY: return eval_latency(e, n, match);
+	default:                  return eval_item(e, &n->items[match]);
+	}
+}
+
+/* The client's matches, most specific first; the scope of the lookup is
+ * recorded. */
+static unsigned client_matches(eval_t *e, const policy_node_t *n, int32_t *matches)
+{
+	const policy_addr_t *c = e->client;
+	unsigned count = 0, scope = 0;
+	if (c->family == POLICY_FAMILY_NONE || c->prefix == 0) {
+		return 0;
+	}
+	if (n->mmdb != NULL) {
+		matches[0] = policy_mmdb_lookup(n->mmdb, c, &scope);
+		count = matches[0] >= 0;
+	} else {
+		const policy_trie_t *t = &n->trie[c->family == POLICY_FAMILY_IPV6];
+		scope = policy_trie_lookup(t, c->bytes, c->prefix, matches, &count);
+	}
+	if (scope > e->out->scope) {
+		e->out->scope = (uint8_t)scope;
+	}
+	return count;
+}
+
+/* ip, geo and latency: the most specific match with a healthy answer,
+ * then less specific ones, then the default. */
+static bool eval_prefix(eval_t *e, const policy_node_t *n)
+{
+	int32_t matches[POLICY_TRIE_MATCH_MAX];
+	unsigned count = client_matches(e, n, matches);
 	for (unsigned i = 0; i < count; i++) {
-		bool ok = n->rule == POLICY_RULE_IP ? eval_item(e, &n->items[matches[i]]) :
-		          eval_choice(e, n, matches[i]);
-		if (ok) {
+		if (eval_match(e, n, matches[i])) {
 			return true;
 		}
 	}
@@ -158,7 +201,8 @@ static bool eval_node(eval_t *e, const policy_node_t *n)
 	case POLICY_RULE_FAILOVER:   return eval_failover(e, n);
 	case POLICY_RULE_MULTIVALUE: return eval_multivalue(e, n);
 	case POLICY_RULE_IP:
-	case POLICY_RULE_GEO:        return eval_prefix(e, n);
+	case POLICY_RULE_GEO:
+	case POLICY_RULE_LATENCY:    return eval_prefix(e, n);
 	}
 	return false;
 }

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0
- * policy_geo.c -- the geo rule over a CIDR map file. Each line of the map
- * is "PREFIX COUNTRY CONTINENT" (ISO 3166 alpha-2 code, and one of AF AN
- * AS EU NA OC SA), '#' starts a comment. At load every prefix is resolved
- * to the endpoints that serve its location (country first, then
- * continent), so a query does one longest-prefix lookup and no string
- * compare. MaxMind .mmdb databases are not read yet.
+ * policy_geo.c -- the geo rule: endpoint codes, locations resolved to
+ * endpoints, and the CIDR map file. Each line of the map is "PREFIX
+ * COUNTRY CONTINENT [SUBDIVISION]" (ISO 3166 alpha-2 code, one of AF AN AS
+ * EU NA OC SA, and an ISO 3166-2 code such as US-CA), '#' starts a comment.
+ * At load every location is resolved to the endpoints that serve it
+ * (subdivision, then country, then continent), so a query does one lookup
+ * and no string compare. MaxMind databases are read by policy_mmdb.c.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +33,33 @@ static bool is_continent(const char *s)
 	return false;
 }
 
+/* ISO 3166-2: the country, '-', then 1 to 3 upper-case letters or digits. */
+static bool is_subdivision(const char *s)
+{
+	size_t len = strlen(s);
+	if (len < 4 || len > 6 || s[2] != '-' || !isupper((unsigned char)s[0]) ||
+	    !isupper((unsigned char)s[1])) {
+		return false;
+	}
+	for (size_t i = 3; i < len; i++) {
+		if (!isupper((unsigned char)s[i]) && !isdigit((unsigned char)s[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Endpoint codes: upper case, countries and continents that exist. */
 static int check_codes(const policy_spec_t *spec, policy_errbuf_t *e)
 {
 	for (size_t i = 0; i < spec->endpoint_count; i++) {
 		const policy_spec_t *ep = &spec->endpoints[i];
+		for (size_t c = 0; c < ep->subdivisions.n; c++) {
+			if (!is_subdivision(ep->subdivisions.v[c])) {
+				return policy_fail(e, ep->line, "subdivision '%s' is not an upper-case "
+				                   "ISO 3166-2 code such as US-CA", ep->subdivisions.v[c]);
+			}
+		}
 		for (size_t c = 0; c < ep->countries.n; c++) {
 			if (!is_country(ep->countries.v[c])) {
 				return policy_fail(e, ep->line, "country '%s' is not a two-letter "
@@ -48,22 +72,23 @@ static int check_codes(const policy_spec_t *spec, policy_errbuf_t *e)
 				                   "EU NA OC SA", ep->continents.v[c]);
 			}
 		}
-		if (ep->countries.n == 0 && ep->continents.n == 0 && !ep->is_default) {
+		if (ep->countries.n == 0 && ep->continents.n == 0 && ep->subdivisions.n == 0 &&
+		    !ep->is_default) {
 			return policy_fail(e, ep->line, "an endpoint of the geo rule needs "
-			                   "'countries' or 'continents' (or 'default: true')");
+			                   "'subdivisions', 'countries' or 'continents' (or "
+			                   "'default: true')");
 		}
 	}
 	return 0;
 }
 
-/* First endpoint listing code, or -1. */
-static int16_t endpoint_for(const policy_spec_t *spec, const char *code, bool country)
+/* First endpoint whose list at offset `list` in its spec holds code, or -1. */
+static int16_t endpoint_for(const policy_spec_t *spec, const char *code, size_t list)
 {
-	for (size_t i = 0; i < spec->endpoint_count; i++) {
-		const policy_strv_t *list = country ? &spec->endpoints[i].countries :
-		                            &spec->endpoints[i].continents;
-		for (size_t c = 0; c < list->n; c++) {
-			if (strcmp(list->v[c], code) == 0) {
+	for (size_t i = 0; code != NULL && i < spec->endpoint_count; i++) {
+		const policy_strv_t *v = (const policy_strv_t *)((const char *)&spec->endpoints[i] + list);
+		for (size_t c = 0; c < v->n; c++) {
+			if (strcmp(v->v[c], code) == 0) {
 				return (int16_t)i;
 			}
 		}
@@ -71,11 +96,22 @@ static int16_t endpoint_for(const policy_spec_t *spec, const char *code, bool co
 	return -1;
 }
 
-/* Index of a choice, added when new. -1 on ENOMEM. */
-static int32_t intern_choice(policy_node_t *n, policy_geo_choice_t c)
+int32_t policy_geo_choose(policy_node_t *n, const policy_spec_t *spec,
+                          const char *const *subdivisions, size_t nsub,
+                          const char *country, const char *continent)
 {
+	policy_geo_choice_t c = { { -1, -1 },
+	                          endpoint_for(spec, country, offsetof(policy_spec_t, countries)),
+	                          endpoint_for(spec, continent, offsetof(policy_spec_t, continents)) };
+	size_t found = 0;
+	for (size_t i = 0; i < nsub && found < 2; i++) {
+		int16_t item = endpoint_for(spec, subdivisions[i], offsetof(policy_spec_t, subdivisions));
+		if (item >= 0 && (found == 0 || c.subdivision[0] != item)) {
+			c.subdivision[found++] = item;
+		}
+	}
 	for (size_t i = 0; i < n->choice_count; i++) {
-		if (n->choices[i].country == c.country && n->choices[i].continent == c.continent) {
+		if (memcmp(&n->choices[i], &c, sizeof(c)) == 0) {
 			return (int32_t)i;
 		}
 	}
@@ -97,7 +133,8 @@ typedef struct map_file {
 static int map_fail(map_file_t *m, const char *what, const char *text)
 {
 	snprintf(m->e->text, m->e->size, "%s:%lu: %s '%s' (lines are PREFIX COUNTRY "
-	         "CONTINENT, e.g. 192.0.2.0/24 DE EU)", m->path, m->line, what, text);
+	         "CONTINENT [SUBDIVISION], e.g. 192.0.2.0/24 DE EU DE-BY)", m->path, m->line,
+	         what, text);
 	return CIRRUS_EINVAL;
 }
 
@@ -111,6 +148,7 @@ static int map_line(map_file_t *m, policy_node_t *n, const policy_spec_t *spec, 
 	}
 	char *country = strtok_r(NULL, " \t\r\n", &save);
 	char *continent = strtok_r(NULL, " \t\r\n", &save);
+	char *subdivision = strtok_r(NULL, " \t\r\n", &save);
 	char *extra = strtok_r(NULL, " \t\r\n", &save);
 	policy_addr_t a;
 	if (policy_cidr_parse(prefix, &a) != 0) {
@@ -119,12 +157,15 @@ static int map_line(map_file_t *m, policy_node_t *n, const policy_spec_t *spec, 
 	if (country == NULL || !is_country(country)) {
 		return map_fail(m, "not a country code:", country ? country : "");
 	}
-	if (continent == NULL || !is_continent(continent) || extra != NULL) {
+	if (continent == NULL || !is_continent(continent)) {
 		return map_fail(m, "not a continent code:", continent ? continent : "");
 	}
-	policy_geo_choice_t c = { endpoint_for(spec, country, true),
-	                          endpoint_for(spec, continent, false) };
-	int32_t choice = intern_choice(n, c);
+	if (subdivision != NULL && (!is_subdivision(subdivision) || extra != NULL)) {
+		return map_fail(m, extra ? "more than four fields:" : "not a subdivision code:",
+		                extra ? extra : subdivision);
+	}
+	const char *const subs[1] = { subdivision };
+	int32_t choice = policy_geo_choose(n, spec, subs, subdivision != NULL, country, continent);
 	if (choice < 0) {
 		return CIRRUS_ENOMEM;
 	}
@@ -133,15 +174,10 @@ static int map_line(map_file_t *m, policy_node_t *n, const policy_spec_t *spec, 
 	return r == CIRRUS_EEXIST ? map_fail(m, "prefix listed twice:", prefix) : r;
 }
 
-int policy_geo_load(policy_node_t *n, const policy_spec_t *spec, policy_errbuf_t *e)
+/* The CIDR map file into n's tries. */
+static int map_load(policy_node_t *n, const policy_spec_t *spec, policy_errbuf_t *e)
 {
-	int r = check_codes(spec, e);
-	if (r != 0) {
-		return r;
-	}
-	if (spec->map == NULL) {
-		return policy_fail(e, spec->line, "the geo rule needs 'map', a CIDR map file");
-	}
+	int r = 0;
 	FILE *f = fopen(spec->map, "r");
 	if (f == NULL) {
 		policy_fail(e, spec->line, "map %s: %s", spec->map, strerror(errno));
@@ -165,4 +201,18 @@ int policy_geo_load(policy_node_t *n, const policy_spec_t *spec, policy_errbuf_t
 	free(buf);
 	fclose(f);
 	return r;
+}
+
+int policy_geo_load(policy_node_t *n, const policy_spec_t *spec, policy_errbuf_t *e)
+{
+	int r = check_codes(spec, e);
+	if (r != 0) {
+		return r;
+	}
+	if ((spec->map == NULL) == (spec->mmdb == NULL)) {
+		return policy_fail(e, spec->line, "the geo rule needs either 'map' (a CIDR map "
+		                   "file) or 'mmdb' (a MaxMind database), not %s",
+		                   spec->map ? "both" : "neither");
+	}
+	return spec->mmdb != NULL ? policy_mmdb_load(n, spec, e) : map_load(n, spec, e);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0
  * policy_internal.h -- the compiled form of a policy, shared by the
  * policy/ files only: rule nodes, items, and the binary prefix trie that
- * the ip and geo rules answer from.
+ * the ip, geo and latency rules answer from.
  */
 #pragma once
 
@@ -13,6 +13,7 @@ typedef enum {
 	POLICY_RULE_MULTIVALUE,
 	POLICY_RULE_IP,
 	POLICY_RULE_GEO,
+	POLICY_RULE_LATENCY,
 } policy_rule_t;
 
 /*! \brief Name of a rule for messages. */
@@ -66,13 +67,24 @@ typedef struct policy_item {
 	uint32_t level;
 	char *health;                 /*!< health key, NULL = always up */
 	char *region;
+	int16_t region_id;            /*!< latency: index among the rule's regions */
 } policy_item_t;
 
-/*! \brief Geo: the endpoints to try, in order, for one map location. */
+/*! \brief Geo: the endpoints to try, most specific first, for one location. */
 typedef struct policy_geo_choice {
+	int16_t subdivision[2]; /*!< item indexes or -1, most specific first */
 	int16_t country;     /*!< item index or -1 */
 	int16_t continent;   /*!< item index or -1 */
 } policy_geo_choice_t;
+
+/*! \brief Latency: the rule's regions in order of latency for one prefix,
+ * as a slice of policy_node.region_order. */
+typedef struct policy_latency_choice {
+	uint32_t start;
+	uint16_t count;
+} policy_latency_choice_t;
+
+typedef struct policy_mmdb policy_mmdb_t;
 
 /*! \brief A rule over items. */
 typedef struct policy_node {
@@ -80,10 +92,15 @@ typedef struct policy_node {
 	uint16_t pick;                /*!< weighted k, multivalue N */
 	policy_item_t *items;         /*!< failover: sorted by level */
 	uint16_t item_count;
-	int16_t default_item;         /*!< ip, geo: -1 = none */
-	policy_trie_t trie[2];        /*!< ip, geo: [0] IPv4, [1] IPv6 */
-	policy_geo_choice_t *choices; /*!< geo: trie values index these */
+	int16_t default_item;         /*!< ip, geo, latency: -1 = none */
+	policy_trie_t trie[2];        /*!< ip, geo map, latency: [0] IPv4, [1] IPv6 */
+	policy_geo_choice_t *choices; /*!< geo: trie values and mmdb records index these */
 	size_t choice_count;
+	policy_mmdb_t *mmdb;          /*!< geo from a MaxMind DB, else NULL */
+	policy_latency_choice_t *orders; /*!< latency: trie values index these */
+	size_t order_count;
+	int16_t *region_order;        /*!< latency: region ids, see orders */
+	size_t region_order_len;
 } policy_node_t;
 
 struct policy {
@@ -114,3 +131,40 @@ int policy_fail(policy_errbuf_t *e, uint64_t line, const char *fmt, ...)
  * \retval 0, -CIRRUS_EINVAL, -CIRRUS_EIO, -CIRRUS_ENOMEM (reason in e)
  */
 int policy_geo_load(policy_node_t *n, const policy_spec_t *spec, policy_errbuf_t *e);
+
+/*!
+ * \brief Geo: the choice (index into n->choices, added when new) for a
+ * location given by its ISO codes, most specific subdivision first; any
+ * code may be missing (NULL, or nsub 0).
+ * \return the index, or -1 when out of memory
+ */
+int32_t policy_geo_choose(policy_node_t *n, const policy_spec_t *spec,
+                          const char *const *subdivisions, size_t nsub,
+                          const char *country, const char *continent);
+
+/*!
+ * \brief Geo: open the MaxMind DB spec->mmdb and resolve each of its
+ * records to a choice of n (policy_mmdb.c).
+ * \retval 0, -CIRRUS_EIO (cannot open, or corrupt: "FILE: reason" in e),
+ *         -CIRRUS_ENOMEM
+ */
+int policy_mmdb_load(policy_node_t *n, const policy_spec_t *spec, policy_errbuf_t *e);
+
+/*!
+ * \brief Geo: the choice for a client, or -1 when its network has no
+ * record or none that an endpoint serves. Allocates nothing.
+ * \param scope  set to the prefix length of the database network that
+ *               holds the client (in the client's family), as ECS scope
+ */
+int32_t policy_mmdb_lookup(const policy_mmdb_t *m, const policy_addr_t *client,
+                           unsigned *scope);
+
+/*! \brief Close and free (NULL is fine). */
+void policy_mmdb_free(policy_mmdb_t *m);
+
+/*!
+ * \brief Latency rule: read the table file spec->latency into n's trie,
+ * ordering the rule's regions by latency for each prefix (policy_latency.c).
+ * \retval 0, -CIRRUS_EINVAL, -CIRRUS_EIO, -CIRRUS_ENOMEM (reason in e)
+ */
+int policy_latency_load(policy_node_t *n, const policy_spec_t *spec, policy_errbuf_t *e);

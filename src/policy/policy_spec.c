@@ -38,11 +38,14 @@ void policy_spec_deinit(policy_spec_t *spec)
 	free(spec->fail);
 	free(spec->rule);
 	free(spec->map);
+	free(spec->mmdb);
+	free(spec->latency);
 	free(spec->rdata);
 	free(spec->region);
 	free(spec->health);
 	strv_free(&spec->countries);
 	strv_free(&spec->continents);
+	strv_free(&spec->subdivisions);
 	strv_free(&spec->cidrs);
 	memset(spec, 0, sizeof(*spec));
 }

@@ -208,19 +208,6 @@ static policy_t *ip_policy(void)
 	return fx_compile(&s);
 }
 
-static unsigned ip_answer(const policy_t *p, const policy_health_t *h, const char *client,
-                          uint8_t *scope)
-{
-	policy_addr_t c = fx_addr(client);
-	policy_rng_t rng;
-	policy_rng_seed(&rng, SEED);
-	policy_answer_t a;
-	policy_eval(p, h, &c, &rng, &a);
-	assert_int_equal(a.count, 1);
-	*scope = a.scope;
-	return fx_last_octet(&a, 0);
-}
-
 /* Longest prefix wins, v4 and v6; the scope is the bits the answer
  * depended on; an unhealthy match falls back to the next shorter one. */
 static void test_ip_longest_prefix(void **state)
@@ -228,25 +215,25 @@ static void test_ip_longest_prefix(void **state)
 	(void)state;
 	policy_t *p = ip_policy();
 	uint8_t scope;
-	assert_int_equal(ip_answer(p, NULL, "10.1.2.3", &scope), 24);
+	assert_int_equal(fx_answer(p, NULL, "10.1.2.3", &scope), 24);
 	assert_int_equal(scope, 24);
-	assert_int_equal(ip_answer(p, NULL, "10.1.3.0/24", &scope), 16);
+	assert_int_equal(fx_answer(p, NULL, "10.1.3.0/24", &scope), 16);
 	assert_int_equal(scope, 24); /* 10.1.2/24 shares 23 bits with 10.1.3 */
-	assert_int_equal(ip_answer(p, NULL, "10.200.0.0/16", &scope), 8);
+	assert_int_equal(fx_answer(p, NULL, "10.200.0.0/16", &scope), 8);
 	assert_int_equal(scope, 9);  /* 10.1/16 branches off at bit 8 */
-	assert_int_equal(ip_answer(p, NULL, "192.0.2.1", &scope), 99);
+	assert_int_equal(fx_answer(p, NULL, "192.0.2.1", &scope), 99);
 	assert_int_equal(scope, 1);  /* 10/8 starts with 0, 192 with 1 */
-	assert_int_equal(ip_answer(p, NULL, "2001:db8:1:2::/64", &scope), 48);
+	assert_int_equal(fx_answer(p, NULL, "2001:db8:1:2::/64", &scope), 48);
 	assert_int_equal(scope, 48);
-	assert_int_equal(ip_answer(p, NULL, "2001:db8:2::/48", &scope), 6);
+	assert_int_equal(fx_answer(p, NULL, "2001:db8:2::/48", &scope), 6);
 	assert_int_equal(scope, 47);
-	assert_int_equal(ip_answer(p, NULL, "2001:db9::1", &scope), 99);
-	assert_int_equal(ip_answer(p, NULL, "0.0.0.0/0", &scope), 99);
+	assert_int_equal(fx_answer(p, NULL, "2001:db9::1", &scope), 99);
+	assert_int_equal(fx_answer(p, NULL, "0.0.0.0/0", &scope), 99);
 	assert_int_equal(scope, 0);  /* source prefix 0: no client information */
 	policy_health_t *h;
 	const char *down[] = { "sixteen" };
 	assert_int_equal(policy_health_new(down, 1, &h), 0);
-	assert_int_equal(ip_answer(p, h, "10.1.3.0/24", &scope), 8);
+	assert_int_equal(fx_answer(p, h, "10.1.3.0/24", &scope), 8);
 	policy_health_free(h);
 	/* unknown client: the default, nothing depended on the client */
 	policy_rng_t rng;
@@ -285,13 +272,13 @@ static void test_geo(void **state)
 	fx_ep(&s, "192.0.2.4", 1)->is_default = true;
 	policy_t *p = fx_compile(&s);
 	uint8_t scope;
-	assert_int_equal(ip_answer(p, NULL, "10.1.7.0/24", &scope), 1);
+	assert_int_equal(fx_answer(p, NULL, "10.1.7.0/24", &scope), 1);
 	assert_int_equal(scope, 16);
-	assert_int_equal(ip_answer(p, NULL, "10.3.0.1", &scope), 2);
-	assert_int_equal(ip_answer(p, NULL, "10.2.0.0/24", &scope), 3);
-	assert_int_equal(ip_answer(p, NULL, "2001:db8:5::/56", &scope), 3);
+	assert_int_equal(fx_answer(p, NULL, "10.3.0.1", &scope), 2);
+	assert_int_equal(fx_answer(p, NULL, "10.2.0.0/24", &scope), 3);
+	assert_int_equal(fx_answer(p, NULL, "2001:db8:5::/56", &scope), 3);
 	assert_int_equal(scope, 48);
-	assert_int_equal(ip_answer(p, NULL, "10.9.0.0/24", &scope), 4);
+	assert_int_equal(fx_answer(p, NULL, "10.9.0.0/24", &scope), 4);
 	policy_free(p);
 
 	/* a bad map line is reported with the map's name and line */
@@ -379,7 +366,7 @@ static void test_compile_errors(void **state)
 
 	fx_top(&s, "www", "A", "roundrobin");
 	fx_ep(&s, "192.0.2.1", 1);
-	expect_error(&s, "rule must be weighted, failover, multivalue, ip or geo, not 'roundrobin'");
+	expect_error(&s, "rule must be weighted, failover, multivalue, ip, geo or latency, not 'roundrobin'");
 
 	fx_top(&s, "www", "A", "ip");
 	fx_ep(&s, "192.0.2.1", 1);
@@ -392,7 +379,7 @@ static void test_compile_errors(void **state)
 
 	fx_top(&s, "www", "A", "geo");
 	fx_ep(&s, "192.0.2.1", 1)->is_default = true;
-	expect_error(&s, "the geo rule needs 'map'");
+	expect_error(&s, "the geo rule needs either 'map' (a CIDR map file) or 'mmdb'");
 
 	fx_top(&s, "www", "A", "weighted");
 	s.pick = 3;

@@ -93,3 +93,18 @@ static inline policy_addr_t fx_addr(const char *text)
 	assert_int_equal(policy_cidr_parse(text, &a), 0);
 	return a;
 }
+
+/* The one record a rule answers client with (a prefix or an address);
+ * scope gets the answer's ECS scope. */
+static inline unsigned fx_answer(const policy_t *p, const policy_health_t *h,
+                                 const char *client, uint8_t *scope)
+{
+	policy_addr_t c = fx_addr(client);
+	policy_rng_t rng;
+	policy_rng_seed(&rng, 1);
+	policy_answer_t a;
+	policy_eval(p, h, &c, &rng, &a);
+	assert_int_equal(a.count, 1);
+	*scope = a.scope;
+	return fx_last_octet(&a, 0);
+}
