@@ -9,7 +9,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,11 +81,23 @@ static int check_codes(const policy_spec_t *spec, policy_errbuf_t *e)
 	return 0;
 }
 
-/* First endpoint whose list at offset `list` in its spec holds code, or -1. */
-static int16_t endpoint_for(const policy_spec_t *spec, const char *code, size_t list)
+typedef enum { GEO_SUBDIVISION, GEO_COUNTRY, GEO_CONTINENT } geo_level_t;
+
+static const policy_strv_t *codes_of(const policy_spec_t *ep, geo_level_t level)
+{
+	switch (level) {
+	case GEO_SUBDIVISION: return &ep->subdivisions;
+	case GEO_COUNTRY:     return &ep->countries;
+	case GEO_CONTINENT:   return &ep->continents;
+	}
+	return NULL;
+}
+
+/* First endpoint listing code at level, or -1 (also for a NULL code). */
+static int16_t endpoint_for(const policy_spec_t *spec, const char *code, geo_level_t level)
 {
 	for (size_t i = 0; code != NULL && i < spec->endpoint_count; i++) {
-		const policy_strv_t *v = (const policy_strv_t *)((const char *)&spec->endpoints[i] + list);
+		const policy_strv_t *v = codes_of(&spec->endpoints[i], level);
 		for (size_t c = 0; c < v->n; c++) {
 			if (strcmp(v->v[c], code) == 0) {
 				return (int16_t)i;
@@ -100,12 +111,11 @@ int32_t policy_geo_choose(policy_node_t *n, const policy_spec_t *spec,
                           const char *const *subdivisions, size_t nsub,
                           const char *country, const char *continent)
 {
-	policy_geo_choice_t c = { { -1, -1 },
-	                          endpoint_for(spec, country, offsetof(policy_spec_t, countries)),
-	                          endpoint_for(spec, continent, offsetof(policy_spec_t, continents)) };
+	policy_geo_choice_t c = { { -1, -1 }, endpoint_for(spec, country, GEO_COUNTRY),
+	                          endpoint_for(spec, continent, GEO_CONTINENT) };
 	size_t found = 0;
 	for (size_t i = 0; i < nsub && found < 2; i++) {
-		int16_t item = endpoint_for(spec, subdivisions[i], offsetof(policy_spec_t, subdivisions));
+		int16_t item = endpoint_for(spec, subdivisions[i], GEO_SUBDIVISION);
 		if (item >= 0 && (found == 0 || c.subdivision[0] != item)) {
 			c.subdivision[found++] = item;
 		}

@@ -7,7 +7,8 @@
  * cost more than the rest of the answer, so at load every node of the
  * search tree is read once, each distinct data record is decoded once and
  * resolved to a geo choice, and a query does only MMDB_lookup_sockaddr()
- * (a tree walk, no allocation) and a binary search on the record offset.
+ * (a tree walk, no allocation) and one probe or two of a hash table from
+ * record offset to choice (a binary search cost a cache miss a step).
  * Reading every record at load also finds a corrupt file then, not while
  * answering.
  */
@@ -23,6 +24,9 @@
 /*! Most subdivisions of a record looked at (GeoIP2 City has at most 2). */
 #define SUBDIVISIONS_MAX 4
 
+/*! A free slot of the table (a data section is smaller than 4 GiB). */
+#define SLOT_FREE UINT32_MAX
+
 typedef struct record_choice {
 	uint32_t offset;   /* of the record in the data section */
 	int32_t choice;
@@ -30,9 +34,39 @@ typedef struct record_choice {
 
 struct policy_mmdb {
 	MMDB_s db;
-	record_choice_t *records;   /* sorted by offset; only records an endpoint serves */
-	size_t count;
+	/* Open addressing, linear probing, at most half full: only the
+	 * records an endpoint serves. */
+	record_choice_t *slots;
+	uint32_t mask;     /* slot count - 1; the count is a power of two */
+	unsigned shift;    /* 32 - log2(slot count) */
 };
+
+/* Fibonacci hashing: the top bits of offset times 2^32 / phi. */
+static inline uint32_t slot_of(const policy_mmdb_t *m, uint32_t offset)
+{
+	return (offset * 0x9e3779b1u) >> m->shift;
+}
+
+static void table_put(policy_mmdb_t *m, uint32_t offset, int32_t choice)
+{
+	uint32_t i = slot_of(m, offset);
+	while (m->slots[i].offset != SLOT_FREE) {
+		i = (i + 1) & m->mask;
+	}
+	m->slots[i] = (record_choice_t){ offset, choice };
+}
+
+static int32_t table_get(const policy_mmdb_t *m, uint32_t offset)
+{
+	for (uint32_t i = slot_of(m, offset);; i = (i + 1) & m->mask) {
+		if (m->slots[i].offset == offset) {
+			return m->slots[i].choice;
+		}
+		if (m->slots[i].offset == SLOT_FREE) {
+			return -1;
+		}
+	}
+}
 
 /* "CONF:LINE: mmdb FILE: reason" */
 static int mmdb_fail(policy_errbuf_t *e, const policy_spec_t *spec, const char *reason)
@@ -45,11 +79,6 @@ static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 	return x < y ? -1 : x > y;
-}
-
-static int cmp_record(const void *a, const void *b)
-{
-	return cmp_u32(&((const record_choice_t *)a)->offset, &((const record_choice_t *)b)->offset);
 }
 
 /* The offsets of every data record the search tree points at, sorted and
@@ -164,18 +193,28 @@ static int record_choice(policy_node_t *n, const policy_spec_t *spec, MMDB_entry
 static int resolve_records(policy_node_t *n, const policy_spec_t *spec, policy_mmdb_t *m)
 {
 	uint32_t *offs = NULL;
-	size_t count = 0;
+	size_t count = 0, slots = 2;
+	unsigned shift = 31;
 	int status = tree_records(&m->db, &offs, &count);
-	if (status == MMDB_SUCCESS && count > 0 &&
-	    (m->records = calloc(count, sizeof(*m->records))) == NULL) {
+	while (slots < 2 * count) {
+		slots *= 2;
+		shift--;
+	}
+	if (status == MMDB_SUCCESS && (slots > UINT32_MAX ||
+	    (m->slots = malloc(slots * sizeof(*m->slots))) == NULL)) {
 		status = MMDB_OUT_OF_MEMORY_ERROR;
+	}
+	if (status == MMDB_SUCCESS) {
+		memset(m->slots, 0xff, slots * sizeof(*m->slots)); /* every offset SLOT_FREE */
+		m->mask = (uint32_t)(slots - 1);
+		m->shift = shift;
 	}
 	for (size_t i = 0; status == MMDB_SUCCESS && i < count; i++) {
 		MMDB_entry_s entry = { .mmdb = &m->db, .offset = offs[i] };
 		int32_t choice = -1;
 		status = record_choice(n, spec, &entry, &choice);
 		if (status == MMDB_SUCCESS && choice >= 0) {
-			m->records[m->count++] = (record_choice_t){ offs[i], choice };
+			table_put(m, offs[i], choice);
 		}
 	}
 	free(offs);
@@ -234,19 +273,14 @@ int32_t policy_mmdb_lookup(const policy_mmdb_t *m, const policy_addr_t *client,
 	/* libmaxminddb sets netmask for an empty record too: where the walk
 	 * stopped, which is the scope of "no location" as well. */
 	*scope = r.netmask > skip ? r.netmask - skip : 0;
-	if (!r.found_entry || m->count == 0) {
-		return -1;
-	}
-	record_choice_t key = { .offset = r.entry.offset };
-	const record_choice_t *hit = bsearch(&key, m->records, m->count, sizeof(key), cmp_record);
-	return hit != NULL ? hit->choice : -1;
+	return r.found_entry ? table_get(m, r.entry.offset) : -1;
 }
 
 void policy_mmdb_free(policy_mmdb_t *m)
 {
 	if (m != NULL) {
 		MMDB_close(&m->db);
-		free(m->records);
+		free(m->slots);
 		free(m);
 	}
 }
