@@ -7,7 +7,7 @@ set -eu
 
 pkgs_build="gcc pkg-config meson ninja-build libknot-dev libuv1-dev liburcu-dev libyaml-dev libcmocka-dev
  libsqlite3-dev libjansson-dev libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev
- libmaxminddb-dev"
+ liblmdb-dev libunistring-dev libmaxminddb-dev"
 pkgs_test="python3 python3-pytest python3-dnspython python3-httpx curl openssl knot-dnsutils knot-dnssecutils bind9-dnsutils bind9-utils nsd knot dnsdist mmdb-bin"
 pkgs_bench="dnsperf nsd knot knot-dnsutils procps util-linux pdns-server pdns-backend-bind nghttp2-client"
 pkgs_fuzz="clang libclang-rt-14-dev"
