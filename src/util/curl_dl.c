@@ -222,20 +222,21 @@ static enum arg_class option_class(int option)
 
 typedef void (*any_function)(void);
 
+/* Calls `forward` with the option's one argument read as its class. */
+#define FORWARD_OPTION(forward, handle, option, ap) \
+	(option_class(option) == ARG_LONG ? forward(handle, option, va_arg(ap, long)) : \
+	 option_class(option) == ARG_FUNCTION ? forward(handle, option, va_arg(ap, any_function)) : \
+	 option_class(option) == ARG_OFF_T ? forward(handle, option, va_arg(ap, curl_off_t)) : \
+	 forward(handle, option, va_arg(ap, void *)))
+
 CURLcode curl_easy_setopt(CURL *curl, CURLoption option, ...)
 {
 	if (!lib_ready()) {
 		return CURLE_FAILED_INIT;
 	}
 	va_list ap;
-	CURLcode rc;
 	va_start(ap, option);
-	switch (option_class(option)) {
-	case ARG_LONG: rc = lib.curl_easy_setopt(curl, option, va_arg(ap, long)); break;
-	case ARG_FUNCTION: rc = lib.curl_easy_setopt(curl, option, va_arg(ap, any_function)); break;
-	case ARG_OFF_T: rc = lib.curl_easy_setopt(curl, option, va_arg(ap, curl_off_t)); break;
-	default: rc = lib.curl_easy_setopt(curl, option, va_arg(ap, void *)); break;
-	}
+	CURLcode rc = FORWARD_OPTION(lib.curl_easy_setopt, curl, option, ap);
 	va_end(ap);
 	return rc;
 }
@@ -246,14 +247,8 @@ CURLMcode curl_multi_setopt(CURLM *multi, CURLMoption option, ...)
 		return CURLM_INTERNAL_ERROR;
 	}
 	va_list ap;
-	CURLMcode rc;
 	va_start(ap, option);
-	switch (option_class(option)) {
-	case ARG_LONG: rc = lib.curl_multi_setopt(multi, option, va_arg(ap, long)); break;
-	case ARG_FUNCTION: rc = lib.curl_multi_setopt(multi, option, va_arg(ap, any_function)); break;
-	case ARG_OFF_T: rc = lib.curl_multi_setopt(multi, option, va_arg(ap, curl_off_t)); break;
-	default: rc = lib.curl_multi_setopt(multi, option, va_arg(ap, void *)); break;
-	}
+	CURLMcode rc = FORWARD_OPTION(lib.curl_multi_setopt, multi, option, ap);
 	va_end(ap);
 	return rc;
 }
