@@ -28,7 +28,7 @@
 # configuration, image and store of ZONEFILE were made by function_data
 # before the clock.
 function_cmd() {
-	SERVER_CMD=(taskset -c "$SERVER_CPU" "$CIRRUS_BIN" function http --listen "$ADDR"
+	SERVER_CMD=("$CIRRUS_BIN" function http --listen "$ADDR"
 		--port "$PORT" --threads 1 "$@")
 }
 zone_tag() { if [ "$1" = "$ZONE_1M" ]; then echo 1m; else echo 10k; fi; }

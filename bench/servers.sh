@@ -3,7 +3,7 @@
 # servers.sh -- how to configure and start each server under test.
 # Sourced by run.sh.  For each server NAME, prepare_server writes its config
 # into a fresh directory under $OUT and sets the array SERVER_CMD to the
-# command that runs it in the foreground, pinned to the server CPU.
+# command that runs it in the foreground (start_server.py --cpu starts it on the server CPU).
 #
 # Fairness rules, the same for all three servers:
 #   - one worker thread (or process) for queries, pinned to $SERVER_CPU;
@@ -47,7 +47,7 @@ prepare_cirrus() {
 	  - origin: $ZONE_ORIGIN
 	    file: $zonefile
 	EOF
-	SERVER_CMD=(taskset -c "$SERVER_CPU" "$CIRRUS_BIN" serve -c "$dir/cirrus.yaml")
+	SERVER_CMD=("$CIRRUS_BIN" serve -c "$dir/cirrus.yaml")
 }
 
 # Cirrus started from a compiled image of the same zone (cirrus zone
@@ -93,7 +93,7 @@ prepare_nsd() {
 	    name: $ZONE_ORIGIN
 	    zonefile: "$zonefile"
 	EOF
-	SERVER_CMD=(taskset -c "$SERVER_CPU" nsd -c "$dir/nsd.conf" -d)
+	SERVER_CMD=(nsd -c "$dir/nsd.conf" -d)
 }
 
 # Knot: one UDP and one TCP worker (only one of them is busy in a given
@@ -125,7 +125,7 @@ prepare_knot() {
 	  - domain: $ZONE_ORIGIN
 	    file: "$zonefile"
 	EOF
-	SERVER_CMD=(taskset -c "$SERVER_CPU" knotd -c "$dir/knot.conf")
+	SERVER_CMD=(knotd -c "$dir/knot.conf")
 }
 
 # PowerDNS Authoritative with the bind backend (zone file read at start,
@@ -157,7 +157,7 @@ prepare_pdns() {
 	edns-subnet-processing=yes
 	${cache_ttl:+cache-ttl=$cache_ttl}
 	EOF
-	SERVER_CMD=(taskset -c "$SERVER_CPU" pdns_server --config-dir="$dir")
+	SERVER_CMD=(pdns_server --config-dir="$dir")
 }
 
 # first_line CMD... -- first line of CMD's output.  (Not "| head -1": under
