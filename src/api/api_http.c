@@ -14,6 +14,7 @@
 
 #include "api/api_internal.h"
 #include "util/error.h"
+#include "util/addr.h"
 #include "util/log.h"
 
 /* Worker threads: requests wait on the control plane's one lock anyway, so
@@ -334,28 +335,6 @@ static void on_log(void *cls, const char *fmt, va_list ap)
 	log_warning("api: %s", msg);
 }
 
-/* The listen address with its port; false when it is not a numeric one. */
-static bool listen_addr(const char *text, uint16_t port, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
-	if (inet_pton(AF_INET, text, &v4->sin_addr) == 1) {
-		v4->sin_family = AF_INET;
-		v4->sin_port = htons(port);
-		return true;
-	}
-	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST, .ai_family = AF_INET6,
-	                          .ai_socktype = SOCK_STREAM };
-	struct addrinfo *ai = NULL;
-	if (getaddrinfo(text, NULL, &hints, &ai) != 0) {
-		return false;
-	}
-	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-	freeaddrinfo(ai);
-	((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-	return true;
-}
-
 /* Read a whole PEM file into a string; CIRRUS_EIO with err. */
 static int read_pem(const char *path, char **out, char *err, size_t errlen)
 {
@@ -402,7 +381,7 @@ static int api_tls(api_t *api, const api_conf_t *conf, char *err, size_t errlen)
 int api_start(const api_conf_t *conf, ctl_t *ctl, api_t **out, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
-	if (conf->listen == NULL || !listen_addr(conf->listen, conf->port, &ss)) {
+	if (conf->listen == NULL || !addr_parse(conf->listen, conf->port, &ss)) {
 		snprintf(err, errlen, "api: listen address '%s' is not an IP address",
 		         conf->listen ? conf->listen : "");
 		return CIRRUS_EINVAL;

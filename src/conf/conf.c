@@ -19,6 +19,7 @@
 
 #include "conf/conf.h"
 #include "util/error.h"
+#include "util/addr.h"
 #include "util/yaml_node.h"
 
 typedef struct parser {
@@ -124,34 +125,11 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_st
 	       x->sin6_scope_id == y->sin6_scope_id;
 }
 
-/*
- * A numeric address. IPv4 goes through inet_pton(), which rejects short
- * forms such as 127.1; IPv6 through getaddrinfo(), which reads a scope such
- * as fe80::1%eth0.
- */
-static bool parse_ip(const char *text, struct sockaddr_storage *ss)
-{
-	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
-	if (inet_pton(AF_INET, text, &v4->sin_addr) == 1) {
-		v4->sin_family = AF_INET;
-		return true;
-	}
-	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST, .ai_family = AF_INET6,
-	                          .ai_socktype = SOCK_DGRAM };
-	struct addrinfo *ai = NULL;
-	if (getaddrinfo(text, NULL, &hints, &ai) != 0) {
-		return false;
-	}
-	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-	freeaddrinfo(ai);
-	return true;
-}
-
 /* Append a numeric address. CIRRUS_EINVAL: not one; CIRRUS_EEXIST: listed. */
 static int add_addr(conf_t *conf, const char *text)
 {
 	conf_addr_t a = { 0 };
-	if (!parse_ip(text, &a.addr)) {
+	if (!addr_parse(text, 0, &a.addr)) {
 		return CIRRUS_EINVAL;
 	}
 	a.text = strdup(text);
@@ -200,7 +178,7 @@ static int parse_one_addr(void *ctx, yaml_node_t *node, const yaml_key_t *key, v
 	parser_t *p = ctx;
 	struct sockaddr_storage ss;
 	const char *s = yaml_scalar(node);
-	if (s == NULL || !parse_ip(s, &ss)) {
+	if (s == NULL || !addr_parse(s, 0, &ss)) {
 		return yaml_fail(&p->y, node, "%s: '%s' is not an IP address", key->name, yaml_shown(node));
 	}
 	char **out = yaml_field(base, key);

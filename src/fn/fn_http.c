@@ -15,6 +15,7 @@
 
 #include "fn/fn_internal.h"
 #include "util/error.h"
+#include "util/addr.h"
 #include "util/log.h"
 
 /* Idle keep-alive connections are closed after this many seconds. */
@@ -262,25 +263,6 @@ static void on_log(void *cls, const char *fmt, va_list ap)
 	log_warning("function: http: %s", msg);
 }
 
-/* The listen address with its port; false when it is not a numeric one. */
-static bool listen_addr(const char *text, uint16_t port, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_STREAM };
-	struct addrinfo *ai = NULL;
-	if (text == NULL || getaddrinfo(text, NULL, &hints, &ai) != 0) {
-		return false;
-	}
-	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-	freeaddrinfo(ai);
-	if (ss->ss_family == AF_INET) {
-		((struct sockaddr_in *)ss)->sin_port = htons(port);
-	} else {
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-	}
-	return true;
-}
-
 static struct MHD_Daemon *start_daemon(fn_http_t *h, const struct sockaddr_storage *ss)
 {
 	struct MHD_OptionItem ops[] = {
@@ -302,7 +284,7 @@ static struct MHD_Daemon *start_daemon(fn_http_t *h, const struct sockaddr_stora
 int fn_http_start(const fn_http_conf_t *conf, fn_http_t **out, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
-	if (!listen_addr(conf->listen, conf->port, &ss)) {
+	if (!addr_parse(conf->listen, conf->port, &ss)) {
 		snprintf(err, errlen, "listen address '%s' is not an IP address",
 		         conf->listen ? conf->listen : "");
 		return CIRRUS_EINVAL;

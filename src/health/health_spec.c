@@ -14,6 +14,7 @@
 #include <libknot/libknot.h>
 
 #include "health/health.h"
+#include "util/addr.h"
 #include "util/error.h"
 
 #define DEFAULT_INTERVAL_MS 10000
@@ -95,26 +96,6 @@ static int bad(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return CIRRUS_EINVAL;
-}
-
-static bool parse_ip(const char *text, unsigned port, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
-	if (inet_pton(AF_INET, text, &v4->sin_addr) == 1) {
-		v4->sin_family = AF_INET;
-		v4->sin_port = htons(port);
-		return true;
-	}
-	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST, .ai_family = AF_INET6 };
-	struct addrinfo *ai = NULL;
-	if (getaddrinfo(text, NULL, &hints, &ai) != 0) {
-		return false;
-	}
-	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-	freeaddrinfo(ai);
-	((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-	return true;
 }
 
 /* The first key set that the kind does not use, or NULL. */
@@ -254,7 +235,7 @@ static int check_probe(health_spec_t *s, char *err, size_t errlen)
 	if (port == 0) {
 		return bad(err, errlen, "a tcp check needs a port");
 	}
-	if (s->address == NULL || !parse_ip(s->address, port, &s->addr)) {
+	if (s->address == NULL || !addr_parse(s->address, (uint16_t)port, &s->addr)) {
 		return bad(err, errlen, "a %s check needs an address (a numeric IP), not '%s'",
 		           kind_names[s->kind], s->address ? s->address : "");
 	}
