@@ -245,7 +245,7 @@ static int store_all_records(store_t *st, const char *zone_text, const zone_t *z
 {
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i <= zone->table_mask; i++) {
-		const zone_node_t *n = zone->table[i];
+		const zone_node_t *n = zone_slot(zone, i);
 		for (uint16_t r = 0; rc == 0 && n != NULL && r < n->rrset_count; r++) {
 			const zone_rrset_t *rs = &n->rrsets[r];
 			for (uint16_t k = 0; rc == 0 && k < rs->rrs.count; k++) {

@@ -40,12 +40,18 @@ typedef struct zone_node {
 	uint8_t owner[];        /*!< owner in lower case, wire format */
 } zone_node_t;
 
+/* The node table is one open-addressing hash whose slots are held in
+ * chunks of ZONE_CHUNK_SLOTS (4 KiB), reached through a directory: a new
+ * version copies the directory and then only the chunks it changes. */
+#define ZONE_CHUNK_SHIFT 9
+#define ZONE_CHUNK_SLOTS ((size_t)1 << ZONE_CHUNK_SHIFT)
+
 /*! \brief An immutable zone. */
 typedef struct zone {
 	const zone_node_t *apex;
 	const zone_rrset_t *soa;    /*!< SOA RRset at the apex */
-	zone_node_t **table;        /*!< open-addressing hash of nodes */
-	size_t table_mask;
+	zone_node_t ***table;       /*!< chunk directory of the node hash */
+	size_t table_mask;          /*!< slots - 1; slots >= ZONE_CHUNK_SLOTS */
 	size_t node_count;
 	size_t record_count;
 	size_t cut_count;           /*!< non-apex nodes with NS or DNAME */
@@ -53,10 +59,15 @@ typedef struct zone {
 	                                 atomic: sets are freed on other threads */
 	char *source;               /*!< file it was loaded from, or NULL */
 	/* Versions (zone_update): once a newer version is committed, this one
-	 * owns only the nodes the newer one replaced or removed. */
+	 * owns only the nodes and table chunks the newer one replaced or
+	 * removed. While a version is being built, cow says which chunks it
+	 * has copied (zone_table.c). */
 	bool superseded;
 	zone_node_t **retired;
 	size_t retired_count;
+	zone_node_t ***retired_chunks;
+	size_t retired_chunk_count;
+	struct zone_table_cow *cow;
 	/* Routing policies of this version (policy/), owned by it and released
 	 * with policy_free when the zone is freed; NULL when none. Not carried
 	 * over by zone_update: a new version starts without policies. */
@@ -153,6 +164,13 @@ void zone_builder_free(zone_builder_t *b);
 
 /*! \brief Free a zone that no set holds any more. */
 void zone_free(zone_t *zone);
+
+/*! \brief The node in slot i (0 to table_mask) of the node table, or NULL:
+ * for walks over every node. */
+static inline const zone_node_t *zone_slot(const zone_t *zone, size_t i)
+{
+	return zone->table[i >> ZONE_CHUNK_SHIFT][i & (ZONE_CHUNK_SLOTS - 1)];
+}
 
 /*! \brief Node for a lower-case wire name, or NULL. */
 const zone_node_t *zone_find(const zone_t *zone, const knot_dname_t *name);
@@ -251,10 +269,13 @@ static inline const knot_dname_t *zone_apex(const zone_t *zone)
 /*
  * Incremental versions. An update starts from the newest version of a zone
  * and produces the next one, which shares every unchanged node with it
- * (copy-on-write): the cost of a change is the size of the change plus one
- * copy of the node table, not a rebuild. The old version keeps serving
+ * (copy-on-write): the cost of a change is the size of the change plus a
+ * copy of the node table's chunk directory (32 KiB for a million names)
+ * and of each table chunk it writes, not a rebuild. The old version keeps serving
  * until the new one is published; once committed, the old one is marked
  * superseded and must only be freed (after readers are gone), never updated.
+ * Versions are freed oldest first: a version may still point at what its
+ * successor's successor replaced, which the successor owns.
  */
 typedef struct zone_update zone_update_t;
 

@@ -90,9 +90,7 @@ int zone_builder_init(zone_builder_t *b, const knot_dname_t *apex,
 	if (b->zone == NULL) {
 		return CIRRUS_ENOMEM;
 	}
-	b->zone->table_mask = 1023;
-	b->zone->table = calloc(b->zone->table_mask + 1, sizeof(zone_node_t *));
-	if (b->zone->table == NULL) {
+	if (zone_table_init(b->zone, 1024) != 0) {
 		return CIRRUS_ENOMEM;
 	}
 	size_t size = knot_dname_size(apex);
@@ -100,7 +98,7 @@ int zone_builder_init(zone_builder_t *b, const knot_dname_t *apex,
 	if (b->apex == NULL) {
 		return CIRRUS_ENOMEM;
 	}
-	zone_table_insert(b->zone, b->apex);
+	zone_table_insert(b->zone, b->apex); /* cannot fail: no update, no copy */
 	b->zone->apex = b->apex;
 	return 0;
 }
@@ -239,7 +237,7 @@ int zone_builder_finish(zone_builder_t *b, zone_t **out)
 	zone_t *zone = b->zone;
 	zone->soa = zone_node_rrset(zone->apex, KNOT_RRTYPE_SOA);
 	for (size_t i = 0; i <= zone->table_mask; i++) {
-		const zone_node_t *n = zone->table[i];
+		const zone_node_t *n = zone_slot(zone, i);
 		if (n != NULL && n != zone->apex &&
 		    (n->flags & (ZONE_NODE_NS | ZONE_NODE_DNAME))) {
 			zone->cut_count++;

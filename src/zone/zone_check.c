@@ -58,7 +58,7 @@ static void check_dname_descendants(zone_builder_t *b)
 {
 	const zone_t *zone = b->zone;
 	for (size_t i = 0; i <= zone->table_mask; i++) {
-		const zone_node_t *n = zone->table[i];
+		const zone_node_t *n = zone_slot(zone, i);
 		if (n == NULL || zone_node_empty(n) || !below_flag(b, n, ZONE_NODE_DNAME)) {
 			continue;
 		}

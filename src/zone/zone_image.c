@@ -168,8 +168,8 @@ static size_t zone_image_part(const zone_t *z)
 {
 	size_t size = (z->table_mask + 1) * sizeof(void *);
 	for (size_t i = 0; i <= z->table_mask; i++) {
-		if (z->table[i] != NULL) {
-			size += node_image_size(z->table[i]);
+		if (zone_slot(z, i) != NULL) {
+			size += node_image_size(zone_slot(z, i));
 		}
 	}
 	char *source = image_source(z);
@@ -189,7 +189,7 @@ static size_t put_zone(const image_out_t *o, size_t at, const zone_t *z, image_z
 	};
 	size_t next = at + slots * sizeof(void *);
 	for (size_t i = 0; i < slots; i++) {
-		const zone_node_t *n = z->table[i];
+		const zone_node_t *n = zone_slot(z, i);
 		table[i] = n != NULL ? home_ptr(o, next) : NULL;
 		if (n == z->apex) {
 			d->apex = next;
@@ -462,15 +462,22 @@ static int load_zone(zone_image_t *img, const image_zone_t *d, bool check_source
                      zone_t **out, char *err, size_t errlen, const char *path)
 {
 	size_t slots = d->table_mask + 1;
-	if (slots == 0 || (slots & d->table_mask) != 0 || slots > ((size_t)1 << 40) ||
+	if (slots < ZONE_CHUNK_SLOTS || (slots & d->table_mask) != 0 || slots > ((size_t)1 << 40) ||
 	    !in_image(img, d->table, slots * sizeof(void *)) || d->node_count >= slots) {
 		return fail(err, errlen, CIRRUS_EINVAL, "%s: damaged zone image (node table)", path);
 	}
 	zone_t *z = calloc(1, sizeof(*z));
-	if (z == NULL) {
+	/* The table stays flat in the image; the directory points into it. */
+	zone_node_t ***dir = malloc((slots / ZONE_CHUNK_SLOTS) * sizeof(*dir));
+	if (z == NULL || dir == NULL) {
+		free(z);
+		free(dir);
 		return fail(err, errlen, CIRRUS_ENOMEM, "%s: out of memory", path);
 	}
 	zone_node_t **table = (zone_node_t **)(img->base + d->table);
+	for (size_t c = 0; c < slots / ZONE_CHUNK_SLOTS; c++) {
+		dir[c] = table + c * ZONE_CHUNK_SLOTS;
+	}
 	zone_node_t *apex = (zone_node_t *)(img->base + d->apex);
 	bool ok = true;
 	for (size_t i = 0; ok && i < slots; i++) {
@@ -484,9 +491,10 @@ static int load_zone(zone_image_t *img, const image_zone_t *d, bool check_source
 	const zone_rrset_t *soa = ok && z->apex ? zone_node_rrset(z->apex, KNOT_RRTYPE_SOA) : NULL;
 	if (soa == NULL) {
 		free(z);   /* nothing of the image is used: the caller unmaps it */
+		free(dir);
 		return fail(err, errlen, CIRRUS_EINVAL, "%s: damaged zone image (nodes)", path);
 	}
-	*z = (zone_t){ .apex = z->apex, .soa = soa, .table = table, .table_mask = d->table_mask,
+	*z = (zone_t){ .apex = z->apex, .soa = soa, .table = dir, .table_mask = d->table_mask,
 	               .node_count = d->node_count, .record_count = d->record_count,
 	               .cut_count = d->cut_count, .image = img };
 	zone_image_retain(img);

@@ -84,17 +84,55 @@ uint64_t zone_name_hash(const uint8_t *name, size_t size);
 zone_node_t *zone_table_find(const zone_t *zone, const knot_dname_t *name,
                              size_t size);
 
-/*! \brief Insert a node known to be absent (the table has room). */
-void zone_table_insert(zone_t *zone, zone_node_t *node);
+/*! \brief An empty node table of slots (a power of two, at least
+ * ZONE_CHUNK_SLOTS). \retval 0, -CIRRUS_ENOMEM */
+int zone_table_init(zone_t *zone, size_t slots);
 
-/*! \brief Put fresh in the slot of old. */
-void zone_table_replace(zone_t *zone, const zone_node_t *old, zone_node_t *fresh);
+/*
+ * The table changers below write through zone_chunks_slot, so they fail
+ * with -CIRRUS_ENOMEM only in a version being built, which is then left
+ * inconsistent and must be aborted.
+ */
 
-/*! \brief Remove a node from the table (not freed). */
-void zone_table_remove(zone_t *zone, const zone_node_t *node);
+/*! \brief Insert a node known to be absent (the table has room). \retval 0, -CIRRUS_ENOMEM */
+int zone_table_insert(zone_t *zone, zone_node_t *node);
+
+/*! \brief Put fresh in the slot of old. \retval 0, -CIRRUS_ENOMEM */
+int zone_table_replace(zone_t *zone, const zone_node_t *old, zone_node_t *fresh);
+
+/*! \brief Remove a node from the table (not freed). \retval 0, -CIRRUS_ENOMEM */
+int zone_table_remove(zone_t *zone, const zone_node_t *node);
 
 /*! \brief Double the table when it is half full. \retval 0, -CIRRUS_ENOMEM */
 int zone_table_grow(zone_t *zone);
+
+/* The table's chunked slot storage and its copy-on-write (zone_chunks.c). */
+
+/*! \brief A directory of slots / ZONE_CHUNK_SLOTS zeroed chunks. \retval 0, -CIRRUS_ENOMEM */
+int zone_chunks_alloc(size_t slots, zone_node_t ****out);
+
+/*! \brief Slot i, ready to be written: in a version being built, a chunk
+ * still shared with the base is copied first. NULL on ENOMEM. */
+zone_node_t **zone_chunks_slot(zone_t *zone, size_t i);
+
+/*! \brief Put a filled directory (zone_chunks_alloc) in place of the
+ * zone's: the old chunks the zone owns are freed, its base's are retired.
+ * \retval 0, -CIRRUS_ENOMEM (dir is freed, the zone unchanged) */
+int zone_chunks_replace(zone_t *zone, zone_node_t ***dir, size_t table_mask);
+
+/*! \brief Start next's table as base's: a copy of the directory only.
+ * \retval 0, -CIRRUS_ENOMEM */
+int zone_chunks_cow_begin(zone_t *next, const zone_t *base);
+
+/*! \brief next is committed: base keeps the chunks next replaced. */
+void zone_chunks_cow_commit(zone_t *next, zone_t *base);
+
+/*! \brief Drop next's table: its own chunks and its directory. */
+void zone_chunks_cow_abort(zone_t *next);
+
+/*! \brief Free the chunks the zone owns (all of them, or when superseded
+ * the retired ones; never those in an image) and the directory. */
+void zone_chunks_free(zone_t *zone);
 
 /*! \brief Copy-on-write hooks for zone_table_ensure (the updater's). */
 typedef struct zone_table_hooks {

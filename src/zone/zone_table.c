@@ -2,6 +2,8 @@
  * zone_table.c -- the node hash table and node primitives shared by the
  * builder (whole zones from files or the store) and the updater (a new
  * version of a zone that shares every unchanged node with the old one).
+ * The slots live in chunks (zone_chunks.c); every write goes through
+ * zone_chunks_slot, which copies a chunk an update still shares.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +22,18 @@ uint64_t zone_name_hash(const uint8_t *name, size_t size)
 	return h ^ (h >> 29);
 }
 
+/* zone_slot for the table's own changes. */
+static zone_node_t *slot_get(const zone_t *zone, size_t i)
+{
+	return (zone_node_t *)zone_slot(zone, i);
+}
+
 zone_node_t *zone_table_find(const zone_t *zone, const knot_dname_t *name,
                              size_t size)
 {
 	size_t i = zone_name_hash(name, size) & zone->table_mask;
 	for (;;) {
-		zone_node_t *n = zone->table[i];
+		zone_node_t *n = slot_get(zone, i);
 		if (n == NULL) {
 			return NULL;
 		}
@@ -57,56 +65,90 @@ const zone_rrset_t *zone_node_rrset(const zone_node_t *node, uint16_t type)
 	return NULL;
 }
 
-static size_t *slot_of(zone_t *zone, const zone_node_t *node, size_t *slot)
+static bool slot_of(const zone_t *zone, const zone_node_t *node, size_t *slot)
 {
 	size_t i = zone_name_hash(node->owner, node->owner_size) & zone->table_mask;
-	while (zone->table[i] != NULL && zone->table[i] != node) {
+	while (zone_slot(zone, i) != NULL && zone_slot(zone, i) != node) {
 		i = (i + 1) & zone->table_mask;
 	}
 	*slot = i;
-	return zone->table[i] == node ? slot : NULL;
+	return zone_slot(zone, i) == node;
 }
 
-void zone_table_insert(zone_t *zone, zone_node_t *node)
+/* Store node in slot i (NULL empties it). */
+static int slot_set(zone_t *zone, size_t i, zone_node_t *node)
+{
+	zone_node_t **slot = zone_chunks_slot(zone, i);
+	if (slot == NULL) {
+		return CIRRUS_ENOMEM;
+	}
+	*slot = node;
+	return 0;
+}
+
+/* The first free slot of node's probe sequence. */
+static size_t free_slot(const zone_t *zone, const zone_node_t *node)
 {
 	size_t i = zone_name_hash(node->owner, node->owner_size) & zone->table_mask;
-	while (zone->table[i] != NULL) {
+	while (zone_slot(zone, i) != NULL) {
 		i = (i + 1) & zone->table_mask;
 	}
-	zone->table[i] = node;
-	zone->node_count++;
+	return i;
 }
 
-void zone_table_replace(zone_t *zone, const zone_node_t *old, zone_node_t *fresh)
+int zone_table_init(zone_t *zone, size_t slots)
+{
+	zone_node_t ***dir;
+	if (zone_chunks_alloc(slots, &dir) != 0) {
+		return CIRRUS_ENOMEM;
+	}
+	zone->table = dir;
+	zone->table_mask = slots - 1;
+	return 0;
+}
+
+int zone_table_insert(zone_t *zone, zone_node_t *node)
+{
+	if (slot_set(zone, free_slot(zone, node), node) != 0) {
+		return CIRRUS_ENOMEM;
+	}
+	zone->node_count++;
+	return 0;
+}
+
+int zone_table_replace(zone_t *zone, const zone_node_t *old, zone_node_t *fresh)
 {
 	size_t slot;
-	if (slot_of(zone, old, &slot) != NULL) {
-		zone->table[slot] = fresh;
-	}
+	return slot_of(zone, old, &slot) ? slot_set(zone, slot, fresh) : 0;
 }
 
-void zone_table_remove(zone_t *zone, const zone_node_t *node)
+int zone_table_remove(zone_t *zone, const zone_node_t *node)
 {
 	size_t hole;
-	if (slot_of(zone, node, &hole) == NULL) {
-		return;
+	if (!slot_of(zone, node, &hole)) {
+		return 0;
 	}
 	/* Backward-shift deletion keeps linear probing without tombstones:
 	 * move later entries of the cluster into the hole when their home
 	 * slot does not lie cyclically between the hole and themselves. */
-	zone->table[hole] = NULL;
+	if (slot_set(zone, hole, NULL) != 0) {
+		return CIRRUS_ENOMEM;
+	}
 	zone->node_count--;
-	for (size_t i = (hole + 1) & zone->table_mask; zone->table[i] != NULL;
+	zone_node_t *n;
+	for (size_t i = (hole + 1) & zone->table_mask; (n = slot_get(zone, i)) != NULL;
 	     i = (i + 1) & zone->table_mask) {
-		zone_node_t *n = zone->table[i];
 		size_t home = zone_name_hash(n->owner, n->owner_size) & zone->table_mask;
 		bool stays = hole <= i ? (hole < home && home <= i) : (hole < home || home <= i);
 		if (!stays) {
-			zone->table[hole] = n;
-			zone->table[i] = NULL;
+			if (slot_set(zone, hole, n) != 0 ||
+			    slot_set(zone, i, NULL) != 0) {
+				return CIRRUS_ENOMEM;
+			}
 			hole = i;
 		}
 	}
+	return 0;
 }
 
 int zone_table_grow(zone_t *zone)
@@ -114,22 +156,19 @@ int zone_table_grow(zone_t *zone)
 	if ((zone->node_count + 1) * 2 <= zone->table_mask + 1) {
 		return 0;
 	}
-	size_t old_size = zone->table_mask + 1;
-	zone_node_t **old = zone->table;
-	zone->table = calloc(old_size * 2, sizeof(*old));
-	if (zone->table == NULL) {
-		zone->table = old;
+	/* The doubled table is new and no version's but this one's: its
+	 * slots are written without copy-on-write. */
+	zone_t doubled = { 0 };
+	if (zone_table_init(&doubled, (zone->table_mask + 1) * 2) != 0) {
 		return CIRRUS_ENOMEM;
 	}
-	zone->table_mask = old_size * 2 - 1;
-	zone->node_count = 0;
-	for (size_t i = 0; i < old_size; i++) {
-		if (old[i] != NULL) {
-			zone_table_insert(zone, old[i]);
+	for (size_t i = 0; i <= zone->table_mask; i++) {
+		zone_node_t *n = slot_get(zone, i);
+		if (n != NULL) {
+			*zone_chunks_slot(&doubled, free_slot(&doubled, n)) = n;
 		}
 	}
-	free(old);
-	return 0;
+	return zone_chunks_replace(zone, doubled.table, doubled.table_mask);
 }
 
 zone_node_t *zone_node_new(const knot_dname_t *owner, size_t size)
@@ -264,7 +303,10 @@ int zone_table_ensure(zone_t *zone, const knot_dname_t *owner,
 	if (n == NULL) {
 		return CIRRUS_ENOMEM;
 	}
-	zone_table_insert(zone, n);
+	if (zone_table_insert(zone, n) != 0) {
+		zone_node_free(n);
+		return CIRRUS_ENOMEM;
+	}
 	if (hooks != NULL && hooks->created(ctx, n) != 0) {
 		return CIRRUS_ENOMEM;
 	}
@@ -294,17 +336,15 @@ void zone_free(zone_t *zone)
 		}
 	} else {
 		for (size_t i = 0; zone->table != NULL && i <= zone->table_mask; i++) {
-			if (zone->table[i] != NULL) {
-				zone_node_free(zone->table[i]);
+			if (slot_get(zone, i) != NULL) {
+				zone_node_free(slot_get(zone, i));
 			}
 		}
 	}
 	if (zone->policy_free != NULL) {
 		zone->policy_free(zone->policy);
 	}
-	if (!zone_image_holds(zone->image, zone->table)) {
-		free(zone->table);
-	}
+	zone_chunks_free(zone);
 	zone_image_release(zone->image);
 	free(zone->retired);
 	free(zone->source);

@@ -103,8 +103,8 @@ int zone_nodes_sorted(const zone_t *zone, const zone_node_t ***out, size_t *coun
 	}
 	size_t n = 0;
 	for (size_t i = 0; i <= zone->table_mask; i++) {
-		if (zone->table[i] != NULL) {
-			nodes[n++] = zone->table[i];
+		if (zone_slot(zone, i) != NULL) {
+			nodes[n++] = zone_slot(zone, i);
 		}
 	}
 	qsort(nodes, n, sizeof(*nodes), cmp_nodes); /* canonical order, RFC 4034 6.1 */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0
  * zone_update.c -- the next version of a zone by copy-on-write: the node
- * table is copied (pointers only), and a node is copied the first time the
- * update changes it. The base version keeps serving meanwhile; on commit it
+ * table's chunks are copied the first time the update writes to them
+ * (zone_chunks.c), and a node the first time the update changes it. The base version keeps serving meanwhile; on commit it
  * is left owning exactly the nodes the new version replaced or removed.
  */
 #include <stdarg.h>
@@ -64,20 +64,17 @@ int zone_update_new(zone_t *zone, zone_update_t **out)
 	}
 	zone_update_t *u = calloc(1, sizeof(*u));
 	zone_t *next = calloc(1, sizeof(*next));
-	size_t slots = zone->table_mask + 1;
-	zone_node_t **table = malloc(slots * sizeof(*table));
 	char *source = zone->source ? strdup(zone->source) : NULL;
-	if (u == NULL || next == NULL || table == NULL || (zone->source && source == NULL)) {
+	if (u == NULL || next == NULL || (zone->source && source == NULL) ||
+	    zone_chunks_cow_begin(next, zone) != 0) {
 		free(u);
 		free(next);
-		free(table);
 		free(source);
 		return CIRRUS_ENOMEM;
 	}
-	memcpy(table, zone->table, slots * sizeof(*table));
 	*next = (zone_t){
-		.apex = zone->apex, .soa = zone->soa, .table = table,
-		.table_mask = zone->table_mask, .node_count = zone->node_count,
+		.apex = zone->apex, .soa = zone->soa, .table = next->table,
+		.table_mask = next->table_mask, .cow = next->cow, .node_count = zone->node_count,
 		.record_count = zone->record_count, .cut_count = zone->cut_count,
 		.source = source, .image = zone->image,
 	};
@@ -106,7 +103,9 @@ static zone_node_t *writable(void *ctx, zone_node_t *node)
 		return NULL;
 	}
 	copy->flags |= NODE_FRESH;
-	zone_table_replace(u->next, node, copy);
+	if (zone_table_replace(u->next, node, copy) != 0) {
+		return NULL;
+	}
 	if (node == u->next->apex) {
 		u->next->apex = copy;
 	}
@@ -156,7 +155,9 @@ static int prune(zone_update_t *u, zone_node_t *n)
 		knot_dname_storage_t parent_name;
 		size_t parent_size = knot_dname_store(parent_name,
 		                                      knot_wire_next_label(n->owner, NULL));
-		zone_table_remove(u->next, n);
+		if (zone_table_remove(u->next, n) != 0) {
+			return CIRRUS_ENOMEM;
+		}
 		/* n is fresh (it was made writable before it became empty). */
 		forget_fresh(u, n);
 		zone_node_free(n);
@@ -391,6 +392,7 @@ int zone_update_commit(zone_update_t *u, zone_t **out)
 		}
 	}
 	next->soa = zone_node_rrset(next->apex, KNOT_RRTYPE_SOA);
+	zone_chunks_cow_commit(next, u->base);
 	u->base->superseded = true;
 	u->base->retired = u->retired.items;
 	u->base->retired_count = u->retired.count;
@@ -413,7 +415,7 @@ void zone_update_abort(zone_update_t *u)
 	free(u->fresh.items);
 	free(u->retired.items);
 	zone_image_release(u->next->image);
-	free(u->next->table);
+	zone_chunks_cow_abort(u->next);
 	free(u->next->source);
 	free(u->next);
 	free(u);
