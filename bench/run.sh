@@ -46,6 +46,10 @@
 #                           `function http` from file, image and store beside Knot
 #                           and NSD, DoH requests/s on one core; bench/out/function.md)
 #   BENCH_DOH_CLIENTS=8     h2load connections for the DoH throughput runs
+#   BENCH_SKIP_CHURN=1      skip service-discovery churn (bench/churn.py BIN: 1,000
+#                           instances heartbeating and leaving while dnsperf runs;
+#                           registration-to-answer, lease-end removal, QPS under
+#                           churn ÷ idle; report in bench/out/churn.md)
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -324,6 +328,15 @@ writes_phase() {
 	"$PY" "$BENCH_DIR/writes.py" "$CIRRUS_BIN" "${args[@]}"
 }
 
+# churn_phase CMDLINE -- the service-discovery churn benchmark (bench/churn.py),
+# Cirrus only; it starts and stops its own servers, on the same port and CPUs.
+churn_phase() {
+	say "=== service discovery churn (bench/churn.py)"
+	"$PY" "$BENCH_DIR/churn.py" "$CIRRUS_BIN" --runs "$RUNS" --seconds "$SECONDS_PER_RUN" \
+		--port "$PORT" --udp-clients "$UDP_CLIENTS" --outstanding "$OUTSTANDING" \
+		--quiet-wait "$QUIET_WAIT" --start-timeout "$START_TIMEOUT" --out "$OUT" --command "$1"
+}
+
 main() {
 	CIRRUS_BIN=${1:-}
 	local cmdline name versions=()
@@ -374,6 +387,11 @@ main() {
 		say "control-plane phase skipped (cirrus is not in BENCH_SERVERS)"
 	elif ! writes_phase "$cmdline"; then
 		FAILED="$FAILED cirrus-writes"
+	fi
+	if [ "${BENCH_SKIP_CHURN:-0}" = 1 ] || [[ " $SERVERS " != *" cirrus "* ]]; then
+		say "service-discovery churn phase skipped (BENCH_SKIP_CHURN=1 or no cirrus)"
+	elif ! churn_phase "$cmdline"; then
+		FAILED="$FAILED cirrus-churn"
 	fi
 	if [ "${BENCH_SKIP_POLICY:-0}" = 1 ] || [[ " $SERVERS " != *" cirrus "* ]]; then
 		say "routing-policy phase skipped (BENCH_SKIP_POLICY=1 or no cirrus)"

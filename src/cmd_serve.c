@@ -61,6 +61,7 @@ typedef struct serve {
 	api_t *api;
 	registry_t *registry;          /* service discovery (docs/services.md) */
 	const policy_health_t *health; /* read by the engine through engine.health */
+	const registry_view_t *services; /* read by the engine through engine.services */
 	health_t *checker;             /* health checks; publishes into health */
 	const char *image_path;        /* --image, or NULL */
 } serve_t;
@@ -169,6 +170,19 @@ static void serve_publish_health(void *ctx, policy_health_t *fresh)
 	if (old != NULL) {
 		synchronize_rcu();
 		policy_health_free((policy_health_t *)old);
+	}
+}
+
+/* Swap the registry's view the engine reads, as for health snapshots.
+ * Called by the registry under its lock, so publishers never race. */
+static void serve_publish_services(void *ctx, registry_view_t *fresh)
+{
+	serve_t *s = ctx;
+	const registry_view_t *old = s->services;
+	__atomic_store_n(&s->services, fresh, __ATOMIC_RELEASE);
+	if (old != NULL) {
+		synchronize_rcu();
+		registry_view_free((registry_view_t *)old);
 	}
 }
 
@@ -299,6 +313,7 @@ static void serve_engine_conf(serve_t *s)
 	s->engine.ecs_trust = c->ecs_trust;
 	s->engine.ecs_trust_count = c->ecs_trust_count;
 	s->engine.health = &s->health;
+	s->engine.services = &s->services;
 }
 
 static void serve_publish(void *ctx, zone_set_t *set)
@@ -337,7 +352,11 @@ static int serve_control(serve_t *s)
 		return r;
 	}
 	/* After the zones: it reconciles service records into them. */
-	if ((r = registry_new(s->ctl, 0, &s->registry)) != 0) {
+	registry_conf_t rc = {
+		.answer_max = c->services_answer_max, .health = s->checker,
+		.publish = serve_publish_services, .publish_ctx = s,
+	};
+	if ((r = registry_new(s->ctl, &rc, &s->registry)) != 0) {
 		log_error("cirrus: cannot start the service registry: %s", cirrus_strerror(r));
 		return r;
 	}
@@ -435,6 +454,8 @@ static void serve_shutdown(serve_t *s)
 	store_close(s->store);
 	policy_health_free((policy_health_t *)s->health);
 	s->health = NULL;
+	registry_view_free((registry_view_t *)s->services);
+	s->services = NULL;
 }
 
 static int serve_run(serve_t *s)

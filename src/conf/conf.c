@@ -337,6 +337,10 @@ static const yaml_key_t api_keys[] = {
 	{ "tls-key", parse_path, offsetof(conf_t, api_tls_key), 1, 4096 },
 };
 
+static const yaml_key_t services_keys[] = {
+	{ "answer-max", parse_uint, offsetof(conf_t, services_answer_max), 1, 64 },
+};
+
 static int parse_endpoints(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base);
 
 /* An endpoint: a record with attributes, or a nested rule (docs/policies.md). */
@@ -453,6 +457,14 @@ static int parse_store(void *ctx, yaml_node_t *node, const yaml_key_t *key, void
 	parser_t *p = ctx;
 	(void)key;
 	return yaml_map(&p->y, &p->doc, node, "store", store_keys, COUNT(store_keys), p, base);
+}
+
+static int parse_services(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
+{
+	parser_t *p = ctx;
+	(void)key;
+	return yaml_map(&p->y, &p->doc, node, "services", services_keys, COUNT(services_keys),
+	                p, base);
 }
 
 static int parse_api(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
@@ -650,6 +662,7 @@ static const yaml_key_t top_keys[] = {
 	{ "api", parse_api, 0, 0, 0 },
 	{ "health", parse_health, 0, 0, 0 },
 	{ "checks", parse_checks, 0, 0, 0 },
+	{ "services", parse_services, 0, 0, 0 },
 };
 
 static void conf_defaults(conf_t *conf)
@@ -667,6 +680,7 @@ static void conf_defaults(conf_t *conf)
 		.api_enabled = false,
 		.api_port = 8053,
 		.api_max_body = 1048576,
+		.services_answer_max = 8,
 	};
 }
 

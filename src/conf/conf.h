@@ -57,6 +57,7 @@ typedef struct conf {
 	char *api_listen;           /*!< numeric IP address */
 	unsigned api_port;
 	unsigned api_max_body;      /*!< bytes */
+	unsigned services_answer_max; /*!< addresses per service A/AAAA answer */
 	char *api_tls_cert;         /*!< resolved path, or NULL for plain HTTP */
 	char *api_tls_key;          /*!< resolved path; set exactly when api_tls_cert is */
 	policy_addr_t *ecs_trust;   /*!< server.ecs-trust: resolvers whose ECS is used */

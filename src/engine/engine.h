@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "policy/policy.h"
+#include "registry/registry_view.h"
 #include "util/arena.h"
 #include "zone/zone.h"
 
@@ -37,6 +38,10 @@ typedef struct engine_conf {
 	                                     snapshot: loaded with acquire inside the
 	                                     caller's RCU read section, so a publisher
 	                                     can swap it; NULL = everything up */
+	const registry_view_t *const *services; /*!< slot of the service registry's
+	                                     view (names whose A/AAAA answers are
+	                                     shuffled and capped), loaded like
+	                                     health; NULL = none */
 } engine_conf_t;
 
 /*! \brief Fill conf with defaults (payload 1232, no NSID, CH answers off). */

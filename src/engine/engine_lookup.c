@@ -5,7 +5,9 @@
  * (RFC 9471), negative answers (RFC 2308), minimal ANY (RFC 8482) and
  * additional-section addresses for NS, MX and SRV targets. Wherever an
  * RRset is answered, a node flagged ZONE_NODE_POLICY may have its records
- * chosen per query by a routing policy instead (policy/policy.h).
+ * chosen per query by a routing policy instead (policy/policy.h), and the
+ * A/AAAA answer of a registered service is shuffled and capped
+ * (registry/registry_view.h).
  */
 #include <string.h>
 
@@ -176,6 +178,31 @@ static inline bool node_rrs(engine_ctx_t *ctx, const zone_t *zone, const zone_no
 		return true;
 	}
 	return policy_rrs(ctx, zone, node, rs, out);
+}
+
+/* A service answer (docs/services.md): at most N of the instances'
+ * addresses, in an order drawn per query. The test costs nothing for an
+ * RRset of one record, and one name lookup otherwise; the records chosen
+ * go to the arena, contiguously, as policy answers do. */
+static void service_rrs(engine_ctx_t *ctx, const zone_node_t *node, uint16_t type,
+                        knot_rdataset_t *rrs)
+{
+	if ((type != KNOT_RRTYPE_A && type != KNOT_RRTYPE_AAAA) || rrs->count < 2 ||
+	    ctx->conf->services == NULL) {
+		return;
+	}
+	const registry_view_t *view = __atomic_load_n(ctx->conf->services, __ATOMIC_ACQUIRE);
+	if (view == NULL || !registry_view_has(view, node->owner, node->owner_size)) {
+		return;
+	}
+	unsigned max = registry_view_answer_max(view);
+	size_t room = (size_t)max * knot_rdata_size(rrs->rdata->len);
+	uint8_t *buf = ctx->mm.alloc(ctx->mm.ctx, room);
+	policy_rng_t *rng = ctx->q->rng != NULL ? ctx->q->rng : policy_rng_thread();
+	knot_rdataset_t chosen;
+	if (buf != NULL && registry_view_pick(rrs, max, rng, buf, room, &chosen) == 0) {
+		*rrs = chosen;
+	}
 }
 
 /* Compression hint of the n-th RDATA name of the RRset written last. */
@@ -354,6 +381,7 @@ static bool put_node_answer(engine_ctx_t *ctx, const zone_t *zone,
 		put_negative(ctx, zone);
 		return false;
 	}
+	service_rrs(ctx, node, rs->type, &rrs);
 	if (put(ctx, step->name, step->hint, rs->type, rs->ttl, &rrs, 0) != KNOT_EOK) {
 		engine_truncate(ctx);
 		return false;

@@ -180,6 +180,14 @@ health_key_t *health_set_find(health_set_t *set, const char *name);
 void health_set_result(health_set_t *set, size_t i, bool ok, const char *msg,
                        int64_t now_us);
 
+/*! \brief Append a key decided by spec (which must outlive the key);
+ * NULL when the name is taken or out of memory. */
+health_key_t *health_set_add(health_set_t *set, const health_spec_t *spec);
+
+/*! \brief Remove the key decided by spec (added with health_set_add);
+ * later keys move down by one. \retval 0, CIRRUS_ENOENT */
+int health_set_remove(health_set_t *set, const health_spec_t *spec);
+
 /*! \brief Hold exactly the listed keys down (the `health:` section); keys
  * not in the set are added (false when out of memory). */
 bool health_set_static(health_set_t *set, const char *const *down, size_t count);
@@ -250,6 +258,25 @@ void health_free(health_t *h);
 
 /*! \brief The checker of this process, or NULL (for the REST API). */
 health_t *health_current(void);
+
+/*
+ * Checks added and removed while the checker runs: the service registry's
+ * per-instance checks (docs/services.md). They run on the same thread with
+ * the same kinds, timing and rise/fall as the configured ones, and their
+ * keys are in the snapshot, GET /api/v1/health, drills and the audit log
+ * like any other; a calculated check cannot be one, nor name one.
+ */
+
+/*!
+ * \brief Add a check (health_spec_check()ed, not calculated) as a new key,
+ * unknown until its first result. spec is taken over in every case.
+ * \retval 0, CIRRUS_EEXIST (a key of that name exists), CIRRUS_EINVAL, CIRRUS_ENOMEM
+ */
+int health_watch_add(health_t *h, health_spec_t *spec);
+
+/*! \brief Remove a key added by health_watch_add; its runs stop.
+ * \retval 0, CIRRUS_ENOENT (no such added key) */
+int health_watch_remove(health_t *h, const char *name);
 
 /*! \brief Replace the static states (SIGHUP). \retval 0, CIRRUS_ENOMEM */
 int health_set_static_down(health_t *h, const char *const *down, size_t count);

@@ -114,8 +114,11 @@ void health_probe_result(health_probe_t *p, bool ok, const char *fmt, ...)
 	health_t *h = p->h;
 	log_debug("health: %s: %s", p->spec->name, msg);
 	pthread_mutex_lock(&h->lock);
-	health_set_result(&h->set, p->index, ok, msg, health_now_us());
-	commit(h);
+	size_t index;
+	if (health_probe_key(p, &index)) {
+		health_set_result(&h->set, index, ok, msg, health_now_us());
+		commit(h);
+	}
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -136,10 +139,15 @@ static void probe_run(health_probe_t *p)
 void health_probe_idle(health_probe_t *p)
 {
 	p->busy = false;
+	if (p->watch != NULL && p->watch->removed) {
+		health_watch_idle(p);   /* may free p */
+		return;
+	}
 	if (p->due && !atomic_load(&p->h->stopping)) {
 		probe_run(p);
 	}
 }
+
 
 /* Runs are started on a fixed schedule, so a failure is seen within one
  * interval plus the timeout whatever the previous run took. */
@@ -151,6 +159,30 @@ static void on_interval(uv_timer_t *t)
 		return;
 	}
 	probe_run(p);
+}
+
+void health_probe_start(health_probe_t *p, uint64_t first_ms)
+{
+	uv_timer_init(&p->h->loop, &p->interval);
+	uv_timer_init(&p->h->loop, &p->deadline);
+	p->interval.data = p->deadline.data = p;
+	uv_timer_start(&p->interval, on_interval, first_ms, p->spec->interval_ms);
+}
+
+void health_probe_abort(health_probe_t *p)
+{
+	p->reported = true;
+	p->due = false;
+	if (!p->busy) {
+		return;
+	}
+	if (p->spec->kind == HEALTH_KIND_HTTP || p->spec->kind == HEALTH_KIND_HTTPS) {
+		health_http_abort(p);
+	} else if (p->spec->kind == HEALTH_KIND_TCP) {
+		health_tcp_abort(p);
+	} else {
+		health_dns_abort(p);
+	}
 }
 
 static void on_drills(uv_timer_t *t);
@@ -196,18 +228,11 @@ static void stop_loop(health_t *h)
 		if (p->spec->kind == HEALTH_KIND_CALCULATED) {
 			continue;
 		}
-		p->reported = true;
-		if (p->busy && (p->spec->kind == HEALTH_KIND_HTTP ||
-		                p->spec->kind == HEALTH_KIND_HTTPS)) {
-			health_http_abort(p);
-		} else if (p->busy && p->spec->kind == HEALTH_KIND_TCP) {
-			health_tcp_abort(p);
-		} else if (p->busy) {
-			health_dns_abort(p);
-		}
+		health_probe_abort(p);
 		close_handle((uv_handle_t *)&p->interval);
 		close_handle((uv_handle_t *)&p->deadline);
 	}
+	health_watch_stop(h);
 	health_http_deinit(h);
 	close_handle((uv_handle_t *)&h->drills);
 	close_handle((uv_handle_t *)&h->wake);
@@ -221,6 +246,7 @@ static void on_wake(uv_async_t *a)
 		return;
 	}
 	arm_drills(h);
+	health_watch_sync(h);
 }
 
 static void *run(void *arg)
@@ -238,11 +264,8 @@ static void probes_init(health_t *h)
 		if (p->spec->kind == HEALTH_KIND_CALCULATED) {
 			continue;
 		}
-		uv_timer_init(&h->loop, &p->interval);
-		uv_timer_init(&h->loop, &p->deadline);
-		p->interval.data = p->deadline.data = p;
 		/* Start spread over 100 ms so a long list does not go out at once. */
-		uv_timer_start(&p->interval, on_interval, (i * 7) % 100, p->spec->interval_ms);
+		health_probe_start(p, (i * 7) % 100);
 	}
 }
 
@@ -312,6 +335,7 @@ void health_free(health_t *h)
 		uv_loop_close(&h->loop);
 	}
 	health_set_deinit(&h->set);
+	health_watch_free_all(h);
 	pthread_mutex_destroy(&h->lock);
 	free(h->probes);
 	free(h);

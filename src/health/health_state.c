@@ -50,6 +50,39 @@ static health_key_t *add_key(health_set_t *set, const char *name)
 	return k;
 }
 
+health_key_t *health_set_add(health_set_t *set, const health_spec_t *spec)
+{
+	if (health_set_find(set, spec->name) != NULL) {
+		return NULL;
+	}
+	health_key_t *grown = realloc(set->keys, (set->count + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		return NULL;
+	}
+	set->keys = grown;
+	health_key_t *k = &set->keys[set->count];
+	*k = (health_key_t) { .name = strdup(spec->name), .spec = spec };
+	if (k->name == NULL) {
+		return NULL;
+	}
+	set->count++;
+	return k;
+}
+
+int health_set_remove(health_set_t *set, const health_spec_t *spec)
+{
+	for (size_t i = set->check_count; i < set->count; i++) {
+		if (set->keys[i].spec == spec) {
+			free(set->keys[i].name);
+			memmove(&set->keys[i], &set->keys[i + 1],
+			        (set->count - i - 1) * sizeof(set->keys[0]));
+			set->count--;
+			return 0;
+		}
+	}
+	return CIRRUS_ENOENT;
+}
+
 int health_set_init(health_set_t *set, const health_spec_t *specs, size_t count,
                     const char *const *extra, size_t extra_count)
 {

@@ -1,12 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0
  * registry.c -- the running registry: registrations, heartbeats and
- * deregistrations from the API, the lease sweeper thread, and the
- * reconciliation at start. One mutex serializes the registry's changes, so
- * the "before" set of instances a change is computed from is the one the
- * zone holds. Each change is two commits (the instances table, then the
- * zone through ctl); the order is chosen so that a crash between them
- * leaves an instance that is registered but not yet served, or served until
- * its lease ends -- and registry_new() repairs the first case on start.
+ * deregistrations from the API, and the sweeper thread (lease ends, stored
+ * heartbeats, instance health). The instances live in memory, read from
+ * the store at start and changed under one mutex together with the store,
+ * so the "before" records of a change are the ones the zone holds. Each
+ * service keeps the RRsets it put in the zone: a change recomputes the
+ * records of the services it touches only, plus the zone's DNS-SD browse
+ * PTR (shared by all services), and patches what differs in one ctl
+ * transaction.
+ *
+ * A registration is two commits (the instances table, then the zone
+ * through ctl); the order is chosen so that a crash between them leaves an
+ * instance that is registered but not yet served, or served until its
+ * lease ends -- and registry_new() repairs the first case on start. A
+ * heartbeat moves the lease end in memory; the sweeper stores every lease
+ * end that moved in one transaction per sweep.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -21,9 +29,33 @@
 
 #define SWEEP_MS_DEFAULT 200
 
+/* One service of a zone: its instances (by id) and the RRsets it serves. */
+typedef struct svc {
+	char name[REGISTRY_LABEL_SIZE];
+	registry_instance_t *v;
+	size_t count, alloc;
+	registry_rrsets_t served;   /*!< of its instances that are not down */
+} svc_t;
+
+/* One zone with services (by name). */
+typedef struct zstate {
+	char name[256];
+	svc_t *svcs;
+	size_t count, alloc;
+} zstate_t;
+
 struct registry {
 	ctl_t *ctl;
-	pthread_mutex_t lock;      /*!< one registry change at a time */
+	health_t *health;
+	unsigned answer_max;
+	registry_publish_cb_t publish;
+	void *publish_ctx;
+	pthread_mutex_t lock;      /*!< everything below, one registry change at a time */
+	zstate_t *zones;
+	size_t zone_count, zone_alloc;
+	size_t checked;            /*!< instances with a health check */
+	char **view_names;         /*!< names of the last published view, sorted */
+	size_t view_count;
 	unsigned sweep_ms;
 	pthread_t thread;
 	bool started;
@@ -32,12 +64,13 @@ struct registry {
 	bool stop;
 };
 
-/* Instances of one zone, as read from the store. */
-typedef struct ivec {
-	registry_instance_t *v;
-	size_t count, alloc;
-	const char *zone;
-} ivec_t;
+/* A service's instances as a change would leave them. */
+typedef struct stage {
+	size_t svc;                /*!< index in the zone */
+	registry_instance_t *v;    /*!< owned */
+	size_t count;
+	registry_rrsets_t served;
+} stage_t;
 
 static int64_t now_us(void)
 {
@@ -78,19 +111,609 @@ static bool label_canon(const char *in, char out[REGISTRY_LABEL_SIZE])
 	return registry_label_ok(out);
 }
 
-static int ivec_push(ivec_t *iv, const registry_instance_t *in)
+/*
+ * The in-memory registry. Arrays are reallocated as they grow: hold
+ * indexes, not pointers, across calls that add.
+ */
+
+static ssize_t zst_find(const registry_t *r, const char *zone)
 {
-	if (iv->count == iv->alloc) {
-		size_t alloc = iv->alloc ? iv->alloc * 2 : 16;
-		registry_instance_t *grown = realloc(iv->v, alloc * sizeof(*grown));
+	for (size_t i = 0; i < r->zone_count; i++) {
+		if (strcmp(r->zones[i].name, zone) == 0) {
+			return (ssize_t)i;
+		}
+	}
+	return -1;
+}
+
+static ssize_t zst_get(registry_t *r, const char *zone)
+{
+	ssize_t at = zst_find(r, zone);
+	if (at >= 0) {
+		return at;
+	}
+	if (r->zone_count == r->zone_alloc) {
+		size_t alloc = r->zone_alloc ? r->zone_alloc * 2 : 4;
+		zstate_t *grown = realloc(r->zones, alloc * sizeof(*grown));
+		if (grown == NULL) {
+			return -1;
+		}
+		r->zones = grown;
+		r->zone_alloc = alloc;
+	}
+	zstate_t *z = &r->zones[r->zone_count];
+	memset(z, 0, sizeof(*z));
+	snprintf(z->name, sizeof(z->name), "%s", zone);
+	return (ssize_t)r->zone_count++;
+}
+
+/* Index of service name in z, or where it would go (*found false). */
+static size_t svc_find(const zstate_t *z, const char *name, bool *found)
+{
+	size_t lo = 0, hi = z->count;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(z->svcs[mid].name, name);
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	*found = false;
+	return lo;
+}
+
+static ssize_t svc_get(zstate_t *z, const char *name)
+{
+	bool found;
+	size_t at = svc_find(z, name, &found);
+	if (found) {
+		return (ssize_t)at;
+	}
+	if (z->count == z->alloc) {
+		size_t alloc = z->alloc ? z->alloc * 2 : 8;
+		svc_t *grown = realloc(z->svcs, alloc * sizeof(*grown));
+		if (grown == NULL) {
+			return -1;
+		}
+		z->svcs = grown;
+		z->alloc = alloc;
+	}
+	memmove(&z->svcs[at + 1], &z->svcs[at], (z->count - at) * sizeof(*z->svcs));
+	memset(&z->svcs[at], 0, sizeof(*z->svcs));
+	snprintf(z->svcs[at].name, sizeof(z->svcs[at].name), "%s", name);
+	z->count++;
+	return (ssize_t)at;
+}
+
+/* Index of instance id in s, or where it would go (*found false). */
+static size_t inst_find(const registry_instance_t *v, size_t count, const char *id,
+                        bool *found)
+{
+	size_t lo = 0, hi = count;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(v[mid].id, id);
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	*found = false;
+	return lo;
+}
+
+/* Append to a service as read from the store (rows come sorted by id). */
+static int svc_push(svc_t *s, const registry_instance_t *in)
+{
+	if (s->count == s->alloc) {
+		size_t alloc = s->alloc ? s->alloc * 2 : 8;
+		registry_instance_t *grown = realloc(s->v, alloc * sizeof(*grown));
 		if (grown == NULL) {
 			return CIRRUS_ENOMEM;
 		}
-		iv->v = grown;
-		iv->alloc = alloc;
+		s->v = grown;
+		s->alloc = alloc;
 	}
-	iv->v[iv->count++] = *in;
+	s->v[s->count++] = *in;
 	return 0;
+}
+
+static void svc_deinit(svc_t *s)
+{
+	free(s->v);
+	registry_rrsets_free(&s->served);
+}
+
+/* A copy of the service's instances, room for one more. */
+static int stage_copy(const zstate_t *z, size_t svc, stage_t *st)
+{
+	const svc_t *s = &z->svcs[svc];
+	memset(st, 0, sizeof(*st));
+	st->svc = svc;
+	st->v = malloc((s->count + 1) * sizeof(*st->v));
+	if (st->v == NULL) {
+		return CIRRUS_ENOMEM;
+	}
+	if (s->count > 0) {
+		memcpy(st->v, s->v, s->count * sizeof(*st->v));
+	}
+	st->count = s->count;
+	return 0;
+}
+
+static void stages_free(stage_t *st, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(st[i].v);
+		registry_rrsets_free(&st[i].served);
+	}
+}
+
+/*
+ * Changes: the records of the staged services, the browse PTR, one patch.
+ */
+
+static void browse_name(const char *zone, char out[320])
+{
+	snprintf(out, 320, "_services._dns-sd._udp.%s", zone);
+}
+
+static bool is_browse(const registry_rrset_t *rs, const char *browse)
+{
+	return strcmp(rs->type, "PTR") == 0 && strcmp(rs->name, browse) == 0;
+}
+
+/* The RRsets of set but the browse PTR, shallow (records shared). */
+static int without_browse(const registry_rrsets_t *set, const char *browse,
+                          registry_rrsets_t *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->v = malloc((set->count ? set->count : 1) * sizeof(*out->v));
+	if (out->v == NULL) {
+		return CIRRUS_ENOMEM;
+	}
+	for (size_t i = 0; i < set->count; i++) {
+		if (!is_browse(&set->v[i], browse)) {
+			out->v[out->count++] = set->v[i];
+		}
+	}
+	return 0;
+}
+
+static const registry_rrset_t *find_browse(const registry_rrsets_t *set, const char *browse)
+{
+	for (size_t i = 0; i < set->count; i++) {
+		if (is_browse(&set->v[i], browse)) {
+			return &set->v[i];
+		}
+	}
+	return NULL;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The zone's browse PTR: every service's own, merged (TTL: the smallest).
+ * records point into the services' RRsets; count 0 when there is none. */
+typedef struct browse {
+	const char **records;
+	size_t count;
+	uint32_t ttl;
+} browse_t;
+
+static int browse_merge(const zstate_t *z, const stage_t *st, size_t n, const char *name,
+                        browse_t *out)
+{
+	memset(out, 0, sizeof(*out));
+	size_t total = 0;
+	const registry_rrset_t **parts = calloc(z->count ? z->count : 1, sizeof(*parts));
+	if (parts == NULL) {
+		return CIRRUS_ENOMEM;
+	}
+	for (size_t i = 0; i < z->count; i++) {
+		const registry_rrsets_t *set = &z->svcs[i].served;
+		for (size_t k = 0; st != NULL && k < n; k++) {
+			set = st[k].svc == i ? &st[k].served : set;
+		}
+		parts[i] = find_browse(set, name);
+		total += parts[i] ? parts[i]->count : 0;
+	}
+	out->records = malloc((total ? total : 1) * sizeof(char *));
+	if (out->records == NULL) {
+		free(parts);
+		return CIRRUS_ENOMEM;
+	}
+	out->ttl = UINT32_MAX;
+	for (size_t i = 0; i < z->count; i++) {
+		for (size_t k = 0; parts[i] != NULL && k < parts[i]->count; k++) {
+			out->records[out->count++] = parts[i]->records[k];
+		}
+		if (parts[i] != NULL && parts[i]->ttl < out->ttl) {
+			out->ttl = parts[i]->ttl;
+		}
+	}
+	free(parts);
+	qsort(out->records, out->count, sizeof(char *), str_cmp);
+	size_t kept = 0;
+	for (size_t i = 0; i < out->count; i++) {
+		if (kept == 0 || strcmp(out->records[kept - 1], out->records[i]) != 0) {
+			out->records[kept++] = out->records[i];
+		}
+	}
+	out->count = kept;
+	return 0;
+}
+
+static bool browse_same(const browse_t *a, const browse_t *b)
+{
+	if (a->count != b->count || (a->count > 0 && a->ttl != b->ttl)) {
+		return false;
+	}
+	for (size_t i = 0; i < a->count; i++) {
+		if (strcmp(a->records[i], b->records[i]) != 0) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Append src to the growing array *dst. */
+static int changes_add(ctl_change_t **dst, size_t *count, const ctl_change_t *src, size_t n)
+{
+	if (n == 0) {
+		return 0;
+	}
+	ctl_change_t *grown = realloc(*dst, (*count + n) * sizeof(*grown));
+	if (grown == NULL) {
+		return CIRRUS_ENOMEM;
+	}
+	memcpy(grown + *count, src, n * sizeof(*grown));
+	*dst = grown;
+	*count += n;
+	return 0;
+}
+
+/* The ctl changes from the zone's records to those of the staged services.
+ * They point into shallow (2 per stage, free their v) and the browses. */
+static int stage_changes(const zstate_t *z, const stage_t *st, size_t n, const char *browse,
+                         registry_rrsets_t *shallow, browse_t *before, browse_t *after,
+                         ctl_change_t **out, size_t *count)
+{
+	*out = NULL;
+	*count = 0;
+	int rc = 0;
+	for (size_t k = 0; rc == 0 && k < n; k++) {
+		registry_rrsets_t *a = &shallow[2 * k], *b = &shallow[2 * k + 1];
+		ctl_change_t *c = NULL;
+		size_t m = 0;
+		rc = without_browse(&z->svcs[st[k].svc].served, browse, a);
+		if (rc == 0) {
+			rc = without_browse(&st[k].served, browse, b);
+		}
+		if (rc == 0) {
+			rc = registry_diff(a, b, &c, &m);
+			if (rc == 0) {
+				rc = changes_add(out, count, c, m);
+			}
+			free(c);
+		}
+	}
+	if (rc == 0) {
+		rc = browse_merge(z, NULL, 0, browse, before);
+	}
+	if (rc == 0) {
+		rc = browse_merge(z, st, n, browse, after);
+	}
+	if (rc == 0 && !browse_same(before, after)) {
+		ctl_change_t c = { .op = after->count ? CTL_CHANGE_REPLACE : CTL_CHANGE_DELETE,
+		                   .name = browse, .type = "PTR", .ttl = after->ttl,
+		                   .records = after->records, .record_count = after->count };
+		rc = changes_add(out, count, &c, 1);
+	}
+	return rc;
+}
+
+static int view_publish(registry_t *r);
+
+/* The bare tags of the served instances, sorted, each once; NULL when
+ * out of memory. */
+static const char **served_tags(const registry_instance_t *v, size_t n, size_t *count,
+                                bool *any)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		total += v[i].tag_count;
+	}
+	const char **tags = malloc((total ? total : 1) * sizeof(*tags));
+	*count = 0;
+	*any = false;
+	for (size_t i = 0; tags != NULL && i < n; i++) {
+		*any = *any || !v[i].down;
+		for (size_t t = 0; !v[i].down && t < v[i].tag_count; t++) {
+			if (registry_label_ok(v[i].tags[t])) {
+				tags[(*count)++] = v[i].tags[t];
+			}
+		}
+	}
+	if (tags != NULL && *count > 0) {
+		qsort(tags, *count, sizeof(*tags), str_cmp);
+	}
+	size_t kept = 0;
+	for (size_t i = 0; tags != NULL && i < *count; i++) {
+		if (kept == 0 || strcmp(tags[kept - 1], tags[i]) != 0) {
+			tags[kept++] = tags[i];
+		}
+	}
+	*count = kept;
+	return tags;
+}
+
+/* Whether a service's names in the view (SVC.Z when it serves anything,
+ * TAG.SVC.Z per bare tag) are the same for both sets of instances: most
+ * changes (an instance more or less) leave the view as it is. */
+static bool view_same(const registry_instance_t *a, size_t na, const registry_instance_t *b,
+                      size_t nb)
+{
+	size_t ca, cb;
+	bool anya, anyb;
+	const char **ta = served_tags(a, na, &ca, &anya);
+	const char **tb = served_tags(b, nb, &cb, &anyb);
+	bool same = ta != NULL && tb != NULL && anya == anyb && ca == cb;
+	for (size_t i = 0; same && i < ca; i++) {
+		same = strcmp(ta[i], tb[i]) == 0;
+	}
+	free(ta);
+	free(tb);
+	return same;
+}
+
+/* Make the staged services what the zone serves: one ctl patch (audited as
+ * who), then the registry takes the stages over (even when it fails with
+ * ENOENT or EEXIST and gone_ok: the zone is gone or no longer a store
+ * zone, so there are no records to change). On failure the stages stay the
+ * caller's. */
+static int apply(registry_t *r, size_t zi, stage_t *st, size_t n, const ctl_actor_t *who,
+                 bool gone_ok, ctl_error_t *err)
+{
+	zstate_t *z = &r->zones[zi];
+	int rc = 0;
+	for (size_t k = 0; rc == 0 && k < n; k++) {
+		rc = registry_records(z->name, st[k].v, st[k].count, &st[k].served);
+	}
+	if (rc != 0) {
+		return fail(err, rc, rc == CIRRUS_EINVAL ? 400 : 500, NULL,
+		            rc == CIRRUS_EINVAL ? "a service name is too long for the zone" :
+		            "out of memory");
+	}
+	char browse[320];
+	browse_name(z->name, browse);
+	browse_t before = { 0 }, after = { 0 };
+	ctl_change_t *changes = NULL;
+	size_t count = 0;
+	registry_rrsets_t *shallow = calloc(2 * n + 1, sizeof(*shallow));
+	rc = shallow == NULL ? CIRRUS_ENOMEM :
+	     stage_changes(z, st, n, browse, shallow, &before, &after, &changes, &count);
+	if (rc != 0) {
+		fail(err, rc, 500, NULL, "out of memory");
+	} else if (count > 0) {
+		rc = ctl_rrsets_patch(r->ctl, z->name, changes, count, who, err);
+		if (gone_ok && (rc == CIRRUS_ENOENT || rc == CIRRUS_EEXIST)) {
+			rc = 0;
+		}
+	}
+	free(changes);
+	free(before.records);
+	free(after.records);
+	for (size_t k = 0; shallow != NULL && k < 2 * n; k++) {
+		free(shallow[k].v);
+	}
+	free(shallow);
+	if (rc != 0) {
+		return rc;
+	}
+	bool names_same = true;
+	for (size_t k = 0; names_same && k < n; k++) {
+		const svc_t *s = &z->svcs[st[k].svc];
+		names_same = view_same(s->v, s->count, st[k].v, st[k].count);
+	}
+	for (size_t k = 0; k < n; k++) {
+		svc_t *s = &z->svcs[st[k].svc];
+		svc_deinit(s);
+		s->v = st[k].v;
+		s->count = s->alloc = st[k].count;
+		s->served = st[k].served;
+		st[k].v = NULL;
+		memset(&st[k].served, 0, sizeof(st[k].served));
+	}
+	if (!names_same) {
+		view_publish(r);
+	}
+	return 0;
+}
+
+/*
+ * The view the engine reads: the names of the services' A/AAAA answers.
+ */
+
+static int view_add(char ***v, size_t *n, size_t *alloc, const char *a, const char *b,
+                    const char *zone)
+{
+	if (*n == *alloc) {
+		size_t grown_n = *alloc ? *alloc * 2 : 32;
+		char **grown = realloc(*v, grown_n * sizeof(*grown));
+		if (grown == NULL) {
+			return CIRRUS_ENOMEM;
+		}
+		*v = grown;
+		*alloc = grown_n;
+	}
+	char name[600];
+	snprintf(name, sizeof(name), "%s%s%s.%s", a ? a : "", a ? "." : "", b, zone);
+	if (((*v)[*n] = strdup(name)) == NULL) {
+		return CIRRUS_ENOMEM;
+	}
+	(*n)++;
+	return 0;
+}
+
+static void names_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i]);
+	}
+	free(v);
+}
+
+/* SVC.Z of every service that serves an address, and TAG.SVC.Z of its
+ * instances' bare tags: sorted, each once. */
+static int view_names(const registry_t *r, char ***out, size_t *count)
+{
+	char **v = NULL;
+	size_t n = 0, alloc = 0;
+	int rc = 0;
+	for (size_t zi = 0; rc == 0 && zi < r->zone_count; zi++) {
+		const zstate_t *z = &r->zones[zi];
+		for (size_t si = 0; rc == 0 && si < z->count; si++) {
+			const svc_t *s = &z->svcs[si];
+			bool any = false;
+			for (size_t i = 0; rc == 0 && i < s->count; i++) {
+				const registry_instance_t *in = &s->v[i];
+				if (in->down) {
+					continue;
+				}
+				any = true;
+				for (size_t t = 0; rc == 0 && t < in->tag_count; t++) {
+					if (registry_label_ok(in->tags[t])) {
+						rc = view_add(&v, &n, &alloc, in->tags[t], s->name, z->name);
+					}
+				}
+			}
+			if (rc == 0 && any) {
+				rc = view_add(&v, &n, &alloc, NULL, s->name, z->name);
+			}
+		}
+	}
+	if (rc != 0) {
+		names_free(v, n);
+		return rc;
+	}
+	if (n > 0) {
+		qsort(v, n, sizeof(*v), str_cmp);
+	}
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (kept > 0 && strcmp(v[kept - 1], v[i]) == 0) {
+			free(v[i]);
+		} else {
+			v[kept++] = v[i];
+		}
+	}
+	*out = v;
+	*count = kept;
+	return 0;
+}
+
+/* Publish a new view when its names changed (lock held). A failure keeps
+ * the previous view: answers stay right, only maybe unshuffled. */
+static int view_publish(registry_t *r)
+{
+	if (r->publish == NULL) {
+		return 0;
+	}
+	char **names = NULL;
+	size_t n = 0;
+	int rc = view_names(r, &names, &n);
+	if (rc != 0) {
+		log_warning("registry: out of memory; service answers keep the previous view");
+		return rc;
+	}
+	bool same = n == r->view_count && r->view_names != NULL;
+	for (size_t i = 0; same && i < n; i++) {
+		same = strcmp(names[i], r->view_names[i]) == 0;
+	}
+	if (same) {
+		names_free(names, n);
+		return 0;
+	}
+	registry_view_t *view = NULL;
+	rc = registry_view_new((const char *const *)names, n, r->answer_max, &view);
+	if (rc != 0) {
+		log_warning("registry: cannot build the answer view (%s)", cirrus_strerror(rc));
+		names_free(names, n);
+		return rc;
+	}
+	r->publish(r->publish_ctx, view);
+	names_free(r->view_names, r->view_count);
+	r->view_names = names;
+	r->view_count = n;
+	return 0;
+}
+
+/*
+ * The store: rows in and out.
+ */
+
+/* Put or delete rows in one transaction of their own. */
+static int store_rows(registry_t *r, const char *zone, const registry_instance_t *const *in,
+                      size_t n, bool put)
+{
+	store_instance_t *row = calloc(1, sizeof(*row));
+	if (row == NULL) {
+		return CIRRUS_ENOMEM;
+	}
+	store_t *st = ctl_store_lock(r->ctl);
+	int rc = store_begin(st);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (!put) {
+			rc = store_instance_delete(st, zone, in[i]->service, in[i]->id);
+			rc = rc == CIRRUS_ENOENT ? 0 : rc;
+			continue;
+		}
+		json_t *data = registry_instance_json(in[i]);
+		char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
+		json_decref(data);
+		rc = text == NULL ? CIRRUS_ENOMEM : strlen(text) >= sizeof(row->data) ?
+		     CIRRUS_EINVAL : 0;
+		if (rc == 0) {
+			memset(row, 0, sizeof(*row));
+			snprintf(row->zone, sizeof(row->zone), "%s", zone);
+			snprintf(row->service, sizeof(row->service), "%s", in[i]->service);
+			snprintf(row->instance, sizeof(row->instance), "%s", in[i]->id);
+			snprintf(row->data, sizeof(row->data), "%s", text);
+			row->expires_us = in[i]->expires_us;
+			rc = store_instance_put(st, row);
+		}
+		free(text);
+	}
+	if (rc == 0) {
+		rc = store_commit(st);
+	} else {
+		store_rollback(st);
+	}
+	if (rc != 0) {
+		log_warning("registry: %s: store: %s", zone, store_last_error(st));
+	}
+	ctl_store_unlock(r->ctl);
+	free(row);
+	return rc;
+}
+
+static int store_row(registry_t *r, const char *zone, const registry_instance_t *in, bool put)
+{
+	return store_rows(r, zone, &in, 1, put);
 }
 
 /* A stored row to an instance; a row that no longer parses is skipped
@@ -99,6 +722,7 @@ static int row_instance(const store_instance_t *row, registry_instance_t *in)
 {
 	char field[64], why[256];
 	json_t *data = json_loads(row->data, 0, NULL);
+	memset(in, 0, sizeof(*in));
 	int r = registry_instance_parse(data, in, field, sizeof(field), why, sizeof(why));
 	json_decref(data);
 	if (r != 0) {
@@ -109,117 +733,60 @@ static int row_instance(const store_instance_t *row, registry_instance_t *in)
 	snprintf(in->service, sizeof(in->service), "%s", row->service);
 	snprintf(in->id, sizeof(in->id), "%s", row->instance);
 	in->expires_us = row->expires_us;
+	in->health = HEALTH_UNKNOWN;
 	return 0;
 }
 
 static int load_cb(void *ctx, const store_instance_t *row)
 {
-	ivec_t *iv = ctx;
+	registry_t *r = ctx;
 	registry_instance_t *in = malloc(sizeof(*in));
 	if (in == NULL) {
 		return CIRRUS_ENOMEM;
 	}
-	int r = row_instance(row, in) == 0 ? ivec_push(iv, in) : 0;
+	int rc = 0;
+	if (row_instance(row, in) == 0) {
+		ssize_t zi = zst_get(r, row->zone);
+		ssize_t si = zi >= 0 ? svc_get(&r->zones[zi], row->service) : -1;
+		rc = si < 0 ? CIRRUS_ENOMEM : svc_push(&r->zones[zi].svcs[si], in);
+		r->checked += rc == 0 && in->check[0] != '\0';
+	}
 	free(in);
-	return r;
-}
-
-/* Every instance of a zone (service NULL) or of one service. */
-static int load(registry_t *r, const char *zone, const char *service, ivec_t *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->zone = zone;
-	store_t *st = ctl_store_lock(r->ctl);
-	int rc = store_instance_list(st, zone, service, load_cb, out);
-	ctl_store_unlock(r->ctl);
-	if (rc != 0) {
-		free(out->v);
-		memset(out, 0, sizeof(*out));
-	}
 	return rc;
 }
 
-static ssize_t ivec_find(const ivec_t *iv, const char *service, const char *id)
+/*
+ * Instance health checks (run by the checker, health_watch_add).
+ */
+
+static void watch_add(registry_t *r, const char *zone, const registry_instance_t *in)
 {
-	for (size_t i = 0; i < iv->count; i++) {
-		if (strcmp(iv->v[i].service, service) == 0 && strcmp(iv->v[i].id, id) == 0) {
-			return (ssize_t)i;
-		}
+	char key[128], why[256];
+	health_spec_t spec;
+	if (r->health == NULL || in->check[0] == '\0' ||
+	    registry_check_key(zone, in, key, sizeof(key)) != 0 ||
+	    registry_check_spec(in, key, &spec, why, sizeof(why)) != 0) {
+		return;
 	}
-	return -1;
+	int rc = health_watch_add(r->health, &spec);
+	if (rc != 0) {
+		log_warning("registry: %s: cannot start its health check (%s); it counts as up",
+		            key, cirrus_strerror(rc));
+	}
 }
 
-/* Patch zone from the records of old to those of new (nothing when equal). */
-static int publish(registry_t *r, const char *zone, const ivec_t *old, const ivec_t *new,
-                   const ctl_actor_t *who, ctl_error_t *err)
+static void watch_remove(registry_t *r, const char *zone, const registry_instance_t *in)
 {
-	registry_rrsets_t a, b;
-	ctl_change_t *changes = NULL;
-	size_t count = 0;
-	int rc = registry_records(zone, old->v, old->count, &a);
-	if (rc == 0) {
-		rc = registry_records(zone, new->v, new->count, &b);
-		if (rc != 0) {
-			registry_rrsets_free(&a);
-		}
+	char key[128];
+	if (r->health != NULL && in->check[0] != '\0' &&
+	    registry_check_key(zone, in, key, sizeof(key)) == 0) {
+		health_watch_remove(r->health, key);
 	}
-	if (rc != 0) {
-		return fail(err, rc, rc == CIRRUS_EINVAL ? 400 : 500, NULL,
-		            rc == CIRRUS_EINVAL ? "a service name is too long for the zone" :
-		            "out of memory");
-	}
-	rc = registry_diff(&a, &b, &changes, &count);
-	if (rc != 0) {
-		fail(err, rc, 500, NULL, "out of memory");
-	} else if (count > 0) {
-		rc = ctl_rrsets_patch(r->ctl, zone, changes, count, who, err);
-	}
-	free(changes);
-	registry_rrsets_free(&a);
-	registry_rrsets_free(&b);
-	return rc;
 }
 
-/* Put or delete one row in a transaction of its own. */
-static int store_row(registry_t *r, const char *zone, const registry_instance_t *in,
-                     bool put)
-{
-	store_instance_t *row = calloc(1, sizeof(*row));
-	json_t *data = put ? registry_instance_json(in) : NULL;
-	char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
-	json_decref(data);
-	int rc = row == NULL || (put && text == NULL) ? CIRRUS_ENOMEM : 0;
-	if (rc == 0 && put && strlen(text) >= sizeof(row->data)) {
-		rc = CIRRUS_EINVAL;
-	}
-	store_t *st = ctl_store_lock(r->ctl);
-	if (rc == 0) {
-		rc = store_begin(st);
-	}
-	if (rc == 0 && put) {
-		snprintf(row->zone, sizeof(row->zone), "%s", zone);
-		snprintf(row->service, sizeof(row->service), "%s", in->service);
-		snprintf(row->instance, sizeof(row->instance), "%s", in->id);
-		snprintf(row->data, sizeof(row->data), "%s", text);
-		row->expires_us = in->expires_us;
-		rc = store_instance_put(st, row);
-	} else if (rc == 0) {
-		rc = store_instance_delete(st, zone, in->service, in->id);
-	}
-	if (rc == 0) {
-		rc = store_commit(st);
-	} else if (rc != CIRRUS_ENOMEM && rc != CIRRUS_EINVAL) {
-		store_rollback(st);
-	}
-	if (rc != 0) {
-		log_warning("registry: %s %s/%s: store: %s", zone, in->service, in->id,
-		            store_last_error(st));
-	}
-	ctl_store_unlock(r->ctl);
-	free(text);
-	free(row);
-	return rc;
-}
+/*
+ * The API's requests.
+ */
 
 static int zone_kind(void *ctx, const ctl_zone_info_t *zone)
 {
@@ -270,7 +837,8 @@ static void time_rfc3339(int64_t us, char out[40])
 	snprintf(out, 40, "%s.%03dZ", date, (int)(us % 1000000 / 1000));
 }
 
-/* The instance as listed: the registration plus id, service, lease end. */
+/* The instance as listed: the registration plus id, service, lease end
+ * and health ("unchecked" without a check; else its check's state). */
 static json_t *listing_of(const registry_instance_t *in)
 {
 	json_t *o = registry_instance_json(in);
@@ -280,8 +848,8 @@ static json_t *listing_of(const registry_instance_t *in)
 		json_object_set_new(o, "id", json_string(in->id));
 		json_object_set_new(o, "service", json_string(in->service));
 		json_object_set_new(o, "expires", json_string(expires));
-		/* per-instance health checks are not built yet (docs/services.md) */
-		json_object_set_new(o, "health", json_string("unchecked"));
+		json_object_set_new(o, "health", json_string(in->check[0] == '\0' ? "unchecked" :
+		                                             health_status_name(in->health)));
 	}
 	return o;
 }
@@ -290,7 +858,7 @@ int registry_register(registry_t *r, const char *zone, const char *service,
                       const char *id, const json_t *body, const ctl_actor_t *who,
                       json_t **listing, ctl_error_t *err)
 {
-	char z[256], field[64], why[256];
+	char z[256], field[64], why[256], key[128];
 	registry_instance_t *in = calloc(1, sizeof(*in));
 	if (in == NULL) {
 		return fail(err, CIRRUS_ENOMEM, 500, NULL, "out of memory");
@@ -300,6 +868,13 @@ int registry_register(registry_t *r, const char *zone, const char *service,
 	                                       sizeof(why)) != 0) {
 		rc = fail(err, CIRRUS_EINVAL, 400, field, why);
 	}
+	if (rc == 0 && in->check[0] != '\0' && r->health == NULL) {
+		rc = fail(err, CIRRUS_EINVAL, 400, "check", "this server runs no health checker");
+	}
+	if (rc == 0 && in->check[0] != '\0' && registry_check_key(z, in, key, sizeof(key)) != 0) {
+		rc = fail(err, CIRRUS_EINVAL, 400, "check", "the instance's name (svc@ID.SERVICE."
+		          "ZONE) is longer than the 127 characters of a health key");
+	}
 	if (rc == 0) {
 		rc = need_store_zone(r, z, err);
 	}
@@ -308,32 +883,66 @@ int registry_register(registry_t *r, const char *zone, const char *service,
 		return rc;
 	}
 	pthread_mutex_lock(&r->lock);
-	ivec_t old, new = { 0 };
-	rc = load(r, z, NULL, &old);
-	ssize_t at = rc == 0 ? ivec_find(&old, in->service, in->id) : -1;
-	in->expires_us = now_us() + (int64_t)in->lease * 1000000;
-	for (size_t i = 0; rc == 0 && i < old.count; i++) {
-		rc = ivec_push(&new, (ssize_t)i == at ? in : &old.v[i]);
-	}
-	if (rc == 0 && at < 0) {
-		rc = ivec_push(&new, in);
+	ssize_t zi = zst_get(r, z);
+	ssize_t si = zi >= 0 ? svc_get(&r->zones[zi], in->service) : -1;
+	stage_t st = { 0 };
+	rc = si < 0 ? CIRRUS_ENOMEM : stage_copy(&r->zones[zi], (size_t)si, &st);
+	bool had = false;
+	registry_instance_t old;
+	if (rc == 0) {
+		size_t at = inst_find(st.v, st.count, in->id, &had);
+		in->expires_us = now_us() + (int64_t)in->lease * 1000000;
+		in->health = HEALTH_UNKNOWN;
+		if (had) {
+			old = st.v[at];
+			if (strcmp(old.check, in->check) == 0) { /* the same check goes on */
+				in->down = old.down;
+				in->health = old.health;
+			}
+			st.v[at] = *in;
+		} else {
+			memmove(&st.v[at + 1], &st.v[at], (st.count - at) * sizeof(*st.v));
+			st.v[at] = *in;
+			st.count++;
+		}
 	}
 	if (rc != 0) {
-		fail(err, rc, 500, NULL, "cannot read the registry");
+		fail(err, rc, 500, NULL, "out of memory");
 	} else if ((rc = store_row(r, z, in, true)) != 0) {
 		fail(err, rc, 500, NULL, "the store refused the instance");
-	} else if ((rc = publish(r, z, &old, &new, who, err)) != 0) {
+	} else if ((rc = apply(r, (size_t)zi, &st, 1, who, false, err)) != 0) {
 		/* undo the row: the registration failed as a whole */
-		store_row(r, z, at >= 0 ? &old.v[at] : in, at >= 0);
+		store_row(r, z, had ? &old : in, had);
+	} else if (!had || strcmp(old.check, in->check) != 0) {
+		if (had) {
+			watch_remove(r, z, &old);
+			r->checked -= old.check[0] != '\0';
+		}
+		watch_add(r, z, in);
+		r->checked += in->check[0] != '\0';
 	}
-	pthread_mutex_unlock(&r->lock);
+	stages_free(&st, 1);
 	if (rc == 0 && listing != NULL) {
 		*listing = listing_of(in);
 	}
-	free(old.v);
-	free(new.v);
+	pthread_mutex_unlock(&r->lock);
 	free(in);
 	return rc;
+}
+
+/* The instance zone/service/id, or NULL (lock held). */
+static registry_instance_t *lookup(registry_t *r, const char *zone, const char *service,
+                                   const char *id)
+{
+	ssize_t zi = zst_find(r, zone);
+	bool found = false;
+	size_t si = zi >= 0 ? svc_find(&r->zones[zi], service, &found) : 0;
+	if (!found) {
+		return NULL;
+	}
+	svc_t *s = &r->zones[zi].svcs[si];
+	size_t at = inst_find(s->v, s->count, id, &found);
+	return found ? &s->v[at] : NULL;
 }
 
 int registry_heartbeat(registry_t *r, const char *zone, const char *service,
@@ -345,72 +954,21 @@ int registry_heartbeat(registry_t *r, const char *zone, const char *service,
 		return rc;
 	}
 	pthread_mutex_lock(&r->lock);
-	ivec_t cur;
-	rc = load(r, z, s, &cur);
-	ssize_t at = rc == 0 ? ivec_find(&cur, s, i) : -1;
+	registry_instance_t *in = lookup(r, z, s, i);
 	int64_t now = now_us();
-	if (rc != 0) {
-		fail(err, rc, 500, NULL, "cannot read the registry");
-	} else if (at < 0 || cur.v[at].expires_us <= now) {
+	if (in == NULL || in->expires_us <= now) {
 		/* an ended lease is not revived: the sweeper removes it within 1 s */
-		rc = fail(err, CIRRUS_ENOENT, 404, NULL, at < 0 ? "no such instance" :
+		rc = fail(err, CIRRUS_ENOENT, 404, NULL, in == NULL ? "no such instance" :
 		          "the lease has ended; register the instance again");
 	} else {
-		registry_instance_t *in = &cur.v[at];
 		in->expires_us = now + (int64_t)in->lease * 1000000;
-		store_t *st = ctl_store_lock(r->ctl);
-		rc = store_instance_renew(st, z, s, i, in->expires_us);
-		ctl_store_unlock(r->ctl);
-		if (rc != 0) {
-			fail(err, rc, 500, NULL, "the store refused the heartbeat");
-		} else if (listing != NULL) {
+		in->dirty = true;   /* stored by the next sweep */
+		if (listing != NULL) {
 			*listing = listing_of(in);
 		}
 	}
 	pthread_mutex_unlock(&r->lock);
-	free(cur.v);
 	return rc;
-}
-
-/* Remove instances of a zone (those matching drop) with one zone change,
- * then their rows. A zone that is gone or no longer a store zone has no
- * records to remove: the rows go anyway. */
-static int remove_instances(registry_t *r, const char *zone,
-                            bool (*drop)(const registry_instance_t *, void *), void *ctx,
-                            const ctl_actor_t *who, size_t *removed, ctl_error_t *err)
-{
-	ivec_t old, keep = { 0 }, gone = { 0 };
-	int rc = load(r, zone, NULL, &old);
-	for (size_t i = 0; rc == 0 && i < old.count; i++) {
-		rc = ivec_push(drop(&old.v[i], ctx) ? &gone : &keep, &old.v[i]);
-	}
-	if (rc != 0) {
-		fail(err, rc, 500, NULL, "cannot read the registry");
-	} else if (gone.count > 0) {
-		rc = publish(r, zone, &old, &keep, who, err);
-		if (rc == CIRRUS_ENOENT || rc == CIRRUS_EEXIST) {
-			rc = 0;
-		}
-		for (size_t i = 0; rc == 0 && i < gone.count; i++) {
-			int d = store_row(r, zone, &gone.v[i], false);
-			rc = d == CIRRUS_ENOENT ? 0 : d;
-		}
-	}
-	*removed = gone.count;
-	free(old.v);
-	free(keep.v);
-	free(gone.v);
-	return rc;
-}
-
-typedef struct one {
-	const char *service, *id;
-} one_t;
-
-static bool is_one(const registry_instance_t *in, void *ctx)
-{
-	const one_t *o = ctx;
-	return strcmp(in->service, o->service) == 0 && strcmp(in->id, o->id) == 0;
 }
 
 int registry_deregister(registry_t *r, const char *zone, const char *service,
@@ -422,13 +980,32 @@ int registry_deregister(registry_t *r, const char *zone, const char *service,
 		return rc;
 	}
 	pthread_mutex_lock(&r->lock);
-	size_t removed = 0;
-	one_t o = { s, i };
-	rc = remove_instances(r, z, is_one, &o, who, &removed, err);
-	pthread_mutex_unlock(&r->lock);
-	if (rc == 0 && removed == 0) {
-		rc = fail(err, CIRRUS_ENOENT, 404, NULL, "no such instance");
+	ssize_t zi = zst_find(r, z);
+	bool found = false;
+	size_t si = zi >= 0 ? svc_find(&r->zones[zi], s, &found) : 0;
+	stage_t st = { 0 };
+	size_t at = 0;
+	if (found && (rc = stage_copy(&r->zones[zi], si, &st)) == 0) {
+		at = inst_find(st.v, st.count, i, &found);
 	}
+	registry_instance_t gone;
+	if (rc != 0) {
+		fail(err, rc, 500, NULL, "out of memory");
+	} else if (!found) {
+		rc = fail(err, CIRRUS_ENOENT, 404, NULL, "no such instance");
+	} else {
+		gone = st.v[at];
+		memmove(&st.v[at], &st.v[at + 1], (st.count - at - 1) * sizeof(*st.v));
+		st.count--;
+		rc = apply(r, (size_t)zi, &st, 1, who, true, err);
+	}
+	if (rc == 0) {
+		store_row(r, z, &gone, false);   /* a failure brings it back at restart, until its lease ends */
+		watch_remove(r, z, &gone);
+		r->checked -= gone.check[0] != '\0';
+	}
+	stages_free(&st, 1);
+	pthread_mutex_unlock(&r->lock);
 	return rc;
 }
 
@@ -440,82 +1017,284 @@ int registry_list(registry_t *r, const char *zone, const char *service, json_t *
 	if (rc != 0) {
 		return rc;
 	}
-	ivec_t cur;
-	pthread_mutex_lock(&r->lock);
-	rc = load(r, z, service ? s : NULL, &cur);
-	pthread_mutex_unlock(&r->lock);
-	if (rc != 0) {
-		return fail(err, rc, 500, NULL, "cannot read the registry");
-	}
 	json_t *services = json_object();
-	for (size_t i = 0; services != NULL && i < cur.count; i++) {
-		json_t *list = json_object_get(services, cur.v[i].service);
-		if (list == NULL) {
-			list = json_array();
-			json_object_set_new(services, cur.v[i].service, list);
+	pthread_mutex_lock(&r->lock);
+	ssize_t zi = zst_find(r, z);
+	for (size_t si = 0; services != NULL && zi >= 0 && si < r->zones[zi].count; si++) {
+		const svc_t *sv = &r->zones[zi].svcs[si];
+		if (sv->count == 0 || (service != NULL && strcmp(sv->name, s) != 0)) {
+			continue;
 		}
-		json_array_append_new(list, listing_of(&cur.v[i]));
+		json_t *list = json_array();
+		for (size_t i = 0; list != NULL && i < sv->count; i++) {
+			json_array_append_new(list, listing_of(&sv->v[i]));
+		}
+		json_object_set_new(services, sv->name, list);
 	}
-	free(cur.v);
+	pthread_mutex_unlock(&r->lock);
 	*out = services ? json_pack("{s:s, s:o}", "zone", z, "services", services) : NULL;
 	return *out ? 0 : fail(err, CIRRUS_ENOMEM, 500, NULL, "out of memory");
 }
 
-/* Zones that hold expired instances, each once. */
-typedef struct zones {
-	char (*v)[256];
-	size_t count, alloc;
-} zones_t;
+/*
+ * The sweeper: lease ends, stored heartbeats, health.
+ */
 
-static int expired_cb(void *ctx, const store_instance_t *row)
+/* Apply the services whose staged instances differ from the zone's: what
+ * keep says stays, per instance. Returns the instances dropped. */
+typedef bool (*keep_fn)(registry_t *r, const char *zone, registry_instance_t *in,
+                        void *ctx, bool *changed);
+
+static size_t sweep_zone(registry_t *r, size_t zi, keep_fn keep, void *ctx,
+                         const ctl_actor_t *who)
 {
-	zones_t *z = ctx;
-	if (z->count > 0 && strcmp(z->v[z->count - 1], row->zone) == 0) {
-		return 0; /* rows come ordered by zone */
+	zstate_t *z = &r->zones[zi];
+	stage_t *st = calloc(z->count ? z->count : 1, sizeof(*st));
+	size_t n = 0, dropped = 0, removed = 0;
+	int rc = st == NULL ? CIRRUS_ENOMEM : 0;
+	for (size_t si = 0; rc == 0 && si < z->count; si++) {
+		if ((rc = stage_copy(z, si, &st[n])) != 0) {
+			break;
+		}
+		size_t kept = 0;
+		bool changed = false;
+		for (size_t i = 0; i < st[n].count; i++) {
+			registry_instance_t *in = &st[n].v[i];
+			if (keep(r, z->name, in, ctx, &changed)) {
+				st[n].v[kept++] = *in;
+			}
+		}
+		dropped += st[n].count - kept;
+		changed = changed || kept != st[n].count;
+		st[n].count = kept;
+		if (changed) {
+			n++;
+		} else {
+			stages_free(&st[n], 1);
+		}
 	}
-	if (z->count == z->alloc) {
-		size_t alloc = z->alloc ? z->alloc * 2 : 4;
-		char (*grown)[256] = realloc(z->v, alloc * sizeof(*grown));
+	/* copies of the dropped instances, for their rows and checks: apply
+	 * frees the services' arrays */
+	registry_instance_t *gone = rc == 0 && dropped ? malloc(dropped * sizeof(*gone)) : NULL;
+	size_t c = 0;
+	for (size_t k = 0; gone != NULL && k < n; k++) {
+		const svc_t *s = &z->svcs[st[k].svc];
+		for (size_t i = 0; i < s->count && c < dropped; i++) {
+			bool found;
+			inst_find(st[k].v, st[k].count, s->v[i].id, &found);
+			if (!found) {
+				gone[c++] = s->v[i];
+			}
+		}
+	}
+	ctl_error_t err = { 0 };
+	if (rc != 0 || n == 0 || (dropped > 0 && gone == NULL)) {
+		/* nothing to do, or out of memory: the next sweep tries again */
+	} else if (apply(r, zi, st, n, who, true, &err) != 0) {
+		log_warning("registry: %s: %s: %s (the next sweep tries again)", z->name,
+		            who->actor, err.message);
+	} else if (c > 0) {
+		const registry_instance_t **rows = malloc(c * sizeof(*rows));
+		for (size_t i = 0; rows != NULL && i < c; i++) {
+			rows[i] = &gone[i];
+		}
+		if (rows != NULL) {
+			store_rows(r, z->name, rows, c, false);
+		}
+		free(rows);
+		for (size_t i = 0; i < c; i++) {
+			watch_remove(r, z->name, &gone[i]);
+			r->checked -= gone[i].check[0] != '\0';
+		}
+		removed = c;
+		log_info("registry: %s: %zu expired instance(s) removed", z->name, c);
+	}
+	free(gone);
+	if (st != NULL) {
+		stages_free(st, n);
+	}
+	free(st);
+	return removed;
+}
+
+static bool keep_unexpired(registry_t *r, const char *zone, registry_instance_t *in,
+                           void *ctx, bool *changed)
+{
+	(void)r, (void)zone, (void)changed;
+	return in->expires_us > *(const int64_t *)ctx;
+}
+
+/* Whether any instance of the zone's lease ended. */
+static bool zone_has_expired(const zstate_t *z, int64_t now)
+{
+	for (size_t si = 0; si < z->count; si++) {
+		for (size_t i = 0; i < z->svcs[si].count; i++) {
+			if (z->svcs[si].v[i].expires_us <= now) {
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* Store the lease ends heartbeats moved since the last sweep: one
+ * transaction. A failure leaves them to the next sweep. */
+static void flush_leases(registry_t *r)
+{
+	store_t *st = NULL;
+	int rc = 0;
+	size_t n = 0;
+	for (size_t zi = 0; rc == 0 && zi < r->zone_count; zi++) {
+		zstate_t *z = &r->zones[zi];
+		for (size_t si = 0; rc == 0 && si < z->count; si++) {
+			svc_t *s = &z->svcs[si];
+			for (size_t i = 0; rc == 0 && i < s->count; i++) {
+				if (!s->v[i].dirty) {
+					continue;
+				}
+				if (st == NULL) {
+					st = ctl_store_lock(r->ctl);
+					rc = store_begin(st);
+				}
+				int w = rc == 0 ? store_instance_renew(st, z->name, s->name, s->v[i].id,
+				                                       s->v[i].expires_us) : rc;
+				rc = w == CIRRUS_ENOENT ? 0 : w;
+				n++;
+			}
+		}
+	}
+	if (st == NULL) {
+		return;
+	}
+	rc = rc == 0 ? store_commit(st) : rc;
+	if (rc != 0) {
+		store_rollback(st);
+		log_warning("registry: %zu heartbeat(s) not stored: %s; the next sweep tries again",
+		            n, store_last_error(st));
+	}
+	ctl_store_unlock(r->ctl);
+	for (size_t zi = 0; rc == 0 && zi < r->zone_count; zi++) {
+		for (size_t si = 0; si < r->zones[zi].count; si++) {
+			for (size_t i = 0; i < r->zones[zi].svcs[si].count; i++) {
+				r->zones[zi].svcs[si].v[i].dirty = false;
+			}
+		}
+	}
+}
+
+/* The checker's state of each instance check, by health key. */
+typedef struct hstate {
+	char key[128];
+	health_status_t state;
+} hstate_t;
+
+typedef struct hstates {
+	hstate_t *v;
+	size_t count, alloc;
+} hstates_t;
+
+static int hstate_cb(void *ctx, const health_key_t *k)
+{
+	hstates_t *hs = ctx;
+	if (strncmp(k->name, REGISTRY_HEALTH_PREFIX, strlen(REGISTRY_HEALTH_PREFIX)) != 0 ||
+	    strlen(k->name) >= sizeof(hs->v[0].key)) {
+		return 0;
+	}
+	if (hs->count == hs->alloc) {
+		size_t alloc = hs->alloc ? hs->alloc * 2 : 64;
+		hstate_t *grown = realloc(hs->v, alloc * sizeof(*grown));
 		if (grown == NULL) {
 			return CIRRUS_ENOMEM;
 		}
-		z->v = grown;
-		z->alloc = alloc;
+		hs->v = grown;
+		hs->alloc = alloc;
 	}
-	snprintf(z->v[z->count++], 256, "%s", row->zone);
+	hstate_t *h = &hs->v[hs->count++];
+	snprintf(h->key, sizeof(h->key), "%s", k->name);
+	h->state = k->state;
 	return 0;
 }
 
-static bool is_expired(const registry_instance_t *in, void *ctx)
+static int hstate_cmp(const void *a, const void *b)
 {
-	return in->expires_us <= *(const int64_t *)ctx;
+	return strcmp(((const hstate_t *)a)->key, ((const hstate_t *)b)->key);
+}
+
+/* Take the checker's states; an instance whose check says down leaves the
+ * records (changed), and comes back when it is up again. */
+static bool keep_follow_health(registry_t *r, const char *zone, registry_instance_t *in,
+                               void *ctx, bool *changed)
+{
+	(void)r;
+	const hstates_t *hs = ctx;
+	hstate_t want;
+	if (in->check[0] == '\0' || registry_check_key(zone, in, want.key, sizeof(want.key)) != 0) {
+		return true;
+	}
+	const hstate_t *h = bsearch(&want, hs->v, hs->count, sizeof(*hs->v), hstate_cmp);
+	if (h == NULL) {
+		return true;
+	}
+	in->health = h->state;
+	bool down = h->state == HEALTH_DOWN;
+	*changed = *changed || down != in->down;
+	in->down = down;
+	return true;
+}
+
+static void follow_health(registry_t *r)
+{
+	if (r->health == NULL || r->checked == 0) {
+		return;
+	}
+	hstates_t hs = { 0 };
+	if (health_list(r->health, hstate_cb, &hs) != 0) {
+		free(hs.v);
+		return;
+	}
+	qsort(hs.v, hs.count, sizeof(*hs.v), hstate_cmp);
+	const ctl_actor_t who = { .actor = "health", .request_id = "instance-check" };
+	for (size_t zi = 0; zi < r->zone_count; zi++) {
+		sweep_zone(r, zi, keep_follow_health, &hs, &who);
+	}
+	/* The states of instances whose down flag did not move (unknown -> up)
+	 * are not staged: take them too, for the listing. */
+	for (size_t zi = 0; zi < r->zone_count; zi++) {
+		zstate_t *z = &r->zones[zi];
+		for (size_t si = 0; si < z->count; si++) {
+			for (size_t i = 0; i < z->svcs[si].count; i++) {
+				registry_instance_t *in = &z->svcs[si].v[i];
+				hstate_t want;
+				if (in->check[0] == '\0' ||
+				    registry_check_key(z->name, in, want.key, sizeof(want.key)) != 0) {
+					continue;
+				}
+				const hstate_t *h = bsearch(&want, hs.v, hs.count, sizeof(*hs.v),
+				                            hstate_cmp);
+				if (h != NULL && (h->state == HEALTH_DOWN) == in->down) {
+					in->health = h->state;
+				}
+			}
+		}
+	}
+	free(hs.v);
 }
 
 int registry_sweep(registry_t *r)
 {
 	int64_t now = now_us();
-	zones_t zones = { 0 };
-	pthread_mutex_lock(&r->lock);
-	store_t *st = ctl_store_lock(r->ctl);
-	int rc = store_instance_expired(st, now, expired_cb, &zones);
-	ctl_store_unlock(r->ctl);
-	int total = 0;
 	const ctl_actor_t who = { .actor = "lease", .request_id = "lease-sweep" };
-	for (size_t i = 0; rc == 0 && i < zones.count; i++) {
-		ctl_error_t err = { 0 };
-		size_t removed = 0;
-		int z = remove_instances(r, zones.v[i], is_expired, &now, &who, &removed, &err);
-		if (z != 0) { /* the next sweep tries again */
-			log_warning("registry: %s: expired instances not removed: %s", zones.v[i],
-			            err.message);
-		} else {
-			log_info("registry: %s: %zu expired instance(s) removed", zones.v[i], removed);
-			total += (int)removed;
+	int total = 0;
+	pthread_mutex_lock(&r->lock);
+	for (size_t zi = 0; zi < r->zone_count; zi++) {
+		if (zone_has_expired(&r->zones[zi], now)) {
+			total += (int)sweep_zone(r, zi, keep_unexpired, &now, &who);
 		}
 	}
+	flush_leases(r);
+	follow_health(r);
 	pthread_mutex_unlock(&r->lock);
-	free(zones.v);
-	return rc != 0 ? rc : total;
+	return total;
 }
 
 static void *sweeper(void *arg)
@@ -543,15 +1322,14 @@ static void *sweeper(void *arg)
 	return NULL;
 }
 
+/*
+ * Start: load, reconcile, checks, view.
+ */
+
 typedef struct served {
 	const registry_rrset_t *want;
 	bool same;
 } served_t;
-
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
 
 /* Whether the zone's RRset (from ctl_rrsets_list) is the one wanted. */
 static int served_cb(void *ctx, const ctl_rrset_info_t *rs)
@@ -574,48 +1352,53 @@ static int served_cb(void *ctx, const ctl_rrset_info_t *rs)
 	return 0;
 }
 
-/* Zones with instances, each once. */
-static int zone_cb(void *ctx, const store_instance_t *row)
-{
-	return expired_cb(ctx, row);
-}
-
 /* Make one zone's registry RRsets those of its instances, replacing only
- * those that differ (so a clean start changes nothing). */
-static int reconcile_zone(registry_t *r, const char *zone)
+ * those that differ (so a clean start changes nothing), and note what each
+ * service serves. */
+static int reconcile_zone(registry_t *r, zstate_t *z)
 {
-	ivec_t cur;
-	registry_rrsets_t want;
-	int rc = load(r, zone, NULL, &cur);
-	if (rc != 0) {
-		return rc;
+	size_t total = 0;
+	for (size_t si = 0; si < z->count; si++) {
+		total += z->svcs[si].count;
 	}
-	rc = registry_records(zone, cur.v, cur.count, &want);
-	free(cur.v);
+	registry_instance_t *all = malloc((total ? total : 1) * sizeof(*all));
+	if (all == NULL) {
+		return CIRRUS_ENOMEM;
+	}
+	size_t n = 0;
+	int rc = 0;
+	for (size_t si = 0; rc == 0 && si < z->count; si++) {
+		memcpy(all + n, z->svcs[si].v, z->svcs[si].count * sizeof(*all));
+		n += z->svcs[si].count;
+		rc = registry_records(z->name, z->svcs[si].v, z->svcs[si].count,
+		                      &z->svcs[si].served);
+	}
+	registry_rrsets_t want = { 0 };
+	rc = rc == 0 ? registry_records(z->name, all, n, &want) : rc;
+	free(all);
 	if (rc != 0) {
 		return rc;
 	}
 	ctl_change_t *changes = malloc((want.count ? want.count : 1) * sizeof(*changes));
-	size_t n = 0;
+	size_t count = 0;
 	for (size_t k = 0; changes != NULL && k < want.count; k++) {
 		served_t s = { .want = &want.v[k] };
-		ctl_rrsets_list(r->ctl, zone, want.v[k].name, want.v[k].type, served_cb, &s);
+		ctl_rrsets_list(r->ctl, z->name, want.v[k].name, want.v[k].type, served_cb, &s);
 		if (!s.same) {
-			changes[n++] = (ctl_change_t){ .op = CTL_CHANGE_REPLACE,
-			                               .name = want.v[k].name, .type = want.v[k].type,
-			                               .ttl = want.v[k].ttl,
-			                               .records = (const char *const *)want.v[k].records,
-			                               .record_count = want.v[k].count };
+			changes[count++] = (ctl_change_t){
+				.op = CTL_CHANGE_REPLACE, .name = want.v[k].name, .type = want.v[k].type,
+				.ttl = want.v[k].ttl, .records = (const char *const *)want.v[k].records,
+				.record_count = want.v[k].count };
 		}
 	}
 	const ctl_actor_t who = { .actor = "registry", .request_id = "reconcile" };
 	ctl_error_t err = { 0 };
-	int p = n > 0 ? ctl_rrsets_patch(r->ctl, zone, changes, n, &who, &err) : 0;
+	int p = count > 0 ? ctl_rrsets_patch(r->ctl, z->name, changes, count, &who, &err) : 0;
 	if (p != 0) { /* a zone deleted or conflicting: the sweeper or the owner sees to it */
-		log_warning("registry: %s: cannot restore the service records: %s", zone,
+		log_warning("registry: %s: cannot restore the service records: %s", z->name,
 		            err.message);
-	} else if (n > 0) {
-		log_info("registry: %s: restored %zu service RRset(s)", zone, n);
+	} else if (count > 0) {
+		log_info("registry: %s: restored %zu service RRset(s)", z->name, count);
 	}
 	rc = changes == NULL ? CIRRUS_ENOMEM : 0;
 	free(changes);
@@ -623,28 +1406,43 @@ static int reconcile_zone(registry_t *r, const char *zone)
 	return rc;
 }
 
-/* Repair a crash between the two commits of a registration. */
-static int reconcile(registry_t *r)
+/* Every instance into memory; repair a crash between the two commits of a
+ * registration; start the checks. */
+static int registry_load(registry_t *r)
 {
-	zones_t zones = { 0 };
 	store_t *st = ctl_store_lock(r->ctl);
-	int rc = store_instance_list(st, NULL, NULL, zone_cb, &zones);
+	int rc = store_instance_list(st, NULL, NULL, load_cb, r);
 	ctl_store_unlock(r->ctl);
-	for (size_t i = 0; rc == 0 && i < zones.count; i++) {
-		rc = reconcile_zone(r, zones.v[i]);
+	for (size_t zi = 0; rc == 0 && zi < r->zone_count; zi++) {
+		rc = reconcile_zone(r, &r->zones[zi]);
 	}
-	free(zones.v);
+	for (size_t zi = 0; rc == 0 && zi < r->zone_count; zi++) {
+		const zstate_t *z = &r->zones[zi];
+		for (size_t si = 0; si < z->count; si++) {
+			for (size_t i = 0; i < z->svcs[si].count; i++) {
+				watch_add(r, z->name, &z->svcs[si].v[i]);
+			}
+		}
+	}
 	return rc;
 }
 
-int registry_new(ctl_t *ctl, unsigned sweep_ms, registry_t **out)
+int registry_new(ctl_t *ctl, const registry_conf_t *conf, registry_t **out)
 {
+	unsigned max = conf->answer_max ? conf->answer_max : REGISTRY_ANSWER_MAX_DEFAULT;
+	if (max > REGISTRY_ANSWER_MAX_LIMIT) {
+		return CIRRUS_EINVAL;
+	}
 	registry_t *r = calloc(1, sizeof(*r));
 	if (r == NULL) {
 		return CIRRUS_ENOMEM;
 	}
 	r->ctl = ctl;
-	r->sweep_ms = sweep_ms ? sweep_ms : SWEEP_MS_DEFAULT;
+	r->health = conf->health;
+	r->answer_max = max;
+	r->publish = conf->publish;
+	r->publish_ctx = conf->publish_ctx;
+	r->sweep_ms = conf->sweep_ms ? conf->sweep_ms : SWEEP_MS_DEFAULT;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_mutex_init(&r->wake_lock, NULL);
 	pthread_condattr_t attr;
@@ -652,7 +1450,12 @@ int registry_new(ctl_t *ctl, unsigned sweep_ms, registry_t **out)
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&r->wake, &attr);
 	pthread_condattr_destroy(&attr);
-	int rc = reconcile(r);
+	pthread_mutex_lock(&r->lock);
+	int rc = registry_load(r);
+	if (rc == 0) {
+		rc = view_publish(r);
+	}
+	pthread_mutex_unlock(&r->lock);
 	if (rc == 0) {
 		rc = pthread_create(&r->thread, NULL, sweeper, r) == 0 ? 0 : CIRRUS_ENOMEM;
 		r->started = rc == 0;
@@ -677,6 +1480,21 @@ void registry_free(registry_t *r)
 		pthread_mutex_unlock(&r->wake_lock);
 		pthread_join(r->thread, NULL);
 	}
+	pthread_mutex_lock(&r->lock);
+	flush_leases(r);   /* the heartbeats since the last sweep */
+	for (size_t zi = 0; zi < r->zone_count; zi++) {
+		zstate_t *z = &r->zones[zi];
+		for (size_t si = 0; si < z->count; si++) {
+			for (size_t i = 0; i < z->svcs[si].count; i++) {
+				watch_remove(r, z->name, &z->svcs[si].v[i]);
+			}
+			svc_deinit(&z->svcs[si]);
+		}
+		free(z->svcs);
+	}
+	pthread_mutex_unlock(&r->lock);
+	free(r->zones);
+	names_free(r->view_names, r->view_count);
 	pthread_cond_destroy(&r->wake);
 	pthread_mutex_destroy(&r->wake_lock);
 	pthread_mutex_destroy(&r->lock);

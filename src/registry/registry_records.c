@@ -113,7 +113,8 @@ static int known_keys(const json_t *obj, char *field, size_t fieldlen, char *err
                       size_t errlen)
 {
 	static const char *const known[] = { "addresses", "port", "protocol", "weight",
-	                                     "priority", "tags", "ttl_lease", "ttl", NULL };
+	                                     "priority", "tags", "ttl_lease", "ttl", "check",
+	                                     NULL };
 	const char *key;
 	const json_t *v;
 	json_object_foreach((json_t *)obj, key, v) {
@@ -133,6 +134,7 @@ int registry_instance_parse(const json_t *obj, registry_instance_t *out, char *f
 {
 	memset(out->addrs, 0, sizeof(out->addrs));
 	out->addr_count = out->tag_count = 0;
+	out->check[0] = '\0';
 	if (!json_is_object(obj)) {
 		return bad(field, fieldlen, "", err, errlen, "the body must be a JSON object");
 	}
@@ -175,6 +177,10 @@ int registry_instance_parse(const json_t *obj, registry_instance_t *out, char *f
 	out->priority = (uint16_t)priority;
 	out->lease = (uint32_t)lease;
 	out->ttl = (uint32_t)ttl;
+	const json_t *check = json_object_get(obj, "check");
+	if (check != NULL && !json_is_null(check)) {
+		return registry_check_parse(check, out, field, fieldlen, err, errlen);
+	}
 	return 0;
 }
 
@@ -192,10 +198,18 @@ json_t *registry_instance_json(const registry_instance_t *in)
 		json_decref(tags);
 		return NULL;
 	}
-	return json_pack("{s:o, s:i, s:s, s:i, s:i, s:o, s:I, s:I}", "addresses", addrs,
-	                 "port", in->port, "protocol", in->proto, "weight", in->weight,
-	                 "priority", in->priority, "tags", tags,
-	                 "ttl_lease", (json_int_t)in->lease, "ttl", (json_int_t)in->ttl);
+	json_t *o = json_pack("{s:o, s:i, s:s, s:i, s:i, s:o, s:I, s:I}", "addresses", addrs,
+	                      "port", in->port, "protocol", in->proto, "weight", in->weight,
+	                      "priority", in->priority, "tags", tags,
+	                      "ttl_lease", (json_int_t)in->lease, "ttl", (json_int_t)in->ttl);
+	if (o != NULL && in->check[0] != '\0') {
+		json_t *check = json_loads(in->check, 0, NULL);
+		if (check == NULL || json_object_set_new(o, "check", check) != 0) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
 }
 
 /* One record before grouping. */
@@ -364,7 +378,9 @@ int registry_records(const char *zone, const registry_instance_t *inst, size_t n
 	memset(out, 0, sizeof(*out));
 	entries_t e = { 0 };
 	for (size_t i = 0; i < n; i++) {
-		add_instance(&e, zone, &inst[i]);
+		if (!inst[i].down) {
+			add_instance(&e, zone, &inst[i]);
+		}
 	}
 	int r = e.err;
 	if (r == 0 && e.count > 0) {

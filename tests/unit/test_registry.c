@@ -2,8 +2,10 @@
  * test_registry.c -- the service registry's pure parts and its storage:
  * service scopes (api/api_scope.c), a registration's JSON to an instance,
  * instances to RRsets (registry_records.c: the DNS names of
- * docs/services.md), the ctl changes between two sets, and the instances
- * table with the migration that adds it (store_service.c).
+ * docs/services.md), the ctl changes between two sets, the engine's view
+ * (registry_view.c: names, N of M records in random order), instance
+ * health checks (registry_check.c), and the instances table with the
+ * migration that adds it (store_service.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -319,6 +321,115 @@ static void test_store_instances(void **state)
 	unlink(side);
 }
 
+/* ---- the engine's view: names, and N of M records in random order ---- */
+
+static void test_view(void **state)
+{
+	(void)state;
+	const char *names[] = { "web.example.com.", "Canary.Web.Example.com.", "web.example.com." };
+	registry_view_t *v = NULL;
+	assert_int_equal(registry_view_new(names, 3, 0, &v), CIRRUS_EINVAL);
+	assert_int_equal(registry_view_new(names, 3, 65, &v), CIRRUS_EINVAL);
+	assert_int_equal(registry_view_new(names, 3, 3, &v), 0);
+	knot_dname_storage_t w;
+	assert_non_null(knot_dname_from_str(w, "canary.web.example.com.", sizeof(w)));
+	assert_true(registry_view_has(v, w, knot_dname_size(w)));
+	assert_non_null(knot_dname_from_str(w, "web.example.com.", sizeof(w)));
+	assert_true(registry_view_has(v, w, knot_dname_size(w)));
+	assert_non_null(knot_dname_from_str(w, "i1.web.example.com.", sizeof(w)));
+	assert_false(registry_view_has(v, w, knot_dname_size(w)));
+	assert_int_equal(registry_view_answer_max(v), 3);
+	registry_view_free(v);
+	assert_int_equal(registry_view_new(NULL, 0, 8, &v), 0);
+	assert_false(registry_view_has(v, w, knot_dname_size(w)));
+	registry_view_free(v);
+}
+
+static void test_view_pick(void **state)
+{
+	(void)state;
+	knot_rdataset_t rrs = { 0 };
+	for (uint8_t i = 0; i < 10; i++) {
+		uint8_t a[4] = { 192, 0, 2, i };
+		uint8_t buf[sizeof(knot_rdata_t) + 4];
+		knot_rdata_init((knot_rdata_t *)buf, 4, a);
+		assert_int_equal(knot_rdataset_add(&rrs, (knot_rdata_t *)buf, NULL), KNOT_EOK);
+	}
+	policy_rng_t rng;
+	policy_rng_seed(&rng, 42);
+	uint8_t out[64 * 6];
+	unsigned first[10] = { 0 }, seen[10] = { 0 };
+	for (int round = 0; round < 5000; round++) {
+		knot_rdataset_t got;
+		assert_int_equal(registry_view_pick(&rrs, 3, &rng, out, sizeof(out), &got), 0);
+		assert_int_equal(got.count, 3);
+		bool mark[10] = { false };
+		for (uint16_t k = 0; k < got.count; k++) {
+			uint8_t last = knot_rdataset_at(&got, k)->data[3];
+			assert_false(mark[last]);   /* no record twice */
+			mark[last] = true;
+			seen[last]++;
+			first[k == 0 ? last : 0] += k == 0;
+		}
+	}
+	for (int i = 0; i < 10; i++) {   /* uniform: 1500 each, 500 first */
+		assert_in_range(seen[i], 1300, 1700);
+		assert_in_range(first[i], 380, 620);
+	}
+	knot_rdataset_t got;
+	assert_int_equal(registry_view_pick(&rrs, 64, &rng, out, sizeof(out), &got), 0);
+	assert_int_equal(got.count, 10);   /* all of them, shuffled */
+	assert_int_equal(registry_view_pick(&rrs, 3, &rng, out, 12, &got), CIRRUS_EINVAL);
+	knot_rdataset_clear(&rrs, NULL);
+}
+
+/* ---- an instance's health check ---- */
+
+static int check_parse(const char *json, char *field)
+{
+	registry_instance_t in = { .addr_count = 1, .port = 8080 };
+	snprintf(in.addrs[0], sizeof(in.addrs[0]), "192.0.2.1");
+	char err[256];
+	json_t *j = json_loads(json, JSON_DECODE_ANY, NULL);
+	int r = registry_check_parse(j, &in, field, 64, err, sizeof(err));
+	json_decref(j);
+	if (r == 0) {
+		health_spec_t spec;
+		assert_int_equal(registry_check_spec(&in, "svc@i1.web.example.com", &spec, err,
+		                                     sizeof(err)), 0);
+		assert_string_equal(spec.address, "192.0.2.1");   /* the instance's */
+		assert_int_equal(spec.kind, HEALTH_KIND_HTTP);
+		assert_int_equal(spec.interval_ms, 1000);
+		assert_int_equal(spec.fall, 3);
+		health_spec_deinit(&spec);
+	}
+	return r;
+}
+
+static void test_check(void **state)
+{
+	(void)state;
+	char field[64];
+	assert_int_equal(check_parse("{\"type\": \"http\", \"interval\": 1, \"fall\": 3, "
+	                             "\"expect\": [200, \"300-399\"]}", field), 0);
+	assert_int_equal(check_parse("{\"type\": \"calculated\"}", field), CIRRUS_EINVAL);
+	assert_string_equal(field, "check");
+	assert_int_equal(check_parse("{\"type\": \"http\", \"ca-file\": \"/x\"}", field),
+	                 CIRRUS_EINVAL);
+	assert_string_equal(field, "check.ca-file");
+	assert_int_equal(check_parse("{\"type\": \"tcp\", \"rise\": 0}", field), CIRRUS_EINVAL);
+	assert_string_equal(field, "check.rise");
+	assert_int_equal(check_parse("[1]", field), CIRRUS_EINVAL);
+	registry_instance_t in = { .id = "i1", .service = "web" };
+	char key[128];
+	assert_int_equal(registry_check_key("example.com.", &in, key, sizeof(key)), 0);
+	assert_string_equal(key, "svc@i1.web.example.com");
+	char zone[200];
+	memset(zone, 'a', sizeof(zone) - 1);
+	zone[sizeof(zone) - 1] = '\0';
+	assert_int_equal(registry_check_key(zone, &in, key, sizeof(key)), CIRRUS_ESPACE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,6 +438,9 @@ int main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_records),
 		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_view),
+		cmocka_unit_test(test_view_pick),
+		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_store_instances),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,580 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""churn.py -- the service-discovery churn benchmark (issue 6).
+
+Cirrus only.  A store with one small zone (churn.test) is made with
+`cirrus zone import`; the server runs from it with the REST API on, pinned
+to CPU 1, and this script, its client processes and dnsperf run on CPU 0.
+Each run starts a fresh server and registers --instances instances (1,000)
+spread over --services services, then:
+
+1. idle: dnsperf for --seconds on service names (shuffled, capped answers)
+   and instance names, nothing else going on;
+2. churn: the same dnsperf run while the instances heartbeat every
+   --heartbeat seconds (2) and leave at random (--leave-rate per second,
+   DELETE, each replaced by a new registration that heartbeats in turn),
+   and two probes run:
+   - registration-to-answer: a fresh instance is registered (PUT) about
+     --probe-rate times a second; the clock starts as the PUT is sent and
+     stops at the first UDP answer for its own name (ID.SERVICE.churn.test)
+     that holds its address (queries back to back, no sleep); it is
+     deregistered at once (more churn);
+   - lease-expiry removal: instances with a 2 s lease that never heartbeat
+     are registered about twice a second; from the lease end the API
+     reported (`expires`) to the first NXDOMAIN for their name.
+
+Targets (issue 6): registration-to-answer p99 under 5 ms, removal within
+1 s of the lease end, throughput under churn at least 90% of idle.
+Results: a table on stdout and OUT/churn.md; raw rows in OUT/churn.jsonl.
+
+  churn.py CIRRUS_BIN [--out DIR] [--runs 3] [--seconds 20] ...
+
+Exit status: 0 done (a missed target is reported, not an error), 1 failure.
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import time
+from datetime import datetime
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, BENCH_DIR)
+import dnswire  # noqa: E402
+import load_run  # noqa: E402  (parse_dnsperf)
+import procstat  # noqa: E402
+import start_server  # noqa: E402  (wait_ready, tcp_listening, log_tail)
+import writes  # noqa: E402  (Http, pct)
+
+ORIGIN = "churn.test."
+ADDR = "127.0.0.1"
+LOADGEN_CPU = 0
+SERVER_CPU = 1
+TARGET_REG_P99_MS = 5.0
+TARGET_EXPIRY_S = 1.0
+TARGET_QPS_RATIO = 0.90
+POLL_TIMEOUT = 0.2
+VISIBLE_TIMEOUT = 5.0
+QUIET_LIMIT = 0.10
+ZONE_TEXT = """$ORIGIN churn.test.
+$TTL 300
+@    SOA ns1 hostmaster 1 3600 900 604800 60
+@    NS  ns1
+ns1  A   192.0.2.1
+"""
+
+
+def say(msg):
+    print("churn: " + msg, file=sys.stderr, flush=True)
+
+
+class BenchError(Exception):
+    pass
+
+
+def address(i):
+    """Distinct addresses (100.64.0.0/10)."""
+    return "100.%d.%d.%d" % (64 + (i >> 16 & 63), i >> 8 & 255, i & 255)
+
+
+def service_of(i, services):
+    return "web-%d" % (i % services)
+
+
+def inst_path(service, iid):
+    return "/api/v1/services/%s/%s/instances/%s" % (ORIGIN.rstrip("."), service, iid)
+
+
+def put_body(addr, lease):
+    return {"addresses": [addr], "port": 8080, "ttl_lease": lease}
+
+
+def expect(status, body, want, what):
+    if status != want:
+        raise BenchError("%s: HTTP %d %s" % (what, status, body[:300]))
+
+
+class Udp:
+    """A connected UDP socket; each ask is a new query id."""
+
+    def __init__(self, port):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.connect((ADDR, port))
+        self.sock.settimeout(POLL_TIMEOUT)
+        self.qid = random.randrange(65536)
+
+    def ask(self, name):
+        """The parsed answer to NAME A, or None (no answer in time)."""
+        self.qid = (self.qid + 1) & 0xFFFF
+        self.sock.send(dnswire.build_query(self.qid, name, "A"))
+        for _ in range(100):   # skip late answers to earlier queries
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                return None
+            if struct.unpack("!H", data[:2])[0] == self.qid:
+                return dnswire.parse_response(data)
+        return None
+
+
+def has_addr(resp, addr):
+    return resp is not None and any(rr[1] == "A" and rr[3] == addr for rr in resp["answer"])
+
+
+# ---------------------------------------------------------------------------
+# client processes (each its own GIL): heartbeats, leavers, the two probes
+
+def child_signals():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def heartbeater(port, api_port, token, members, period, leave_rate, seconds, seed, conn):
+    """Heartbeat every member (service, id) every PERIOD seconds, spread
+    evenly, and LEAVE_RATE times a second DELETE a random member and
+    register a new one in its place (a new id and address), which then
+    heartbeats in turn; report the counts."""
+    child_signals()
+    http = writes.Http(api_port, token)
+    rng = random.Random(seed)
+    beats = left = 0
+    serial = seed * 10 ** 6
+    start = time.monotonic()
+    step = period / max(1, len(members))
+    i = 0
+    while time.monotonic() - start < seconds:
+        due = start + i * step
+        leave_due = start + left / leave_rate if leave_rate > 0 else float("inf")
+        now = time.monotonic()
+        if leave_due <= min(due, now):
+            k = rng.randrange(len(members))
+            service, iid = members[k]
+            status, body = http.request("DELETE", inst_path(service, iid), None)
+            expect(status, body, 204, "DELETE %s" % iid)
+            serial += 1
+            iid = "r%d" % serial
+            status, body = http.request("PUT", inst_path(service, iid),
+                                        put_body(address(serial), 600))
+            expect(status, body, 200, "PUT %s" % iid)
+            members[k] = (service, iid)
+            left += 1
+            continue
+        if due > now:
+            time.sleep(min(due, leave_due) - now if leave_due > now else 0)
+            continue
+        service, iid = members[i % len(members)]
+        status, body = http.request("POST", inst_path(service, iid) + "/heartbeat", {})
+        expect(status, body, 200, "heartbeat %s" % iid)
+        beats += 1
+        i += 1
+    conn.send({"heartbeats": beats, "left": left})
+
+
+def reg_prober(port, api_port, token, services, rate, seconds, conn):
+    """Registration-to-answer samples (ms): PUT sent -> first UDP answer
+    for the new instance's name holding its address; then DELETE."""
+    child_signals()
+    http = writes.Http(api_port, token)
+    udp = Udp(port)
+    rng = random.Random(11)
+    out, resp_ms = [], []
+    start = time.monotonic()
+    n = 0
+    while time.monotonic() - start < seconds:
+        due = start + n / rate
+        now = time.monotonic()
+        if due > now:
+            time.sleep(due - now)
+        service = "web-%d" % rng.randrange(services)
+        iid, addr = "p%d" % n, address(2 * 10 ** 6 + n)
+        name = "%s.%s.%s" % (iid, service, ORIGIN)
+        if http.sock is None:
+            http.connect()   # before the clock starts
+        t0 = time.perf_counter()
+        http.send("PUT", inst_path(service, iid), put_body(addr, 600))
+        resp_t = None
+        while True:
+            if resp_t is None and http.readable():
+                resp_t = time.perf_counter()
+            if has_addr(udp.ask(name), addr):
+                visible = time.perf_counter()
+                break
+            if time.perf_counter() - t0 > VISIBLE_TIMEOUT:
+                raise BenchError("%s not answered %.0f s after its PUT" % (name, VISIBLE_TIMEOUT))
+        status, body = http.recv()
+        resp_t = resp_t or time.perf_counter()
+        expect(status, body, 200, "PUT %s" % iid)
+        out.append((visible - t0) * 1000.0)
+        resp_ms.append((resp_t - t0) * 1000.0)
+        status, body = http.request("DELETE", inst_path(service, iid), None)
+        expect(status, body, 204, "DELETE %s" % iid)
+        n += 1
+    conn.send({"reg_ms": out, "put_ms": resp_ms})
+
+
+def parse_time(text):
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def lapse_prober(port, api_port, token, services, rate, seconds, conn):
+    """Instances with a 2 s lease and no heartbeat: seconds from the lease
+    end the API reported to the first NXDOMAIN for the instance's name."""
+    child_signals()
+    http = writes.Http(api_port, token)
+    udp = Udp(port)
+    pending = []   # (name, expires)
+    out = []
+    start = time.monotonic()
+    n = 0
+    while time.monotonic() - start < seconds or pending:
+        if time.monotonic() - start > seconds + 10:
+            raise BenchError("%d instance(s) still answered 8 s after their lease end"
+                             % len(pending))
+        if time.monotonic() - start < seconds and time.monotonic() >= start + n / rate:
+            service = "web-%d" % (n % services)
+            iid = "l%d" % n
+            status, body = http.request("PUT", inst_path(service, iid),
+                                        put_body(address(3 * 10 ** 6 + n), 2))
+            expect(status, body, 200, "PUT %s" % iid)
+            pending.append(("%s.%s.%s" % (iid, service, ORIGIN),
+                            parse_time(json.loads(body)["expires"])))
+            n += 1
+        now = time.time()
+        for item in list(pending):
+            if now < item[1] - 0.05:
+                continue
+            resp = udp.ask(item[0])
+            if resp is not None and resp["rcode"] == "NXDOMAIN":
+                out.append(time.time() - item[1])
+                pending.remove(item)
+        time.sleep(0.01)
+    conn.send({"expiry_s": out})
+
+
+def run_child(target, args):
+    parent, child = multiprocessing.Pipe(duplex=False)
+    p = multiprocessing.Process(target=target, args=args + (child,), daemon=True)
+    p.start()
+    return p, parent
+
+
+# ---------------------------------------------------------------------------
+# the server
+
+class Server:
+    def __init__(self, ctx, label):
+        self.ctx = ctx
+        self.dir = os.path.join(ctx.out, "run", "cirrus-churn-%s" % label)
+        self.proc = None
+        self.pid = None
+
+    def start(self):
+        a = self.ctx.args
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        shutil.copyfile(self.ctx.pristine, os.path.join(self.dir, "bench.db"))
+        conf = os.path.join(self.dir, "cirrus.yaml")
+        with open(conf, "w") as f:
+            f.write("# Generated by bench/churn.py\n"
+                    "server: {listen: [%s], port: %d, workers: 1}\n"
+                    "store: {path: %s}\n"
+                    "api: {enabled: true, listen: %s, port: %d}\n"
+                    % (ADDR, a.port, os.path.join(self.dir, "bench.db"), ADDR, a.api_port))
+        for port in (a.port, a.api_port):
+            if start_server.tcp_listening(ADDR, port):
+                raise BenchError("something already listens on %s port %d; set BENCH_PORT"
+                                 % (ADDR, port))
+        log = open(os.path.join(self.dir, "server.log"), "w")
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", str(SERVER_CPU), self.ctx.binary, "serve", "-c", conf],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        log.close()
+        self.pid = self.proc.pid
+        probe = argparse.Namespace(addr=ADDR, port=a.port, zone=ORIGIN, http=False)
+        if start_server.wait_ready(self.proc, probe, t0 + a.start_timeout) is None:
+            self.stop()
+            raise BenchError("cirrus did not answer within %d s; log tail:\n%s" % (
+                a.start_timeout, start_server.log_tail(os.path.join(self.dir, "server.log"))))
+        deadline = time.monotonic() + 30
+        while not start_server.tcp_listening(ADDR, a.api_port):
+            if time.monotonic() > deadline:
+                self.stop()
+                raise BenchError("the API did not listen on port %d" % a.api_port)
+            time.sleep(0.01)
+        procstat.pin_tree(self.pid, SERVER_CPU)
+        return self
+
+    def stop(self):
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.pid, signal.SIGTERM)
+            self.proc.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(self.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+
+# ---------------------------------------------------------------------------
+# one run
+
+def populate(ctx, n, services, lease):
+    """Register n instances with 4 keep-alive connections in turn."""
+    conns = [writes.Http(ctx.args.api_port, ctx.token) for _ in range(4)]
+    members = []
+    for i in range(n):
+        service, iid = service_of(i, services), "i%d" % i
+        status, body = conns[i % 4].request("PUT", inst_path(service, iid),
+                                            put_body(address(i), lease))
+        expect(status, body, 200, "PUT %s" % iid)
+        members.append((service, iid))
+    for c in conns:
+        c.close()
+    return members
+
+
+def write_queries(ctx, members, services):
+    """Service names and instance names, half each, shuffled."""
+    rng = random.Random(5)
+    lines = []
+    for _ in range(5000):
+        if rng.random() < 0.5:
+            lines.append("web-%d.%s A" % (rng.randrange(services), ORIGIN))
+        else:
+            service, iid = members[rng.randrange(len(members))]
+            lines.append("%s.%s.%s A" % (iid, service, ORIGIN))
+    path = os.path.join(ctx.out, "data", "churn-queries.txt")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def dnsperf(ctx, srv, queries, label):
+    a = ctx.args
+    cmd = ["taskset", "-c", str(LOADGEN_CPU), "dnsperf", "-s", ADDR, "-p", str(a.port),
+           "-d", queries, "-l", str(a.seconds), "-c", str(a.udp_clients),
+           "-q", str(a.outstanding), "-m", "udp"]
+    m = procstat.measured_run(srv.pid, cmd, SERVER_CPU, LOADGEN_CPU, a.seconds + 60)
+    raw = os.path.join(ctx.out, "raw", "churn-dnsperf-%s.txt" % label)
+    with open(raw, "w") as f:
+        f.write("$ %s\n%s" % (" ".join(cmd), m["proc"].stdout))
+    stats = load_run.parse_dnsperf(m["proc"].stdout)
+    if m["proc"].returncode != 0 or not stats["qps"]:
+        raise BenchError("dnsperf failed; see %s" % raw)
+    return {"qps": stats["qps"], "lost": stats["lost"], "latency_ms": stats["latency_s"] * 1000,
+            "server_cpu_util": m["server_us"] / 1e6 / m["wall_s"],
+            "server_us_per_query": m["server_us"] / max(1.0, stats["qps"] * m["wall_s"]),
+            "other_load": m["other_load"], "other_top": m["other_top"],
+            "disturbed": m["disturbed"]}
+
+
+def one_run(ctx, run):
+    a = ctx.args
+    procstat.wait_quiet([str(LOADGEN_CPU), str(SERVER_CPU)], QUIET_LIMIT, a.quiet_wait)
+    srv = Server(ctx, "run%d" % run).start()
+    try:
+        t0 = time.monotonic()
+        members = populate(ctx, a.instances, a.services, 600)
+        say("run %d: %d instances registered in %.1f s" % (run, a.instances,
+                                                           time.monotonic() - t0))
+        queries = write_queries(ctx, members, a.services)
+        idle = dnsperf(ctx, srv, queries, "idle-%d" % run)
+        say("run %d: idle %.0f q/s (server cpu %.0f%%)" % (run, idle["qps"],
+                                                           idle["server_cpu_util"] * 100))
+        # the churn: heartbeats (two processes), leavers, the two probes
+        dur = a.seconds + 2
+        half = len(members) // 2
+        kids = [run_child(heartbeater, (a.port, a.api_port, ctx.token, members[:half],
+                                        a.heartbeat, a.leave_rate / 2, dur, 1)),
+                run_child(heartbeater, (a.port, a.api_port, ctx.token, members[half:],
+                                        a.heartbeat, a.leave_rate / 2, dur, 2)),
+                run_child(reg_prober, (a.port, a.api_port, ctx.token, a.services,
+                                       a.probe_rate, dur)),
+                run_child(lapse_prober, (a.port, a.api_port, ctx.token, a.services, 2.0,
+                                         dur))]
+        cpu0 = procstat.cpu_us(srv.pid)
+        w0 = time.monotonic()
+        time.sleep(1)   # let the churn settle in before the clock
+        churn = dnsperf(ctx, srv, queries, "churn-%d" % run)
+        got = {"heartbeats": 0, "left": 0}
+        for p, conn in kids:
+            if not conn.poll(dur + 30):
+                raise BenchError("a churn client did not finish")
+            for k, v in conn.recv().items():
+                got[k] = got.get(k, 0) + v if k in ("heartbeats", "left") else v
+            p.join(10)
+        wall = time.monotonic() - w0
+        server_cpu = (procstat.cpu_us(srv.pid) - cpu0) / 1e6 / wall
+        if srv.proc.poll() is not None:
+            raise BenchError("cirrus exited during the run")
+    finally:
+        srv.stop()
+    reg, exp = got["reg_ms"], got["expiry_s"]
+    row = {"kind": "churn", "run": run, "instances": a.instances, "services": a.services,
+           "idle": idle, "churn": churn, "qps_ratio": churn["qps"] / idle["qps"],
+           "reg_samples": len(reg), "reg_p50_ms": writes.pct(reg, 50),
+           "reg_p99_ms": writes.pct(reg, 99), "reg_max_ms": max(reg),
+           "put_p50_ms": writes.pct(got["put_ms"], 50),
+           "expiry_samples": len(exp), "expiry_p50_s": writes.pct(exp, 50),
+           "expiry_max_s": max(exp), "heartbeats_per_s": got["heartbeats"] / dur,
+           "left": got["left"],
+           "server_cpu_util_churn": server_cpu}
+    say("run %d: churn %.0f q/s (%.0f%% of idle), registration-to-answer p50 %.2f "
+        "p99 %.2f max %.2f ms (%d), expiry removal p50 %.2f max %.2f s (%d), "
+        "%.0f heartbeats/s, %d left%s" % (
+            run, churn["qps"], row["qps_ratio"] * 100, row["reg_p50_ms"], row["reg_p99_ms"],
+            row["reg_max_ms"], len(reg), row["expiry_p50_s"], row["expiry_max_s"], len(exp),
+            row["heartbeats_per_s"], row["left"],
+            "  DISTURBED" if idle["disturbed"] or churn["disturbed"] else ""))
+    return row
+
+
+# ---------------------------------------------------------------------------
+# report
+
+def report(ctx, rows, header):
+    med = lambda key: statistics.median(r[key] for r in rows)  # noqa: E731
+    reg99, exp_max = med("reg_p99_ms"), max(r["expiry_max_s"] for r in rows)
+    ratio = med("qps_ratio")
+    ok = lambda b: "**met**" if b else "**missed**"  # noqa: E731
+    a = ctx.args
+    out = ["# Service discovery churn (bench/churn.py)", "", header, "",
+           "%d instances in %d services, heartbeats every %g s, %g leave/s (each replaced), "
+           "registration probe %g/s, lease-lapse probe 2/s; dnsperf -c %d -q %d -l %d on "
+           "CPU %d, server (1 UDP worker + API) on CPU %d; %d run(s), medians."
+           % (a.instances, a.services, a.heartbeat, a.leave_rate, a.probe_rate,
+              a.udp_clients, a.outstanding, a.seconds, LOADGEN_CPU, SERVER_CPU, len(rows)),
+           "",
+           "| measure | median | runs | target |", "|---|---|---|---|",
+           "| registration-to-answer p50 | %.2f ms | %s | |" % (
+               med("reg_p50_ms"), ", ".join("%.2f" % r["reg_p50_ms"] for r in rows)),
+           "| registration-to-answer p99 | %.2f ms | %s | < %.0f ms %s |" % (
+               reg99, ", ".join("%.2f" % r["reg_p99_ms"] for r in rows), TARGET_REG_P99_MS,
+               ok(reg99 < TARGET_REG_P99_MS)),
+           "| lease end to NXDOMAIN, p50 | %.2f s | %s | |" % (
+               med("expiry_p50_s"), ", ".join("%.2f" % r["expiry_p50_s"] for r in rows)),
+           "| lease end to NXDOMAIN, max | %.2f s (worst run) | %s | <= %.0f s %s |" % (
+               exp_max, ", ".join("%.2f" % r["expiry_max_s"] for r in rows),
+               TARGET_EXPIRY_S, ok(exp_max <= TARGET_EXPIRY_S)),
+           "| queries/s idle | %.0f | %s | |" % (
+               statistics.median(r["idle"]["qps"] for r in rows),
+               ", ".join("%.0f" % r["idle"]["qps"] for r in rows)),
+           "| queries/s under churn | %.0f | %s | |" % (
+               statistics.median(r["churn"]["qps"] for r in rows),
+               ", ".join("%.0f" % r["churn"]["qps"] for r in rows)),
+           "| churn / idle | %.2f | %s | >= %.2f %s |" % (
+               ratio, ", ".join("%.2f" % r["qps_ratio"] for r in rows), TARGET_QPS_RATIO,
+               ok(ratio >= TARGET_QPS_RATIO)),
+           "| server CPU per query, idle | %.2f µs | %s | |" % (
+               statistics.median(r["idle"]["server_us_per_query"] for r in rows),
+               ", ".join("%.2f" % r["idle"]["server_us_per_query"] for r in rows)),
+           "| server CPU per query under churn (API work included) | %.2f µs | %s | |" % (
+               statistics.median(r["churn"]["server_us_per_query"] for r in rows),
+               ", ".join("%.2f" % r["churn"]["server_us_per_query"] for r in rows)),
+           "| heartbeats/s done | %.0f | | |" % med("heartbeats_per_s"),
+           "| server CPU under churn | %.0f%% | | |" % (med("server_cpu_util_churn") * 100),
+           ""]
+    out.append("The server's CPU below 100%% means dnsperf, not the server, set the pace: "
+               "then the QPS ratio also measures how much of CPU %d the churn clients took "
+               "from dnsperf, and the CPU per query is the server's own figure." % LOADGEN_CPU)
+    out.append("")
+    bad = [r["run"] for r in rows if r["idle"]["disturbed"] or r["churn"]["disturbed"]]
+    if bad:
+        out.append("Run(s) %s had other load on the benchmark CPUs (the machine is "
+                   "shared); their numbers are in the medians." % bad)
+    text = "\n".join(out) + "\n"
+    with open(os.path.join(ctx.out, "churn.md"), "w") as f:
+        f.write(text)
+    print(text)
+
+
+def make_store(binary, zonefile, db):
+    """A store holding churn.test and an admin token; returns the token."""
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.unlink(db + suffix)
+        except FileNotFoundError:
+            pass
+    writes.cli(binary, "zone", "import", zonefile, "--origin", ORIGIN, "--db", db)
+    secret = writes.cli(binary, "token", "create", "--name", "bench", "--scope", "admin",
+                        "--db", db, timeout=60).strip()
+    if not secret or "\n" in secret:
+        raise BenchError("cirrus token create printed %r, not one secret" % secret)
+    return secret
+
+
+class Ctx:
+    def __init__(self, args):
+        self.args = args
+        self.binary = os.path.abspath(args.binary)
+        self.out = os.path.abspath(args.out)
+        self.token = None
+        self.pristine = None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("binary")
+    ap.add_argument("--out", default=os.path.join(BENCH_DIR, "out"))
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=20, help="length of each dnsperf run")
+    ap.add_argument("--instances", type=int, default=1000)
+    ap.add_argument("--services", type=int, default=20)
+    ap.add_argument("--heartbeat", type=float, default=2.0, help="seconds between heartbeats")
+    ap.add_argument("--leave-rate", type=float, default=10.0, help="instances leaving per second")
+    ap.add_argument("--probe-rate", type=float, default=10.0,
+                    help="timed registrations per second")
+    ap.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 53530)))
+    ap.add_argument("--udp-clients", type=int, default=8)
+    ap.add_argument("--outstanding", type=int, default=100)
+    ap.add_argument("--start-timeout", type=int, default=60)
+    ap.add_argument("--quiet-wait", type=int, default=30)
+    ap.add_argument("--command", default=None, help="command line to print in the report")
+    args = ap.parse_args()
+    args.api_port = args.port + 1
+    ctx = Ctx(args)
+    for tool in ("dnsperf", "taskset"):
+        if shutil.which(tool) is None:
+            sys.exit("churn: '%s' not found (scripts/deps.sh bench installs it)" % tool)
+    if os.cpu_count() < 2:
+        sys.exit("churn: needs 2 CPUs")
+    for d in ("data", "raw", "run"):
+        os.makedirs(os.path.join(ctx.out, d), exist_ok=True)
+    os.sched_setaffinity(0, {LOADGEN_CPU})
+    zonefile = os.path.join(ctx.out, "data", "churn.test.zone")
+    with open(zonefile, "w") as f:
+        f.write(ZONE_TEXT)
+    ctx.pristine = os.path.join(ctx.out, "data", "churn.db")
+    try:
+        ctx.token = make_store(ctx.binary, zonefile, ctx.pristine)
+        open(os.path.join(ctx.out, "churn.jsonl"), "w").close()
+        rows = []
+        for run in range(1, args.runs + 1):
+            rows.append(one_run(ctx, run))
+            with open(os.path.join(ctx.out, "churn.jsonl"), "a") as f:
+                f.write(json.dumps(rows[-1]) + "\n")
+    except (BenchError, writes.BenchError) as e:
+        say("error: %s" % e)
+        return 1
+    header = "`%s`, %s, load average before %s; the machine is shared with other work." % (
+        args.command or " ".join(sys.argv), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        open("/proc/loadavg").read().split()[0])
+    report(ctx, rows, header)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
