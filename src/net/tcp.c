@@ -9,13 +9,13 @@
 #include <string.h>
 #include <libknot/libknot.h>
 
+#include "net/dns_stream.h"
 #include "net/net_internal.h"
 #include "util/arena.h"
 #include "util/error.h"
 #include "util/log.h"
 
 #define TCP_MSG_MAX 65535           /* a length prefix cannot say more */
-#define TCP_BUF_INIT 4096           /* first read buffer; grows for big queries */
 #define TCP_BACKLOG 1024
 #define TCP_QUEUE_HIGH (256 * 1024) /* unsent bytes that pause reading */
 #define TCP_SCRATCH (64 * 1024)
@@ -28,8 +28,7 @@ struct tcp_conn {
 	net_tcp_t *tcp;
 	tcp_conn_t *prev, *next;    /* in net_tcp.conns */
 	struct sockaddr_storage peer;
-	uint8_t *buf;               /* bytes read and not yet answered */
-	size_t len, cap;
+	dns_stream_t in;            /* bytes read and not yet answered */
 	int open_handles;           /* freed when both handles have closed */
 	bool in_msg;                /* buf holds the start of a message */
 	bool paused;                /* reading stopped until the answers drain */
@@ -43,15 +42,8 @@ struct net_tcp {
 	tcp_conn_t *conns;
 	size_t conn_count;
 	arena_t scratch;            /* engine scratch, reset after each answer */
-	uint8_t answer[2 + TCP_MSG_MAX];
+	uint8_t answer[TCP_MSG_MAX];
 };
-
-/* A queued answer, owned by libuv until on_write(); req comes first, so the
- * uv_write_t pointer is the allocation. */
-typedef struct tcp_write {
-	uv_write_t req;
-	uint8_t data[];
-} tcp_write_t;
 
 static void on_conn_closed(uv_handle_t *handle)
 {
@@ -68,7 +60,7 @@ static void on_conn_closed(uv_handle_t *handle)
 		c->next->prev = c->prev;
 	}
 	c->tcp->conn_count--;
-	free(c->buf);
+	dns_stream_free(&c->in);
 	free(c);
 }
 
@@ -93,7 +85,6 @@ static void on_write(uv_write_t *req, int status)
 {
 	uv_stream_t *stream = req->handle;
 	tcp_conn_t *c = stream->data;
-	free((tcp_write_t *)req);
 	if (status == UV_ECANCELED || uv_is_closing((uv_handle_t *)stream)) {
 		return;
 	}
@@ -108,32 +99,6 @@ static void on_write(uv_write_t *req, int status)
 	}
 }
 
-/* Send len bytes of data; 0 or a libuv error. */
-static int conn_write(tcp_conn_t *c, const uint8_t *data, size_t len)
-{
-	uv_stream_t *stream = (uv_stream_t *)&c->handle;
-	uv_buf_t buf = uv_buf_init((char *)data, len);
-	int done = uv_try_write(stream, &buf, 1);
-	if (done == (int)len) {
-		return 0;
-	}
-	if (done < 0 && done != UV_EAGAIN) {
-		return done;
-	}
-	done = done < 0 ? 0 : done;
-	tcp_write_t *w = malloc(sizeof(*w) + len - done);
-	if (w == NULL) {
-		return UV_ENOMEM;
-	}
-	memcpy(w->data, data + done, len - done);
-	buf = uv_buf_init((char *)w->data, len - done);
-	int r = uv_write(&w->req, stream, &buf, 1, on_write);
-	if (r != 0) {
-		free(w);
-	}
-	return r;
-}
-
 /* Answer one query; 0 or a libuv error. */
 static int conn_answer(tcp_conn_t *c, const uint8_t *query, size_t len)
 {
@@ -141,61 +106,34 @@ static int conn_answer(tcp_conn_t *c, const uint8_t *query, size_t len)
 	engine_query_t q = { .transport = ENGINE_TRANSPORT_TCP,
 	                     .remote = (const struct sockaddr *)&c->peer };
 	size_t answer_len = 0;
-	engine_action_t act = net_answer(tcp->srv, &q, query, len, tcp->answer + 2,
+	engine_action_t act = net_answer(tcp->srv, &q, query, len, tcp->answer,
 	                                 TCP_MSG_MAX, &answer_len, &tcp->scratch);
 	int r = 0;
 	if (act == ENGINE_SEND) {
-		tcp->answer[0] = answer_len >> 8;
-		tcp->answer[1] = answer_len & 0xff;
-		r = conn_write(c, tcp->answer, answer_len + 2);
+		r = dns_stream_write((uv_stream_t *)&c->handle, tcp->answer, answer_len, on_write);
 	}
 	/* The answer is sent or copied: nothing points into the scratch. */
 	arena_reset(&tcp->scratch);
 	return r;
 }
 
-static size_t msg_len(const uint8_t *p)
-{
-	return (size_t)p[0] << 8 | p[1];
-}
-
 /* Answer every whole message in the buffer; false if the connection closed. */
 static bool conn_answer_all(tcp_conn_t *c, size_t *used)
 {
-	size_t off = 0;
-	while (c->len - off >= 2) {
-		size_t len = msg_len(c->buf + off);
-		if (len < KNOT_WIRE_HEADER_SIZE) {
-			/* Not even a DNS header: the stream is out of step. */
+	size_t off = 0, len;
+	const uint8_t *msg;
+	dns_stream_next_t next;
+	while ((next = dns_stream_next(&c->in, &off, &msg, &len)) == DNS_STREAM_MSG) {
+		if (conn_answer(c, msg, len) != 0) {
 			conn_close(c);
 			return false;
 		}
-		if (c->len - off - 2 < len) {
-			break;
-		}
-		if (conn_answer(c, c->buf + off + 2, len) != 0) {
-			conn_close(c);
-			return false;
-		}
-		off += 2 + len;
 	}
-	*used = off;
-	return true;
-}
-
-/* Make room for the whole of a started message; false if out of memory. */
-static bool conn_fit(tcp_conn_t *c)
-{
-	size_t need = c->len >= 2 ? 2 + msg_len(c->buf) : 0;
-	if (need <= c->cap) {
-		return true;
-	}
-	uint8_t *grown = realloc(c->buf, need);
-	if (grown == NULL) {
+	if (next == DNS_STREAM_BAD) {
+		conn_close(c);
 		return false;
 	}
-	c->buf = grown;
-	c->cap = need;
+	*used = off;
 	return true;
 }
 
@@ -203,7 +141,7 @@ static bool conn_fit(tcp_conn_t *c)
 static void conn_arm_timer(tcp_conn_t *c, bool fresh)
 {
 	const net_conf_t *conf = &c->tcp->srv->conf;
-	if (c->len == 0) {
+	if (c->in.len == 0) {
 		c->in_msg = false;
 		uv_timer_start(&c->timer, on_timeout, conf->tcp_idle_timeout * 1000ULL, 0);
 	} else if (fresh) {
@@ -219,12 +157,7 @@ static void conn_consume(tcp_conn_t *c)
 		return;
 	}
 	bool fresh = used > 0 || !c->in_msg;
-	memmove(c->buf, c->buf + used, c->len - used);
-	c->len -= used;
-	if (!conn_fit(c)) {
-		conn_close(c);
-		return;
-	}
+	dns_stream_consume(&c->in, used);
 	conn_arm_timer(c, fresh);
 	uv_stream_t *stream = (uv_stream_t *)&c->handle;
 	if (uv_stream_get_write_queue_size(stream) > TCP_QUEUE_HIGH) {
@@ -238,12 +171,7 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
 	tcp_conn_t *c = handle->data;
 	(void)suggested;
-	if (c->buf == NULL) {
-		c->buf = malloc(TCP_BUF_INIT);
-		c->cap = c->buf != NULL ? TCP_BUF_INIT : 0;
-	}
-	/* conn_fit() keeps room for the message being read. */
-	*buf = uv_buf_init((char *)c->buf + c->len, c->cap - c->len);
+	dns_stream_room(&c->in, buf);
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
@@ -260,7 +188,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		conn_close(c);
 		return;
 	}
-	c->len += nread;
+	dns_stream_received(&c->in, (size_t)nread);
 	conn_consume(c);
 }
 

@@ -11,11 +11,11 @@
 #include <arpa/inet.h>
 #include <libknot/libknot.h>
 
+#include "net/dns_stream.h"
 #include "proxy/proxy_internal.h"
 #include "util/error.h"
 #include "util/log.h"
 
-#define TCP_BUF_INIT 4096
 #define TCP_BACKLOG 1024
 #define TCP_PIPELINE_MAX 64          /* queries in flight per connection */
 #define TCP_QUEUE_HIGH (256 * 1024)  /* unsent bytes that pause reading */
@@ -26,8 +26,7 @@ struct proxy_tcp_conn {
 	proxy_listen_t *l;
 	proxy_tcp_conn_t *prev, *next;
 	struct sockaddr_storage peer;
-	uint8_t *buf;                /* bytes read and not yet handed on */
-	size_t len, cap;
+	dns_stream_t in;             /* bytes read and not yet handed on */
 	unsigned pending;            /* queries handed on, not yet answered */
 	int open_handles;
 	bool closing, paused, eof;
@@ -58,11 +57,6 @@ typedef struct udp_send {
 	uint8_t data[];
 } udp_send_t;
 
-typedef struct tcp_write {
-	uv_write_t req;
-	uint8_t data[];
-} tcp_write_t;
-
 /* ------------------------------------------------------------------ */
 /* TCP connections                                                     */
 
@@ -71,7 +65,7 @@ static void conn_maybe_free(proxy_tcp_conn_t *c)
 	if (c->open_handles > 0 || c->pending > 0) {
 		return;
 	}
-	free(c->buf);
+	dns_stream_free(&c->in);
 	free(c);
 }
 
@@ -117,27 +111,26 @@ static void on_tcp_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 /* Hand every whole message on; stop early when the pipeline is full. */
 static void conn_consume(proxy_tcp_conn_t *c)
 {
-	size_t off = 0;
-	while (!c->closing && c->pending < TCP_PIPELINE_MAX && c->len - off >= 2) {
-		size_t len = (size_t)c->buf[off] << 8 | c->buf[off + 1];
-		if (len < KNOT_WIRE_HEADER_SIZE) {
+	size_t off = 0, len;
+	const uint8_t *msg;
+	while (!c->closing && c->pending < TCP_PIPELINE_MAX) {
+		dns_stream_next_t next = dns_stream_next(&c->in, &off, &msg, &len);
+		if (next == DNS_STREAM_BAD) {
 			conn_close(c);   /* not even a header: the stream is out of step */
 			return;
 		}
-		if (c->len - off - 2 < len) {
+		if (next == DNS_STREAM_MORE) {
 			break;
 		}
 		proxy_client_t client = { .tcp = c };
 		memcpy(&client.addr, &c->peer, sizeof(c->peer));
 		c->pending++;
-		c->l->cb(c->l->arg, &client, c->buf + off + 2, len);
-		off += 2 + len;
+		c->l->cb(c->l->arg, &client, msg, len);
 	}
 	if (c->closing) {
 		return;
 	}
-	memmove(c->buf, c->buf + off, c->len - off);
-	c->len -= off;
+	dns_stream_consume(&c->in, off);
 	uv_stream_t *s = (uv_stream_t *)&c->handle;
 	bool full = c->pending >= TCP_PIPELINE_MAX ||
 	            uv_stream_get_write_queue_size(s) > TCP_QUEUE_HIGH;
@@ -152,32 +145,11 @@ static void conn_consume(proxy_tcp_conn_t *c)
 	}
 }
 
-/* Room for the whole of the message being read; false if out of memory. */
-static bool conn_fit(proxy_tcp_conn_t *c)
-{
-	size_t need = c->len >= 2 ? 2 + ((size_t)c->buf[0] << 8 | c->buf[1]) : TCP_BUF_INIT;
-	need = need < TCP_BUF_INIT ? TCP_BUF_INIT : need;
-	if (need <= c->cap) {
-		return true;
-	}
-	uint8_t *grown = realloc(c->buf, need);
-	if (grown == NULL) {
-		return false;
-	}
-	c->buf = grown;
-	c->cap = need;
-	return true;
-}
-
 static void on_tcp_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
 	proxy_tcp_conn_t *c = handle->data;
 	(void)suggested;
-	if (!conn_fit(c) || c->len == c->cap) {
-		*buf = uv_buf_init(NULL, 0);   /* libuv reports UV_ENOBUFS */
-		return;
-	}
-	*buf = uv_buf_init((char *)c->buf + c->len, c->cap - c->len);
+	dns_stream_room(&c->in, buf);
 }
 
 static void on_tcp_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
@@ -196,7 +168,7 @@ static void on_tcp_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		conn_close(c);
 		return;
 	}
-	c->len += (size_t)nread;
+	dns_stream_received(&c->in, (size_t)nread);
 	uv_timer_again(&c->timer);
 	conn_consume(c);
 }
@@ -236,7 +208,6 @@ static void on_accept(uv_stream_t *server, int status)
 static void on_tcp_written(uv_write_t *req, int status)
 {
 	proxy_tcp_conn_t *c = req->handle->data;
-	free(req);
 	if (status < 0 && status != UV_ECANCELED) {
 		conn_close(c);
 	} else if (!c->closing && c->eof && c->pending == 0 &&
@@ -249,29 +220,7 @@ static void on_tcp_written(uv_write_t *req, int status)
 
 static void tcp_send(proxy_tcp_conn_t *c, const uint8_t *wire, size_t len)
 {
-	uv_stream_t *s = (uv_stream_t *)&c->handle;
-	uint8_t prefix[2] = { len >> 8, len & 0xff };
-	uv_buf_t bufs[2] = { uv_buf_init((char *)prefix, 2), uv_buf_init((char *)wire, len) };
-	int done = uv_stream_get_write_queue_size(s) == 0 ? uv_try_write(s, bufs, 2) : UV_EAGAIN;
-	if (done == (int)len + 2) {
-		return;
-	}
-	if (done < 0 && done != UV_EAGAIN) {
-		conn_close(c);
-		return;
-	}
-	/* Queue what did not go out, copied: the caller's buffer is reused. */
-	size_t sent = done < 0 ? 0 : (size_t)done;
-	tcp_write_t *w = malloc(sizeof(*w) + len + 2);
-	if (w == NULL) {
-		conn_close(c);
-		return;
-	}
-	memcpy(w->data, prefix, 2);
-	memcpy(w->data + 2, wire, len);
-	uv_buf_t b = uv_buf_init((char *)w->data + sent, len + 2 - sent);
-	if (uv_write(&w->req, s, &b, 1, on_tcp_written) != 0) {
-		free(w);
+	if (dns_stream_write((uv_stream_t *)&c->handle, wire, len, on_tcp_written) != 0) {
 		conn_close(c);
 	}
 }
