@@ -384,7 +384,17 @@ def dnsperf(ctx, srv, queries, label):
 def one_run(ctx, run):
     a = ctx.args
     procstat.wait_quiet([str(LOADGEN_CPU), str(SERVER_CPU)], QUIET_LIMIT, a.quiet_wait)
-    srv = Server(ctx, "run%d" % run).start()
+    for attempt in range(3):
+        try:
+            srv = Server(ctx, "run%d" % run).start()
+            break
+        except BenchError as e:
+            # the port is in the ephemeral range: another program's outgoing
+            # connection may hold it for a moment
+            if "already in use" not in str(e) or attempt == 2:
+                raise
+            say("run %d: the port was taken; starting again" % run)
+            time.sleep(2)
     try:
         t0 = time.monotonic()
         members = populate(ctx, a.instances, a.services, 600)
