@@ -21,6 +21,7 @@
 #include <urcu.h>
 
 #include "cmd.h"
+#include "alias/alias.h"
 #include "api/api.h"
 #include "conf/conf.h"
 #include "conf/conf_zones.h"
@@ -30,6 +31,7 @@
 #include "net/net.h"
 #include "policy/policy.h"
 #include "registry/registry.h"
+#include "util/addr.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "zone/zone.h"
@@ -63,6 +65,8 @@ typedef struct serve {
 	const policy_health_t *health; /* read by the engine through engine.health */
 	const registry_view_t *services; /* read by the engine through engine.services */
 	health_t *checker;             /* health checks; publishes into health */
+	alias_t *resolver;             /* ALIAS targets outside; publishes into aliases */
+	const policy_alias_view_t *aliases; /* read by the engine through engine.aliases */
 	const char *image_path;        /* --image, or NULL */
 } serve_t;
 
@@ -186,6 +190,48 @@ static void serve_publish_services(void *ctx, registry_view_t *fresh)
 	}
 }
 
+/* Swap the alias resolver's view the engine reads, as for health snapshots.
+ * Called by the resolver thread only, so publishers never race. */
+static void serve_publish_aliases(void *ctx, policy_alias_view_t *fresh)
+{
+	serve_t *s = ctx;
+	const policy_alias_view_t *old = s->aliases;
+	__atomic_store_n(&s->aliases, fresh, __ATOMIC_RELEASE);
+	if (old != NULL) {
+		synchronize_rcu();
+		policy_alias_view_free((policy_alias_view_t *)old);
+	}
+}
+
+/* Tell the resolver the alias targets outside their zones that conf
+ * declares. Without a resolver such aliases answer SERVFAIL: say so. */
+static void serve_alias_targets(serve_t *s, const conf_t *conf)
+{
+	knot_dname_t **targets = NULL;
+	size_t n = 0;
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < conf->zone_count; i++) {
+		knot_dname_storage_t origin;
+		if (zone_name_parse(origin, conf->zones[i].origin, (const uint8_t *)"") != 0) {
+			r = policy_alias_targets(conf->zones[i].policies, conf->zones[i].policy_count,
+			                         origin, &targets, &n);
+		}
+	}
+	if (r == 0 && s->resolver != NULL) {
+		r = alias_set_targets(s->resolver, targets, n);
+	} else if (r == 0 && n > 0) {
+		log_warning("cirrus: %zu ALIAS target%s outside the zones, but no resolver is "
+		            "configured: such aliases answer SERVFAIL", n, n == 1 ? " is" : "s are");
+	}
+	if (r != 0) {
+		log_error("cirrus: out of memory; ALIAS targets not updated");
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(targets[i]);
+	}
+	free(targets);
+}
+
 static void serve_unref_zones(serve_t *s)
 {
 	for (size_t i = 0; s->zones != NULL && i < s->conf.zone_count; i++) {
@@ -295,6 +341,7 @@ static void serve_reload(void *ctx)
 		return;
 	}
 	reload_zones(s, &fresh);
+	serve_alias_targets(s, &fresh);
 	conf_deinit(&fresh);
 }
 
@@ -314,6 +361,7 @@ static void serve_engine_conf(serve_t *s)
 	s->engine.ecs_trust_count = c->ecs_trust_count;
 	s->engine.health = &s->health;
 	s->engine.services = &s->services;
+	s->engine.aliases = &s->aliases;
 }
 
 static void serve_publish(void *ctx, zone_set_t *set)
@@ -443,11 +491,36 @@ static int serve_checker(serve_t *s)
 	return r;
 }
 
+/* The ALIAS resolver, when the configuration names one, with the targets
+ * of the policies loaded. */
+static int serve_resolver(serve_t *s)
+{
+	const conf_resolver_t *c = &s->conf.resolver;
+	alias_conf_t ac = {
+		.timeout_ms = c->timeout_ms, .retries = c->retries, .min_ttl = c->min_ttl,
+		.max_ttl = c->max_ttl, .serve_stale = c->serve_stale,
+		.publish = serve_publish_aliases, .publish_ctx = s,
+	};
+	int r = 0;
+	if (c->address != NULL && !addr_parse(c->address, (uint16_t)c->port, &ac.upstream)) {
+		r = CIRRUS_EINVAL; /* conf_load checked it */
+	} else if (c->address != NULL) {
+		r = alias_new(&ac, &s->resolver);
+	}
+	if (r != 0) {
+		log_error("cirrus: cannot start the ALIAS resolver: %s", cirrus_strerror(r));
+		return r;
+	}
+	serve_alias_targets(s, &s->conf);
+	return 0;
+}
+
 static void serve_shutdown(serve_t *s)
 {
 	api_stop(s->api);          /* no more changes */
 	registry_free(s->registry);   /* no more lease sweeps */
 	health_free(s->checker);   /* no more health snapshots or audit rows */
+	alias_free(s->resolver);   /* no more alias views */
 	net_server_free(s->srv);   /* frees the served set */
 	ctl_free(s->ctl);
 	serve_unref_zones(s);
@@ -456,6 +529,8 @@ static void serve_shutdown(serve_t *s)
 	s->health = NULL;
 	registry_view_free((registry_view_t *)s->services);
 	s->services = NULL;
+	policy_alias_view_free((policy_alias_view_t *)s->aliases);
+	s->aliases = NULL;
 }
 
 static int serve_run(serve_t *s)
@@ -468,6 +543,9 @@ static int serve_run(serve_t *s)
 		log_error("cirrus: out of memory");
 	}
 	serve_engine_conf(s);
+	if (r == 0) {
+		r = serve_resolver(s);
+	}
 	if (r == 0) {
 		r = serve_listen(s);
 	}

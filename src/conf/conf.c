@@ -337,6 +337,31 @@ static const yaml_key_t api_keys[] = {
 	{ "tls-key", parse_path, offsetof(conf_t, api_tls_key), 1, 4096 },
 };
 
+/* resolver.timeout: a duration such as 500ms or 2s (as checks take). */
+static int parse_timeout(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
+{
+	parser_t *p = ctx;
+	const char *s = yaml_scalar(node);
+	uint64_t ms = 0;
+	if (s == NULL || health_duration_parse(s, &ms) != 0 || ms < key->min || ms > key->max) {
+		return yaml_fail(&p->y, node, "%s must be a duration from %llums to %llums, such "
+		                 "as 500ms or 2s, not '%s'", key->name, (unsigned long long)key->min,
+		                 (unsigned long long)key->max, yaml_shown(node));
+	}
+	*(unsigned *)yaml_field(base, key) = (unsigned)ms;
+	return 0;
+}
+
+static const yaml_key_t resolver_keys[] = {
+	{ "address", parse_one_addr, offsetof(conf_resolver_t, address), 0, 0 },
+	{ "port", parse_uint, offsetof(conf_resolver_t, port), 1, 65535 },
+	{ "timeout", parse_timeout, offsetof(conf_resolver_t, timeout_ms), 10, 30000 },
+	{ "retries", parse_uint, offsetof(conf_resolver_t, retries), 0, 10 },
+	{ "min-ttl", parse_uint, offsetof(conf_resolver_t, min_ttl), 1, 86400 },
+	{ "max-ttl", parse_uint, offsetof(conf_resolver_t, max_ttl), 1, 604800 },
+	{ "serve-stale", parse_uint, offsetof(conf_resolver_t, serve_stale), 0, 604800 },
+};
+
 static const yaml_key_t services_keys[] = {
 	{ "answer-max", parse_uint, offsetof(conf_t, services_answer_max), 1, 64 },
 };
@@ -367,6 +392,7 @@ static const yaml_key_t endpoint_keys[] = {
 static const yaml_key_t policy_keys[] = {
 	{ "name", parse_text, offsetof(policy_spec_t, name), 1, 1024 },
 	{ "type", parse_text, offsetof(policy_spec_t, type), 1, 16 },
+	{ "target", parse_text, offsetof(policy_spec_t, target), 1, 1024 },
 	{ "ttl", parse_uint, offsetof(policy_spec_t, ttl), 0, 2147483647 },
 	{ "fail", parse_text, offsetof(policy_spec_t, fail), 1, 16 },
 	{ "rule", parse_text, offsetof(policy_spec_t, rule), 1, 32 },
@@ -465,6 +491,23 @@ static int parse_services(void *ctx, yaml_node_t *node, const yaml_key_t *key, v
 	(void)key;
 	return yaml_map(&p->y, &p->doc, node, "services", services_keys, COUNT(services_keys),
 	                p, base);
+}
+
+static int parse_resolver(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
+{
+	parser_t *p = ctx;
+	(void)key;
+	conf_resolver_t *r = &((conf_t *)base)->resolver;
+	int rc = yaml_map(&p->y, &p->doc, node, "resolver", resolver_keys, COUNT(resolver_keys),
+	                  p, r);
+	if (rc == 0 && r->address == NULL) {
+		rc = yaml_fail(&p->y, node, "resolver: needs an address");
+	}
+	if (rc == 0 && r->min_ttl > r->max_ttl) {
+		rc = yaml_fail(&p->y, node, "resolver: min-ttl %u is above max-ttl %u",
+		               r->min_ttl, r->max_ttl);
+	}
+	return rc;
 }
 
 static int parse_api(void *ctx, yaml_node_t *node, const yaml_key_t *key, void *base)
@@ -663,6 +706,7 @@ static const yaml_key_t top_keys[] = {
 	{ "health", parse_health, 0, 0, 0 },
 	{ "checks", parse_checks, 0, 0, 0 },
 	{ "services", parse_services, 0, 0, 0 },
+	{ "resolver", parse_resolver, 0, 0, 0 },
 };
 
 static void conf_defaults(conf_t *conf)
@@ -681,6 +725,8 @@ static void conf_defaults(conf_t *conf)
 		.api_port = 8053,
 		.api_max_body = 1048576,
 		.services_answer_max = 8,
+		.resolver = { .port = 53, .timeout_ms = 1000, .retries = 2, .min_ttl = 5,
+		              .max_ttl = 3600, .serve_stale = 86400 },
 	};
 }
 
@@ -777,5 +823,6 @@ void conf_deinit(conf_t *conf)
 	free(conf->api_listen);
 	free(conf->api_tls_cert);
 	free(conf->api_tls_key);
+	free(conf->resolver.address);
 	conf_defaults(conf);
 }

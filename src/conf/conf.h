@@ -27,6 +27,18 @@ typedef struct conf_zone {
 	size_t policy_count;
 } conf_zone_t;
 
+/*! \brief The upstream resolver of ALIAS targets outside the served zones
+ * (docs/configuration.md#resolver). */
+typedef struct conf_resolver {
+	char *address;            /*!< numeric IP address, NULL = none */
+	unsigned port;
+	unsigned timeout_ms;      /*!< per try */
+	unsigned retries;         /*!< tries after the first */
+	unsigned min_ttl;         /*!< seconds: floor of the upstream TTL */
+	unsigned max_ttl;         /*!< seconds: ceiling of the upstream TTL */
+	unsigned serve_stale;     /*!< seconds data is served after a failed refresh */
+} conf_resolver_t;
+
 /*! \brief How the SOA serial of a store zone moves on each change. */
 typedef enum {
 	CONF_SERIAL_INCREMENT,   /*!< serial + 1 */
@@ -65,6 +77,7 @@ typedef struct conf {
 	policy_strv_t health_down;  /*!< health: keys held down */
 	health_spec_t *checks;      /*!< checks: checked and linked */
 	size_t check_count;
+	conf_resolver_t resolver;   /*!< resolver: for ALIAS targets */
 } conf_t;
 
 /*! \brief Largest accepted value of server.workers. */

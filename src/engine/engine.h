@@ -42,6 +42,10 @@ typedef struct engine_conf {
 	                                     view (names whose A/AAAA answers are
 	                                     shuffled and capped), loaded like
 	                                     health; NULL = none */
+	const policy_alias_view_t *const *aliases; /*!< slot of the alias
+	                                     resolver's view (targets outside the
+	                                     served zones), loaded like health;
+	                                     NULL = none: such aliases SERVFAIL */
 } engine_conf_t;
 
 /*! \brief Fill conf with defaults (payload 1232, no NSID, CH answers off). */

@@ -59,3 +59,59 @@ void engine_truncate(engine_ctx_t *ctx);
 
 /*! \brief Answer an IN-class query from the zone set (sets rcode, AA, TC). */
 void engine_answer(engine_ctx_t *ctx);
+
+/*! \brief Where a name stands in a zone (engine_zone_lookup). */
+typedef enum {
+	LOOKUP_FOUND,     /* the name exists (possibly empty non-terminal) */
+	LOOKUP_WILDCARD,  /* synthesized from the closest encloser's wildcard */
+	LOOKUP_NXDOMAIN,  /* no such name */
+	LOOKUP_DELEG,     /* at or below a zone cut: node is the cut */
+	LOOKUP_DNAME,     /* below a DNAME: node holds it */
+} lookup_kind_t;
+
+typedef struct lookup {
+	lookup_kind_t kind;
+	const zone_node_t *node;
+} lookup_t;
+
+/*! \brief Where the lower-case name stands in zone, for a query of qtype
+ * (DS is answered above a cut). */
+void engine_zone_lookup(const zone_t *zone, const knot_dname_t *name, uint16_t qtype,
+                        lookup_t *out);
+
+/*! \brief The records a policy chooses for rs at a flagged node, copied into
+ * the arena; false when it chose nothing (fail closed). */
+bool engine_policy_rrs(engine_ctx_t *ctx, const zone_t *zone, const zone_node_t *node,
+                       const zone_rrset_t *rs, knot_rdataset_t *out);
+
+/*! \brief The records to answer for rs at node. The static path costs one
+ * flag test; false means the policy there chose nothing. */
+static inline bool engine_node_rrs(engine_ctx_t *ctx, const zone_t *zone,
+                                   const zone_node_t *node, const zone_rrset_t *rs,
+                                   knot_rdataset_t *out)
+{
+	if (__builtin_expect((node->flags & ZONE_NODE_POLICY) == 0, 1)) {
+		*out = rs->rrs;
+		return true;
+	}
+	return engine_policy_rrs(ctx, zone, node, rs, out);
+}
+
+/*! \brief What an alias answers (engine_alias.c). */
+typedef enum {
+	ENGINE_ALIAS_NONE,      /*!< no alias at the node, or not an A/AAAA query */
+	ENGINE_ALIAS_DATA,      /*!< records with their TTL */
+	ENGINE_ALIAS_NODATA,    /*!< the target has none of the type */
+	ENGINE_ALIAS_SERVFAIL,  /*!< an outside target not resolved (yet, or any more) */
+} engine_alias_t;
+
+/*!
+ * \brief A or AAAA (ctx->qtype) for a flagged node holding an alias: from
+ * the served zones (CNAMEs and aliases followed, policies applied) or from
+ * the resolver's view. Allocates only what policies copy into the arena.
+ * \param rrs  DATA: the records (in a zone, the arena or the view)
+ * \param ttl  DATA: the alias's TTL lowered to every TTL on the way
+ */
+engine_alias_t engine_alias_rrs(engine_ctx_t *ctx, const zone_t *zone,
+                                const zone_node_t *node, knot_rdataset_t *rrs,
+                                uint32_t *ttl);

@@ -5,8 +5,9 @@
  * (RFC 9471), negative answers (RFC 2308), minimal ANY (RFC 8482) and
  * additional-section addresses for NS, MX and SRV targets. Wherever an
  * RRset is answered, a node flagged ZONE_NODE_POLICY may have its records
- * chosen per query by a routing policy instead (policy/policy.h), and the
- * A/AAAA answer of a registered service is shuffled and capped
+ * chosen per query by a routing policy instead (policy/policy.h), an
+ * alias there answers A and AAAA with its target's (engine_alias.c), and
+ * the A/AAAA answer of a registered service is shuffled and capped
  * (registry/registry_view.h).
  */
 #include <string.h>
@@ -14,19 +15,6 @@
 #include "engine/engine_internal.h"
 
 #define CHAIN_MAX 16    /* CNAME/DNAME hops followed before giving up */
-
-typedef enum {
-	LOOKUP_FOUND,     /* the name exists (possibly empty non-terminal) */
-	LOOKUP_WILDCARD,  /* synthesized from the closest encloser's wildcard */
-	LOOKUP_NXDOMAIN,  /* no such name */
-	LOOKUP_DELEG,     /* at or below a zone cut: node is the cut */
-	LOOKUP_DNAME,     /* below a DNAME: node holds it */
-} lookup_kind_t;
-
-typedef struct lookup {
-	lookup_kind_t kind;
-	const zone_node_t *node;
-} lookup_t;
 
 /* The name in one step of a CNAME/DNAME chain. */
 typedef struct step {
@@ -63,7 +51,7 @@ static const zone_node_t *find_wildcard(const zone_t *zone, const zone_node_t *e
 
 /* Where a lower-case name stands in a zone. Walks down from the apex when
  * the zone has cuts (the topmost cut wins), else looks the name up at once. */
-static void zone_lookup(const zone_t *zone, const knot_dname_t *name, uint16_t qtype,
+void engine_zone_lookup(const zone_t *zone, const knot_dname_t *name, uint16_t qtype,
                         lookup_t *out)
 {
 	size_t size = knot_dname_size(name);
@@ -133,12 +121,13 @@ static const policy_addr_t *client_of(engine_ctx_t *ctx)
 
 /* Records a policy chose, copied contiguously into the arena in the order
  * chosen (multivalue shuffles: no canonical sort). False when the policy
- * chose nothing (fail-closed with nothing healthy). */
-static bool policy_rrs(engine_ctx_t *ctx, const zone_t *zone, const zone_node_t *node,
+ * chose nothing (fail-closed with nothing healthy). An alias asked for its
+ * own type answers its record. */
+bool engine_policy_rrs(engine_ctx_t *ctx, const zone_t *zone, const zone_node_t *node,
                        const zone_rrset_t *rs, knot_rdataset_t *out)
 {
 	const policy_t *p = policy_zone_find(zone, node, rs->type);
-	if (p == NULL) {
+	if (p == NULL || policy_alias_target(p) != NULL) {
 		*out = rs->rrs;
 		return true;
 	}
@@ -166,18 +155,6 @@ static bool policy_rrs(engine_ctx_t *ctx, const zone_t *zone, const zone_node_t 
 		buf += len;
 	}
 	return true;
-}
-
-/* The records to answer for rs at node. The static path costs one flag
- * test; false means the policy there chose nothing. */
-static inline bool node_rrs(engine_ctx_t *ctx, const zone_t *zone, const zone_node_t *node,
-                            const zone_rrset_t *rs, knot_rdataset_t *out)
-{
-	if (__builtin_expect((node->flags & ZONE_NODE_POLICY) == 0, 1)) {
-		*out = rs->rrs;
-		return true;
-	}
-	return policy_rrs(ctx, zone, node, rs, out);
 }
 
 /* A service answer (docs/services.md): at most N of the instances'
@@ -244,7 +221,7 @@ static bool put_addresses(engine_ctx_t *ctx, const knot_dname_t *target, uint16_
 		node = zone_find(zone, lower);
 	} else {
 		lookup_t l;
-		zone_lookup(zone, lower, KNOT_RRTYPE_A, &l);
+		engine_zone_lookup(zone, lower, KNOT_RRTYPE_A, &l);
 		node = l.kind == LOOKUP_FOUND ? l.node : NULL;
 	}
 	if (node == NULL) {
@@ -254,7 +231,7 @@ static bool put_addresses(engine_ctx_t *ctx, const knot_dname_t *target, uint16_
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		const zone_rrset_t *rs = zone_node_rrset(node, types[i]);
 		knot_rdataset_t rrs;
-		if (rs != NULL && node_rrs(ctx, zone, node, rs, &rrs) &&
+		if (rs != NULL && engine_node_rrs(ctx, zone, node, rs, &rrs) &&
 		    put(ctx, target, hint, rs->type, rs->ttl, &rrs,
 		        KNOT_PF_NOTRUNC | KNOT_PF_CHECKDUP) != KNOT_EOK) {
 			return false;
@@ -352,6 +329,31 @@ static bool put_dname(engine_ctx_t *ctx, const zone_node_t *node, step_t *step)
 	return true;
 }
 
+/* A or AAAA at a node with an alias (engine_alias.c): the target's
+ * records, NODATA or SERVFAIL. False when the node has no alias. */
+static bool put_alias(engine_ctx_t *ctx, const zone_t *zone, const zone_node_t *node,
+                      const step_t *step)
+{
+	knot_rdataset_t rrs;
+	uint32_t ttl;
+	switch (engine_alias_rrs(ctx, zone, node, &rrs, &ttl)) {
+	case ENGINE_ALIAS_NONE:
+		return false;
+	case ENGINE_ALIAS_DATA:
+		if (put(ctx, step->name, step->hint, ctx->qtype, ttl, &rrs, 0) != KNOT_EOK) {
+			engine_truncate(ctx);
+		}
+		return true;
+	case ENGINE_ALIAS_NODATA:
+		put_negative(ctx, zone);
+		return true;
+	case ENGINE_ALIAS_SERVFAIL:
+		ctx->rcode = KNOT_RCODE_SERVFAIL;
+		return true;
+	}
+	return false;
+}
+
 /* The data at a node for the query type: an RRset, minimal ANY, a CNAME
  * to follow (returns true with the step moved on), or NODATA. */
 static bool put_node_answer(engine_ctx_t *ctx, const zone_t *zone,
@@ -363,7 +365,7 @@ static bool put_node_answer(engine_ctx_t *ctx, const zone_t *zone,
 		rs = node->rrset_count > 0 ? &node->rrsets[0] : NULL; /* RFC 8482 */
 	} else if (node->flags & ZONE_NODE_CNAME && ctx->qtype != KNOT_RRTYPE_CNAME) {
 		const zone_rrset_t *cname = zone_node_rrset(node, KNOT_RRTYPE_CNAME);
-		if (!node_rrs(ctx, zone, node, cname, &rrs)) {
+		if (!engine_node_rrs(ctx, zone, node, cname, &rrs)) {
 			put_negative(ctx, zone);
 			return false;
 		}
@@ -377,7 +379,10 @@ static bool put_node_answer(engine_ctx_t *ctx, const zone_t *zone,
 	} else {
 		rs = zone_node_rrset(node, ctx->qtype);
 	}
-	if (rs == NULL || !node_rrs(ctx, zone, node, rs, &rrs)) {
+	if (rs == NULL && (node->flags & ZONE_NODE_POLICY) && put_alias(ctx, zone, node, step)) {
+		return false;
+	}
+	if (rs == NULL || !engine_node_rrs(ctx, zone, node, rs, &rrs)) {
 		put_negative(ctx, zone);
 		return false;
 	}
@@ -432,7 +437,7 @@ void engine_answer(engine_ctx_t *ctx)
 			return;
 		}
 		lookup_t l;
-		zone_lookup(zone, step.lower, ctx->qtype, &l);
+		engine_zone_lookup(zone, step.lower, ctx->qtype, &l);
 		switch (l.kind) {
 		case LOOKUP_DELEG:
 			if (hop == 0) {

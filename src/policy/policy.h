@@ -122,7 +122,8 @@ typedef struct policy_spec {
 	uint64_t line;            /*!< line of this mapping in the file */
 	/* a policy (top level only) */
 	char *name;               /*!< owner, absolute or relative to the zone */
-	char *type;               /*!< A, AAAA or CNAME */
+	char *type;               /*!< A, AAAA, CNAME or ALIAS */
+	char *target;             /*!< ALIAS: the name flattened, absolute or relative */
 	unsigned ttl;
 	char *fail;               /*!< "open" (default) or "closed" */
 	/* a rule */
@@ -176,7 +177,8 @@ int policy_compile(const policy_spec_t *spec, const knot_dname_t *origin,
 /*! \brief Free a policy (NULL is fine). */
 void policy_free(policy_t *p);
 
-/*! \brief Owner (wire, lower case) and type of a policy. */
+/*! \brief Owner (wire, lower case) and type of a policy (POLICY_TYPE_ALIAS
+ * for an alias). */
 const knot_dname_t *policy_owner(const policy_t *p);
 uint16_t policy_type(const policy_t *p);
 uint32_t policy_ttl(const policy_t *p);
@@ -224,3 +226,80 @@ int policy_zone_attach(zone_t **zone, policy_t **policies, size_t count,
 /*! \brief The policy for a flagged node and type in zone, or NULL. */
 const policy_t *policy_zone_find(const zone_t *zone, const zone_node_t *node,
                                  uint16_t type);
+
+/*
+ * ALIAS (policy_alias.c, policy_alias_view.c): a policy of type ALIAS at an
+ * owner names a target whose A and AAAA records the owner answers with,
+ * flattened per query. In the zone it is a record of POLICY_TYPE_ALIAS at
+ * the owner whose RDATA is the target name (as PowerDNS stores ALIAS), on
+ * a node flagged ZONE_NODE_POLICY. A target in a zone the server serves is
+ * read from that zone; any other is resolved upstream by the resolver
+ * thread (alias/), which publishes its results as an immutable view.
+ */
+
+/*! \brief The record type an alias is kept as: PowerDNS's private ALIAS type. */
+#define POLICY_TYPE_ALIAS 65401
+
+/*! \brief The target of an alias (wire, lower case), or NULL for other policies. */
+const knot_dname_t *policy_alias_target(const policy_t *p);
+
+/*!
+ * \brief The targets of the aliases in specs that lie outside the zone at
+ * origin: the names the resolver thread resolves upstream. Specs that do
+ * not compile are skipped (compiling reports them).
+ * \param out  grown by the new names (each malloc'ed, owned by the caller);
+ *             names already in out are not added again
+ * \retval 0, -CIRRUS_ENOMEM
+ */
+int policy_alias_targets(const policy_spec_t *specs, size_t count,
+                         const knot_dname_t *origin, knot_dname_t ***out, size_t *n);
+
+/*! \brief What the resolver knows about one target and type. */
+typedef enum {
+	POLICY_ALIAS_UNKNOWN,   /*!< not resolved yet, failing past the stale window, or
+	                             not a target at all: the alias answers SERVFAIL */
+	POLICY_ALIAS_DATA,      /*!< records (fresh, or stale within the window) */
+	POLICY_ALIAS_NODATA,    /*!< the upstream said NXDOMAIN or NODATA */
+} policy_alias_status_t;
+
+/*! \brief Answer TTL of data served stale (RFC 8767 4 recommends 30 s). */
+#define POLICY_ALIAS_STALE_TTL 30
+
+/*! \brief One result of the resolver, as the view is built from. */
+typedef struct policy_alias_result {
+	const knot_dname_t *target;   /*!< lower case */
+	uint16_t type;                /*!< A or AAAA */
+	policy_alias_status_t status;
+	uint64_t expire_ms;           /*!< policy_alias_clock_ms() when the TTL runs out */
+	uint64_t stale_ms;            /*!< until when DATA may be served after that */
+	knot_rdataset_t rrs;          /*!< DATA: the records */
+} policy_alias_result_t;
+
+/*! \brief The resolver's view: immutable, published by pointer like health. */
+typedef struct policy_alias_view policy_alias_view_t;
+
+/*!
+ * \brief Build a view holding copies of results.
+ * \param out  owned by the caller (policy_alias_view_free)
+ * \retval 0, -CIRRUS_ENOMEM
+ */
+int policy_alias_view_new(const policy_alias_result_t *results, size_t count,
+                          policy_alias_view_t **out);
+
+/*! \brief Free a view no reader can see any more (NULL is fine). */
+void policy_alias_view_free(policy_alias_view_t *v);
+
+/*!
+ * \brief What the view says about target and type at now_ms. Pure,
+ * allocates nothing.
+ * \param rrs  DATA: the records (pointing into the view)
+ * \param ttl  DATA: seconds left of the upstream TTL (at least 1), or
+ *             POLICY_ALIAS_STALE_TTL when served stale
+ */
+policy_alias_status_t policy_alias_view_answer(const policy_alias_view_t *v,
+                                               const knot_dname_t *target, uint16_t type,
+                                               uint64_t now_ms, knot_rdataset_t *rrs,
+                                               uint32_t *ttl);
+
+/*! \brief Milliseconds on the monotonic clock: the time base of expire_ms. */
+uint64_t policy_alias_clock_ms(void);

@@ -318,6 +318,7 @@ static int parse_type(policy_errbuf_t *e, const policy_spec_t *spec, uint16_t *t
 {
 	static const struct { const char *name; uint16_t type; } types[] = {
 		{ "A", KNOT_RRTYPE_A }, { "AAAA", KNOT_RRTYPE_AAAA }, { "CNAME", KNOT_RRTYPE_CNAME },
+		{ "ALIAS", POLICY_TYPE_ALIAS },
 	};
 	for (size_t i = 0; spec->type != NULL && i < sizeof(types) / sizeof(types[0]); i++) {
 		if (strcasecmp(spec->type, types[i].name) == 0) {
@@ -325,7 +326,7 @@ static int parse_type(policy_errbuf_t *e, const policy_spec_t *spec, uint16_t *t
 			return 0;
 		}
 	}
-	return policy_fail(e, spec->line, "type must be A, AAAA or CNAME, not '%s'",
+	return policy_fail(e, spec->line, "type must be A, AAAA, CNAME or ALIAS, not '%s'",
 	                   spec->type ? spec->type : "(missing)");
 }
 
@@ -358,7 +359,11 @@ int policy_compile(const policy_spec_t *spec, const knot_dname_t *origin,
 		return CIRRUS_ENOMEM;
 	}
 	int r = policy_head(&e, spec, origin, p);
-	if (r == 0) {
+	if (r == 0 && p->type == POLICY_TYPE_ALIAS) {
+		r = policy_alias_compile(&e, spec, origin, p);
+	} else if (r == 0 && spec->target != NULL) {
+		r = policy_fail(&e, spec->line, "'target' applies to type ALIAS only");
+	} else if (r == 0) {
 		build_t b = { .e = &e, .origin = origin, .type = p->type };
 		r = compile_rule(&b, spec, 0, &p->root);
 	}
@@ -377,6 +382,7 @@ void policy_free(policy_t *p)
 {
 	if (p != NULL) {
 		policy_node_free(p->root);
+		free(p->alias);
 		free(p);
 	}
 }

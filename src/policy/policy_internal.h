@@ -108,7 +108,8 @@ struct policy {
 	uint16_t type;
 	uint32_t ttl;
 	bool fail_closed;
-	policy_node_t *root;
+	policy_node_t *root;          /*!< NULL for an alias */
+	knot_rdata_t *alias;          /*!< ALIAS: the target name as RDATA (owned) */
 };
 
 /*! \brief Free a node and everything below it. */
@@ -168,3 +169,21 @@ void policy_mmdb_free(policy_mmdb_t *m);
  * \retval 0, -CIRRUS_EINVAL, -CIRRUS_EIO, -CIRRUS_ENOMEM (reason in e)
  */
 int policy_latency_load(policy_node_t *n, const policy_spec_t *spec, policy_errbuf_t *e);
+
+/*!
+ * \brief ALIAS: check the spec of an alias (no rule keys, a target that is
+ * a name) and set p's target (policy_alias.c).
+ * \retval 0, -CIRRUS_EINVAL (reason in e), -CIRRUS_ENOMEM
+ */
+int policy_alias_compile(policy_errbuf_t *e, const policy_spec_t *spec,
+                         const knot_dname_t *origin, policy_t *p);
+
+/*!
+ * \brief ALIAS: an alias answers A and AAAA at its owner, so the owner
+ * must hold no A or AAAA records (static or a policy's) when an alias is
+ * placed, and no alias when an A or AAAA policy is.
+ * \param node  the owner's node in the version being built, or NULL
+ * \retval 0, -CIRRUS_EINVAL (reason in err, no file or line)
+ */
+int policy_alias_check_node(const policy_t *p, const zone_node_t *node, char *err,
+                            size_t errlen);

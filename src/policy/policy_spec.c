@@ -35,6 +35,7 @@ void policy_spec_deinit(policy_spec_t *spec)
 	free(spec->endpoints);
 	free(spec->name);
 	free(spec->type);
+	free(spec->target);
 	free(spec->fail);
 	free(spec->rule);
 	free(spec->map);

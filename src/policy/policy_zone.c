@@ -123,10 +123,15 @@ static int check_place(attach_t *a, const policy_t *p, uint64_t line)
 static int attach_one(attach_t *a, const policy_t *p, uint64_t line)
 {
 	int r = check_place(a, p, line);
+	char reason[512];
+	if (r == 0 && policy_alias_check_node(p, zone_update_find(a->u, p->owner), reason,
+	                                      sizeof(reason)) != 0) {
+		r = policy_fail(&a->e, line, "%s", reason);
+	}
 	if (r != 0) {
 		return r;
 	}
-	const knot_rdata_t *rd = first_leaf(p->root);
+	const knot_rdata_t *rd = p->alias != NULL ? p->alias : first_leaf(p->root);
 	knot_rdataset_t rrs = { .count = 1, .size = knot_rdata_size(rd->len),
 	                        .rdata = (knot_rdata_t *)rd };
 	r = zone_update_put_rrset(a->u, p->owner, p->type, p->ttl, &rrs);

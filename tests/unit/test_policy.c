@@ -358,7 +358,7 @@ static void test_compile_errors(void **state)
 
 	fx_top(&s, "www", "TXT", "weighted");
 	fx_ep(&s, "\"x\"", 1);
-	expect_error(&s, "type must be A, AAAA or CNAME, not 'TXT'");
+	expect_error(&s, "type must be A, AAAA, CNAME or ALIAS, not 'TXT'");
 
 	fx_top(&s, "www.example.org.", "A", "weighted");
 	fx_ep(&s, "192.0.2.1", 1);
