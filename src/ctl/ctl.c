@@ -126,7 +126,8 @@ static void log_diag(void *ctx, zone_diag_level_t level, const char *file, uint6
 	}
 }
 
-/* Build a zone from the store's records (the API has checked them). */
+/* Build a zone from the store's records (the API has checked them), with
+ * its policies. */
 int ctl_store_zone_load(store_t *st, const char *name, zone_t **out, char *err,
                         size_t errlen)
 {
@@ -147,6 +148,8 @@ int ctl_store_zone_load(store_t *st, const char *name, zone_t **out, char *err,
 	rc = zone_builder_build(b, false, out);
 	if (rc != 0) {
 		snprintf(err, errlen, "stored zone %s does not load: %s", name, reason);
+	} else {
+		rc = ctl_policies_load(st, name, out, err, errlen);
 	}
 	return rc;
 }

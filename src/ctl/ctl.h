@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "policy/policy.h"
 #include "store/store.h"
 #include "zone/zone.h"
 
@@ -167,6 +168,55 @@ int ctl_rrsets_list(ctl_t *ctl, const char *zone, const char *name, const char *
  * \retval 0, -CIRRUS_ENOENT, -CIRRUS_ENOMEM
  */
 int ctl_zone_export(ctl_t *ctl, const char *zone, char **text);
+
+/*
+ * Routing policies of store zones (docs/policies.md), kept in the store as
+ * JSON and served from each zone version; changes are audited store
+ * transactions that bump the serial, like RRset changes. The policies of a
+ * file zone are declared in cirrus.yaml: these calls refuse them (409).
+ */
+
+/*! \brief A policy as listed: the whole policy (name, type and rule) as
+ * JSON, the form policy_json_read() takes. */
+typedef struct ctl_policy_info {
+	const char *name;   /*!< owner, absolute, lower case */
+	const char *type;   /*!< "A", "AAAA", "CNAME" */
+	const char *json;
+} ctl_policy_info_t;
+
+typedef int (*ctl_policy_cb_t)(void *ctx, const ctl_policy_info_t *p);
+
+/*!
+ * \brief The policies of a store zone, by owner and type; name and type
+ * (NULL = any) select one.
+ * \retval 0; -CIRRUS_ENOENT (404), -CIRRUS_EEXIST (409, a file zone),
+ *         -CIRRUS_EINVAL (400, bad name or type), -CIRRUS_EIO (500), cb's code
+ */
+int ctl_policy_list(ctl_t *ctl, const char *zone, const char *name, const char *type,
+                    ctl_policy_cb_t cb, void *ctx, ctl_error_t *err);
+
+/*!
+ * \brief Create or replace the policy at name and type: compiled first (a
+ * bad spec changes nothing), checked against the zone's data, then stored
+ * with its audit row ("policy.put") and served by the next version.
+ * \param name, type  from the request path; spec->name and spec->type, when
+ *                    given, must say the same (they are set to the
+ *                    canonical form)
+ * \param paths       policy_json_read()'s paths: errors name the field
+ * \param created     set when there was no policy there before
+ * \retval 0; -CIRRUS_ENOENT (404), -CIRRUS_EEXIST (409: a file zone, or the
+ *         policy clashes with the zone's RRsets), -CIRRUS_EINVAL (400),
+ *         -CIRRUS_ESEMANTIC (422), -CIRRUS_EIO (500)
+ */
+int ctl_policy_put(ctl_t *ctl, const char *zone, const char *name, const char *type,
+                   policy_spec_t *spec, const policy_strv_t *paths, const ctl_actor_t *who,
+                   bool *created, ctl_error_t *err);
+
+/*! \brief Remove a policy ("policy.delete"); its name answers no more.
+ * \retval 0; -CIRRUS_ENOENT (404: no zone or no such policy), -CIRRUS_EEXIST
+ *         (409, a file zone), -CIRRUS_EINVAL (400), -CIRRUS_EIO (500) */
+int ctl_policy_delete(ctl_t *ctl, const char *zone, const char *name, const char *type,
+                      const ctl_actor_t *who, ctl_error_t *err);
 
 /*! \brief The store, for reads that need no zone (audit, tokens). Callers
  * must hold no other ctl call at the same time: use ctl_store_lock(). */

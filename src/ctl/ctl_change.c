@@ -73,7 +73,12 @@ static int apply_change(ctl_txn_t *t, const ctl_change_t *c, size_t index, ctl_e
 	}
 	knot_rdataset_t rrs = { 0 };
 	int rc = c->op == CTL_CHANGE_REPLACE ? parse_records(apex, type, c, index, &rrs, err) : 0;
-	if (rc == 0 && ctl_txn_touch(t, owner, type) != 0) {
+	int touched = rc == 0 ? ctl_txn_touch(t, owner, type) : 0;
+	if (touched == CIRRUS_EEXIST) {
+		snprintf(field, sizeof(field), "rrsets[%zu]", index);
+		rc = ctl_fail(err, touched, 409, field, "%s %s is a routing policy: change it "
+		              "at /policies, not as an RRset", c->name, c->type);
+	} else if (touched != 0) {
 		rc = ctl_fail(err, CIRRUS_ENOMEM, 500, NULL, "out of memory");
 	}
 	if (rc == 0) {

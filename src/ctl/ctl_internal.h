@@ -6,6 +6,8 @@
 
 #include <pthread.h>
 
+#include <jansson.h>
+
 #include "ctl/ctl.h"
 
 struct ctl {
@@ -52,14 +54,34 @@ typedef struct ctl_txn ctl_txn_t;
 int ctl_txn_begin(ctl_t *ctl, const char *zone, ctl_txn_t **out, ctl_error_t *err);
 const knot_dname_t *ctl_txn_apex(const ctl_txn_t *t);
 zone_update_t *ctl_txn_update(ctl_txn_t *t);
-/*! \brief Remember owner/type as changed, with its state before. */
+/*! \brief Remember owner/type as changed, with its state before.
+ * \retval 0, -CIRRUS_EEXIST (a routing policy holds owner/type: change it
+ *         through the policy, not the RRset), -CIRRUS_ENOMEM */
 int ctl_txn_touch(ctl_txn_t *t, const knot_dname_t *owner, uint16_t type);
+/*!
+ * \brief Make the change put policy p at its owner and type (replacing one
+ * there; p's reference is taken over, also on failure) or, with p NULL,
+ * remove the policy at owner/type (lower case). row is the store's side
+ * (spec NULL for a removal; the strings must outlive the commit); before
+ * and after (stolen) go to the audit row.
+ * \retval 0; -CIRRUS_EINVAL, -CIRRUS_ESEMANTIC (409: the policy clashes with
+ *         the zone), -CIRRUS_ENOMEM
+ */
+int ctl_txn_policy(ctl_txn_t *t, const knot_dname_t *owner, uint16_t type, policy_t *p,
+                   const store_policy_t *row, json_t *before, json_t *after,
+                   ctl_error_t *err);
 bool ctl_txn_touched(const ctl_txn_t *t, const knot_dname_t *owner, uint16_t type);
 /*! \brief Bump the serial, check, store (data, audit, journal), publish;
  * frees t either way. \retval 0; -CIRRUS_ESEMANTIC (422), -CIRRUS_EIO (500) */
 int ctl_txn_commit(ctl_txn_t *t, const char *action, const ctl_actor_t *who,
                    ctl_error_t *err);
 void ctl_txn_abort(ctl_txn_t *t);
+
+/*! \brief Compile the stored policies of a store zone freshly built and
+ * attach them (ctl_policy.c); on failure *zone is freed and NULL.
+ * \retval 0, -CIRRUS_EINVAL, -CIRRUS_EIO, -CIRRUS_ENOMEM (err says which policy) */
+int ctl_policies_load(store_t *st, const char *name, zone_t **zone, char *err,
+                      size_t errlen);
 
 /*! \brief Next SOA serial under the policy (RFC 1982: never backwards). */
 uint32_t ctl_next_serial(ctl_serial_policy_t policy, uint32_t old);

@@ -2,7 +2,9 @@
  * ctl_txn.c -- one change to one store zone, whoever asks for it (REST
  * patch, RFC 2136 UPDATE): the copy-on-write update, the before and after
  * of every touched RRset for the audit row and the journal, the serial
- * bump, the store transaction, and publication of the new version.
+ * bump, the store transaction, and publication of the new version. The
+ * zone's routing policies go with it to the new version (their RRsets
+ * cannot be touched); a policy change replaces or removes one of them.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -30,7 +32,42 @@ struct ctl_txn {
 	FILE *removed, *added;     /*!< journal texts being written */
 	char *removed_text, *added_text;
 	size_t removed_len, added_len;
+	policy_t **policies;       /*!< of the new version, a reference each */
+	size_t policy_count;
+	store_policy_t policy_row; /*!< a policy change for the store: put (spec
+	                                set) or delete (spec NULL); owner "" = none */
 };
+
+/* Index of the policy at owner/type in the new version, or -1. */
+static ssize_t policy_at(const ctl_txn_t *t, const knot_dname_t *owner, uint16_t type)
+{
+	for (size_t i = 0; i < t->policy_count; i++) {
+		if (policy_type(t->policies[i]) == type &&
+		    knot_dname_is_equal(policy_owner(t->policies[i]), owner)) {
+			return (ssize_t)i;
+		}
+	}
+	return -1;
+}
+
+/* The base version's policies, shared with the new one. */
+static int keep_policies(ctl_txn_t *t, const zone_t *base)
+{
+	policy_t *const *list;
+	size_t n = policy_zone_policies(base, &list);
+	if (n == 0) {
+		return 0;
+	}
+	if ((t->policies = malloc((n + 1) * sizeof(*t->policies))) == NULL) {
+		return CIRRUS_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		policy_ref(list[i]);
+		t->policies[i] = list[i];
+	}
+	t->policy_count = n;
+	return 0;
+}
 
 /* {"name","type","ttl","records":[...]} of an RRset, or null when absent. */
 static json_t *rrset_json(const knot_dname_t *owner, uint16_t type, const zone_rrset_t *rs)
@@ -103,7 +140,8 @@ int ctl_txn_begin(ctl_t *ctl, const char *zone, ctl_txn_t **out, ctl_error_t *er
 		t->removed = open_memstream(&t->removed_text, &t->removed_len);
 		t->added = open_memstream(&t->added_text, &t->added_len);
 		if (t->before == NULL || t->after == NULL || t->removed == NULL ||
-		    t->added == NULL || zone_update_new(ctl->store_zones[t->index], &t->u) != 0) {
+		    t->added == NULL || keep_policies(t, ctl->store_zones[t->index]) != 0 ||
+		    zone_update_new(ctl->store_zones[t->index], &t->u) != 0) {
 			rc = ctl_fail(err, CIRRUS_ENOMEM, 500, NULL, "out of memory");
 		}
 	}
@@ -127,6 +165,10 @@ zone_update_t *ctl_txn_update(ctl_txn_t *t)
 
 int ctl_txn_touch(ctl_txn_t *t, const knot_dname_t *owner, uint16_t type)
 {
+	knot_dname_storage_t lower;
+	if (t->policy_count > 0 && (zone_name_lower(lower, owner), policy_at(t, lower, type) >= 0)) {
+		return CIRRUS_EEXIST;
+	}
 	for (size_t i = 0; i < t->count; i++) {
 		if (t->touched[i].type == type && knot_dname_is_equal(t->touched[i].owner, owner)) {
 			return 0;
@@ -147,6 +189,40 @@ int ctl_txn_touch(ctl_txn_t *t, const knot_dname_t *owner, uint16_t type)
 	const zone_rrset_t *old = current(t, rec->owner, type);
 	json_array_append_new(t->before, rrset_json(rec->owner, type, old));
 	journal_lines(t->removed, rec->owner, old);
+	return 0;
+}
+
+int ctl_txn_policy(ctl_txn_t *t, const knot_dname_t *owner, uint16_t type, policy_t *p,
+                   const store_policy_t *row, json_t *before, json_t *after,
+                   ctl_error_t *err)
+{
+	ssize_t old = policy_at(t, owner, type);
+	char reason[1024] = "out of memory";
+	int rc = 0;
+	if (p != NULL) {
+		policy_t **grown = realloc(t->policies, (t->policy_count + 1) * sizeof(*grown));
+		rc = grown != NULL ? 0 : CIRRUS_ENOMEM;
+		t->policies = grown != NULL ? grown : t->policies;
+	}
+	if (rc == 0 && old >= 0 && (rc = zone_update_put_rrset(t->u, owner, type, 0, NULL)) == 0) {
+		/* its placeholder is gone */
+		policy_free(t->policies[old]);
+		t->policies[old] = t->policies[--t->policy_count];
+	}
+	if (rc == 0 && p != NULL &&
+	    (rc = policy_zone_place(t->u, t->apex, p, reason, sizeof(reason))) == 0) {
+		t->policies[t->policy_count++] = p;
+		p = NULL;
+	}
+	policy_free(p);
+	if (rc != 0) {
+		json_decref(before);
+		json_decref(after);
+		return ctl_fail(err, rc, rc == CIRRUS_ENOMEM ? 500 : 409, NULL, "%s", reason);
+	}
+	t->policy_row = *row;
+	json_array_append_new(t->before, before);
+	json_array_append_new(t->after, after);
 	return 0;
 }
 
@@ -182,6 +258,11 @@ static int store_changes(ctl_txn_t *t)
 			json_array_append_new(t->after, rrset_json(owner, type, rs));
 			journal_lines(t->added, owner, rs);
 		}
+	}
+	const store_policy_t *p = &t->policy_row;
+	if (rc == 0 && p->owner[0] != '\0') {
+		rc = p->spec != NULL ? store_policy_put(st, p) :
+		     store_policy_delete(st, p->zone, p->owner, p->type);
 	}
 	return rc;
 }
@@ -224,6 +305,19 @@ static int commit_to_store(ctl_txn_t *t, const char *action, uint32_t old_serial
 	return rc;
 }
 
+/* The policies are still where they answer after the other changes (a
+ * new delegation or DNAME above one would hide it). */
+static int check_policies(ctl_txn_t *t, ctl_error_t *err)
+{
+	char reason[1024];
+	for (size_t i = 0; i < t->policy_count; i++) {
+		if (policy_zone_check(t->u, t->apex, t->policies[i], reason, sizeof(reason)) != 0) {
+			return ctl_fail(err, CIRRUS_ESEMANTIC, 422, NULL, "%s", reason);
+		}
+	}
+	return 0;
+}
+
 int ctl_txn_commit(ctl_txn_t *t, const char *action, const ctl_actor_t *who,
                    ctl_error_t *err)
 {
@@ -237,7 +331,10 @@ int ctl_txn_commit(ctl_txn_t *t, const char *action, const ctl_actor_t *who,
 	if (rc != 0) {
 		rc = ctl_fail(err, rc, rc == CIRRUS_ENOMEM ? 500 : 422, NULL, "%s",
 		              zone_update_error(t->u));
-	} else if (commit_to_store(t, action, old_serial, new_serial, who) != 0) {
+	} else {
+		rc = check_policies(t, err);
+	}
+	if (rc == 0 && commit_to_store(t, action, old_serial, new_serial, who) != 0) {
 		rc = ctl_fail(err, CIRRUS_EIO, 500, NULL, "the store refused the change");
 	}
 	zone_t *base = ctl->store_zones[t->index], *next = NULL;
@@ -245,10 +342,15 @@ int ctl_txn_commit(ctl_txn_t *t, const char *action, const ctl_actor_t *who,
 		rc = ctl_fail(err, CIRRUS_ENOMEM, 500, NULL, "stored, but not yet served: out of memory");
 	} else if (rc == 0) {
 		t->u = NULL;
+		int pr = policy_zone_set(next, t->policies, t->policy_count);
 		zone_ref(next);
 		ctl->store_zones[t->index] = next;
 		zone_unref(base); /* still served until the new set is in */
 		rc = ctl_publish(ctl);
+		if (pr != 0) {
+			rc = ctl_fail(err, pr, 500, NULL, "stored, but served without its policies "
+			              "until the next change: out of memory");
+		}
 	}
 	ctl_txn_abort(t);
 	return rc;
@@ -260,6 +362,10 @@ void ctl_txn_abort(ctl_txn_t *t)
 		return;
 	}
 	zone_update_abort(t->u);
+	for (size_t i = 0; i < t->policy_count; i++) {
+		policy_free(t->policies[i]);
+	}
+	free(t->policies);
 	free(t->touched);
 	json_decref(t->before);
 	json_decref(t->after);

@@ -199,7 +199,12 @@ static uint16_t authorize(ctl_upd_t *upd, ctl_txn_t *t, const knot_dname_t *owne
 
 static uint16_t touch(ctl_upd_t *upd, ctl_txn_t *t, const knot_dname_t *owner, uint16_t type)
 {
-	if (ctl_txn_touch(t, owner, type) != 0) {
+	int rc = ctl_txn_touch(t, owner, type);
+	if (rc == CIRRUS_EEXIST) {
+		return ctl_upd_fail(upd, KNOT_RCODE_REFUSED, "a routing policy holds this "
+		                    "name and type");
+	}
+	if (rc != 0) {
 		return ctl_upd_fail(upd, KNOT_RCODE_SERVFAIL, "out of memory");
 	}
 	upd->changes++;

@@ -174,7 +174,11 @@ typedef struct policy policy_t;
 int policy_compile(const policy_spec_t *spec, const knot_dname_t *origin,
                    const char *file, policy_t **out, char *err, size_t errlen);
 
-/*! \brief Free a policy (NULL is fine). */
+/*! \brief Take one more reference on a compiled policy: zone versions that
+ * carry it over share it (atomic: versions are freed on other threads). */
+void policy_ref(policy_t *p);
+
+/*! \brief Drop a reference; the last one frees the policy (NULL is fine). */
 void policy_free(policy_t *p);
 
 /*! \brief Owner (wire, lower case) and type of a policy (POLICY_TYPE_ALIAS
@@ -222,6 +226,39 @@ void policy_eval(const policy_t *p, const policy_health_t *health,
 int policy_zone_attach(zone_t **zone, policy_t **policies, size_t count,
                        const char *file, const uint64_t *lines,
                        char *err, size_t errlen);
+
+/*!
+ * \brief Put a policy into an update of a zone, with the checks attaching
+ * makes: no static RRset of its type at its owner, not at or below a zone
+ * cut or DNAME; then its placeholder RRset and flag, and the update's checks
+ * (CNAME exclusivity). The caller adds the policy to the table of the
+ * version it commits (policy_zone_set).
+ * \param err  on failure the reason (no file or line)
+ * \retval 0, -CIRRUS_EINVAL, -CIRRUS_ESEMANTIC (reason in err), -CIRRUS_ENOMEM
+ */
+int policy_zone_place(zone_update_t *u, const knot_dname_t *apex, const policy_t *p,
+                      char *err, size_t errlen);
+
+/*!
+ * \brief Check that a policy already placed is still where it can answer
+ * after other changes in the update: not at or below a zone cut or DNAME.
+ * \retval 0, -CIRRUS_EINVAL (reason in err)
+ */
+int policy_zone_check(const zone_update_t *u, const knot_dname_t *apex, const policy_t *p,
+                      char *err, size_t errlen);
+
+/*!
+ * \brief Hang policies on a new zone version no reader sees yet and that
+ * has none: each policy's owner must hold its placeholder (placed in this
+ * or an earlier version). The version takes a reference on each. Used to
+ * carry a zone's policies over to the next version and to change them.
+ * \retval 0 (also for count 0), -CIRRUS_ENOENT (an owner is missing),
+ *         -CIRRUS_ENOMEM
+ */
+int policy_zone_set(zone_t *zone, policy_t *const *policies, size_t count);
+
+/*! \brief The policies of a zone version (none: 0), owned by it. */
+size_t policy_zone_policies(const zone_t *zone, policy_t *const **out);
 
 /*! \brief The policy for a flagged node and type in zone, or NULL. */
 const policy_t *policy_zone_find(const zone_t *zone, const zone_node_t *node,

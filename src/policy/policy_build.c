@@ -214,7 +214,10 @@ static int rule_settings(build_t *b, const policy_spec_t *spec, policy_node_t *n
 		return policy_fail(b->e, spec->line, "'latency' does not apply to the %s rule", name);
 	}
 	n->pick = spec->pick ? (uint16_t)spec->pick : n->rule == POLICY_RULE_WEIGHTED ? 1 : 8;
-	if (b->type == KNOT_RRTYPE_CNAME && (n->rule == POLICY_RULE_MULTIVALUE || n->pick > 1)) {
+	/* pick is the weighted rule's count of answers; for the others it
+	 * only caps multivalue, so it does not make them answer several */
+	if (b->type == KNOT_RRTYPE_CNAME && (n->rule == POLICY_RULE_MULTIVALUE ||
+	                                     (n->rule == POLICY_RULE_WEIGHTED && n->pick > 1))) {
 		return policy_fail(b->e, spec->line, "a CNAME answers one target: use "
 		                   "weighted with pick 1, failover, ip or geo");
 	}
@@ -378,9 +381,15 @@ int policy_compile(const policy_spec_t *spec, const knot_dname_t *origin,
 	return 0;
 }
 
+void policy_ref(policy_t *p)
+{
+	__atomic_add_fetch(&p->refs, 1, __ATOMIC_RELAXED);
+}
+
 void policy_free(policy_t *p)
 {
-	if (p != NULL) {
+	/* refs counts the holders besides the first: 0 here means the last */
+	if (p != NULL && __atomic_fetch_sub(&p->refs, 1, __ATOMIC_ACQ_REL) == 0) {
 		policy_node_free(p->root);
 		free(p->alias);
 		free(p);

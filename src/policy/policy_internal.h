@@ -104,6 +104,7 @@ typedef struct policy_node {
 } policy_node_t;
 
 struct policy {
+	uint32_t refs;                /*!< references besides the first (atomic) */
 	knot_dname_storage_t owner;
 	uint16_t type;
 	uint32_t ttl;

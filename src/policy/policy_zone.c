@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0
- * policy_zone.c -- policies inside a zone version. Attaching makes the next
- * version of a freshly loaded zone in which each policy's owner holds an
- * ordinary RRset (its first endpoint) so that every zone check applies,
- * marks the node ZONE_NODE_POLICY, and hangs a small hash table from
- * (node, type) to policy on the zone. The zone owns the table and frees
- * it with itself, so policies live exactly as long as the version readers
- * may still hold under RCU.
+ * policy_zone.c -- policies inside a zone version. Placing a policy puts
+ * an ordinary RRset (its first endpoint) at its owner so that every zone
+ * check applies, and marks the node ZONE_NODE_POLICY; the version then gets
+ * a small hash table from (node, type) to policy. Attaching does both for a
+ * freshly loaded zone; the control plane places policies in its updates and
+ * hangs the same (shared, counted) policies on each new version. Each
+ * version owns its table and drops its references with itself, so policies
+ * live exactly as long as the versions readers may still hold under RCU.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,57 +95,76 @@ typedef struct attach {
 	policy_errbuf_t e;
 } attach_t;
 
-/* A policy must not hide static data nor sit under a cut or DNAME. */
-static int check_place(attach_t *a, const policy_t *p, uint64_t line)
+/* "NAME TYPE" of a policy, for messages. */
+static void label(const policy_t *p, char *out, size_t size)
 {
 	char name[KNOT_DNAME_TXT_MAXLEN + 1], type[16];
 	knot_dname_to_str(name, p->owner, sizeof(name));
 	knot_rrtype_to_string(p->type, type, sizeof(type));
-	const zone_node_t *n = zone_update_find(a->u, p->owner);
-	if (n != NULL && zone_node_rrset(n, p->type) != NULL) {
-		return policy_fail(&a->e, line, "policy %s %s: the zone file has %s records at "
-		                   "this name; a name and type is either static or a policy",
-		                   name, type, type);
-	}
-	const knot_dname_t *apex = zone_apex(a->zone);
+	snprintf(out, size, "%s %s", name, type);
+}
+
+/* A policy must not sit at or under a cut, nor under a DNAME. */
+int policy_zone_check(const zone_update_t *u, const knot_dname_t *apex, const policy_t *p,
+                      char *err, size_t errlen)
+{
 	for (const knot_dname_t *up = p->owner; !knot_dname_is_equal(up, apex);
 	     up = knot_wire_next_label(up, NULL)) {
-		const zone_node_t *anc = zone_update_find(a->u, up);
+		const zone_node_t *anc = zone_update_find(u, up);
 		bool below = up != p->owner;
 		if (anc != NULL && ((anc->flags & ZONE_NODE_NS) ||
 		                    (below && (anc->flags & ZONE_NODE_DNAME)))) {
-			return policy_fail(&a->e, line, "policy %s %s is at or below a zone cut "
-			                   "or DNAME, where the zone does not answer", name, type);
+			char what[KNOT_DNAME_TXT_MAXLEN + 20];
+			label(p, what, sizeof(what));
+			snprintf(err, errlen, "policy %s is at or below a zone cut or DNAME, "
+			         "where the zone does not answer", what);
+			return CIRRUS_EINVAL;
 		}
 	}
 	return 0;
 }
 
-static int attach_one(attach_t *a, const policy_t *p, uint64_t line)
+int policy_zone_place(zone_update_t *u, const knot_dname_t *apex, const policy_t *p,
+                      char *err, size_t errlen)
 {
-	int r = check_place(a, p, line);
-	char reason[512];
-	if (r == 0 && policy_alias_check_node(p, zone_update_find(a->u, p->owner), reason,
-	                                      sizeof(reason)) != 0) {
-		r = policy_fail(&a->e, line, "%s", reason);
+	char what[KNOT_DNAME_TXT_MAXLEN + 20];
+	label(p, what, sizeof(what));
+	const zone_node_t *n = zone_update_find(u, p->owner);
+	if (n != NULL && zone_node_rrset(n, p->type) != NULL) {
+		char type[16];
+		knot_rrtype_to_string(p->type, type, sizeof(type));
+		snprintf(err, errlen, "policy %s: the zone has static %s records at this name; "
+		         "a name and type is either static or a policy", what, type);
+		return CIRRUS_EINVAL;
 	}
+	int r = policy_zone_check(u, apex, p, err, errlen);
 	if (r != 0) {
 		return r;
 	}
-	const knot_rdata_t *rd = p->alias != NULL ? p->alias : first_leaf(p->root);
+	const knot_rdata_t *rd = first_leaf(p->root);
 	knot_rdataset_t rrs = { .count = 1, .size = knot_rdata_size(rd->len),
 	                        .rdata = (knot_rdata_t *)rd };
-	r = zone_update_put_rrset(a->u, p->owner, p->type, p->ttl, &rrs);
+	r = zone_update_put_rrset(u, p->owner, p->type, p->ttl, &rrs);
 	if (r == 0) {
-		r = zone_update_mark_policy(a->u, p->owner);
+		r = zone_update_mark_policy(u, p->owner);
 	}
 	if (r == 0) {
-		r = zone_update_check(a->u);
+		r = zone_update_check(u);
 	}
 	if (r == CIRRUS_EINVAL || r == CIRRUS_ESEMANTIC) {
 		char name[KNOT_DNAME_TXT_MAXLEN + 1];
 		knot_dname_to_str(name, p->owner, sizeof(name));
-		r = policy_fail(&a->e, line, "policy at %s: %s", name, zone_update_error(a->u));
+		snprintf(err, errlen, "policy at %s: %s", name, zone_update_error(u));
+	}
+	return r;
+}
+
+static int attach_one(attach_t *a, const policy_t *p, uint64_t line)
+{
+	char reason[1024];
+	int r = policy_zone_place(a->u, zone_apex(a->zone), p, reason, sizeof(reason));
+	if (r == CIRRUS_EINVAL || r == CIRRUS_ESEMANTIC) {
+		r = policy_fail(&a->e, line, "%s", reason);
 	}
 	return r;
 }
@@ -162,7 +182,7 @@ static int duplicate(attach_t *a, policy_t *const *policies, size_t i, const uin
 	return 0;
 }
 
-static policy_zone_t *table_new(policy_t **policies, size_t count)
+static policy_zone_t *table_new(policy_t *const *policies, size_t count)
 {
 	policy_zone_t *pz = calloc(1, sizeof(*pz));
 	size_t slots = 8;
@@ -178,6 +198,16 @@ static policy_zone_t *table_new(policy_t **policies, size_t count)
 	memcpy(pz->all, policies, count * sizeof(*pz->all));
 	pz->count = count;
 	return pz;
+}
+
+/* The table's policies keyed by their nodes in zone, which takes the table. */
+static void hang(policy_zone_t *pz, zone_t *zone)
+{
+	for (size_t i = 0; i < pz->count; i++) {
+		table_put(pz, zone_find(zone, pz->all[i]->owner), pz->all[i]);
+	}
+	zone->policy = pz;
+	zone->policy_free = policy_zone_free;
 }
 
 int policy_zone_attach(zone_t **zone, policy_t **policies, size_t count,
@@ -213,12 +243,40 @@ int policy_zone_attach(zone_t **zone, policy_t **policies, size_t count,
 		}
 		return r;
 	}
-	for (size_t i = 0; i < count; i++) {
-		table_put(pz, zone_find(next, policies[i]->owner), policies[i]);
-	}
-	next->policy = pz;
-	next->policy_free = policy_zone_free;
+	hang(pz, next);
 	zone_free(*zone); /* superseded: frees only what next replaced */
 	*zone = next;
 	return 0;
+}
+
+int policy_zone_set(zone_t *zone, policy_t *const *policies, size_t count)
+{
+	if (count == 0) {
+		return 0;
+	}
+	for (size_t i = 0; i < count; i++) {
+		if (zone_find(zone, policies[i]->owner) == NULL) {
+			return CIRRUS_ENOENT;
+		}
+	}
+	policy_zone_t *pz = table_new(policies, count);
+	if (pz == NULL) {
+		return CIRRUS_ENOMEM;
+	}
+	for (size_t i = 0; i < count; i++) {
+		policy_ref(policies[i]);
+	}
+	hang(pz, zone);
+	return 0;
+}
+
+size_t policy_zone_policies(const zone_t *zone, policy_t *const **out)
+{
+	const policy_zone_t *pz = zone->policy;
+	if (pz == NULL || zone->policy_free != policy_zone_free) {
+		*out = NULL;
+		return 0;
+	}
+	*out = pz->all;
+	return pz->count;
 }

@@ -214,3 +214,29 @@ int store_instance_list(store_t *st, const char *zone, const char *service,
                         store_instance_cb_t cb, void *ctx);
 /*! \brief Instances whose lease ended at or before now_us. */
 int store_instance_expired(store_t *st, int64_t now_us, store_instance_cb_t cb, void *ctx);
+
+/*! \brief A routing policy of a store zone (docs/policies.md): its owner
+ * (lower-case presentation form, absolute), type ("A", "AAAA", "CNAME")
+ * and spec as JSON. Reading, spec points into the row (valid during the
+ * callback only). */
+typedef struct store_policy {
+	char zone[256];        /*!< presentation, trailing dot */
+	char owner[1025];      /*!< presentation form, escapes included */
+	char type[16];
+	const char *spec;
+	int64_t created_us;
+	int64_t updated_us;
+} store_policy_t;
+
+typedef int (*store_policy_cb_t)(void *ctx, const store_policy_t *p);
+
+/*! \brief Insert or replace the policy at zone, owner and type (created_us
+ * is kept on replace). \retval 0, -CIRRUS_ENOENT (no zone), -CIRRUS_EINVAL
+ * (a field empty or too long), -CIRRUS_EIO */
+int store_policy_put(store_t *st, const store_policy_t *p);
+/*! \retval 0, -CIRRUS_ENOENT (no such policy), -CIRRUS_EIO */
+int store_policy_delete(store_t *st, const char *zone, const char *owner, const char *type);
+/*! \brief Policies of a zone, by owner and type; owner and type NULL = any.
+ * \retval 0, -CIRRUS_EIO, or cb's code */
+int store_policy_list(store_t *st, const char *zone, const char *owner, const char *type,
+                      store_policy_cb_t cb, void *ctx);

@@ -78,6 +78,18 @@ static const migration_t migrations[] = {
 	  " updated_us INTEGER NOT NULL,"
 	  " UNIQUE (zone, service, instance));"
 	  "CREATE INDEX service_instances_expiry ON service_instances (expires_us);" },
+	/* 3: routing policies of store zones, made through the API
+	 * (docs/policies.md): one row per owner and type, the spec as JSON. */
+	{ 3,
+	  "CREATE TABLE policies ("
+	  " id INTEGER PRIMARY KEY,"
+	  " zone_id INTEGER NOT NULL REFERENCES zones (id) ON DELETE CASCADE,"
+	  " owner TEXT NOT NULL,"
+	  " type TEXT NOT NULL,"
+	  " spec TEXT NOT NULL,"
+	  " created_us INTEGER NOT NULL,"
+	  " updated_us INTEGER NOT NULL,"
+	  " UNIQUE (zone_id, owner, type));" },
 };
 
 #define MIGRATION_COUNT (int)(sizeof(migrations) / sizeof(migrations[0]))

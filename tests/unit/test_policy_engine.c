@@ -225,7 +225,7 @@ static void test_attach_refusals(void **state)
 {
 	(void)state;
 	static const struct { const char *name, *type, *want; } cases[] = {
-		{ "static", "A", "test.yaml:7: policy static.example.com. A: the zone file has A" },
+		{ "static", "A", "test.yaml:7: policy static.example.com. A: the zone has static A" },
 		{ "alias", "A", "test.yaml:7: policy at alias.example.com.:" },
 		{ "x.child", "A", "test.yaml:7: policy x.child.example.com. A is at or below a zone cut" },
 	};

@@ -268,7 +268,7 @@ static void test_store_instances(void **state)
 	store_t *st;
 	char err[256];
 	assert_int_equal(store_open(path, &st, err, sizeof(err)), 0);
-	assert_int_equal(store_schema_version(st), 2);
+	assert_true(store_schema_version(st) >= 2); /* the service_instances table */
 	store_instance_t in = { .zone = "example.com.", .service = "web", .instance = "i1",
 	                        .data = "{}", .expires_us = 1000 };
 	assert_int_equal(store_instance_put(st, &in), 0);
@@ -300,12 +300,12 @@ static void test_store_instances(void **state)
 	 * keeps its data. */
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TABLE service_instances;"
-	                              "DELETE FROM schema_migrations WHERE version = 2",
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE service_instances; DROP TABLE policies;"
+	                              "DELETE FROM schema_migrations WHERE version >= 2",
 	                              NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(store_open(path, &st, err, sizeof(err)), 0);
-	assert_int_equal(store_schema_version(st), 2);
+	assert_true(store_schema_version(st) >= 2);
 	store_zone_t z;
 	assert_int_equal(store_zone_get(st, "example.com.", &z), 0);
 	assert_int_equal(z.serial, 7);

@@ -103,11 +103,11 @@ static store_record_t rec_len(const char *owner, uint16_t type, uint32_t ttl,
 static void test_open_migrate_reopen(void **state)
 {
 	fixture_t *fx = *state;
-	assert_int_equal(store_schema_version(fx->st), 2);
+	assert_int_equal(store_schema_version(fx->st), 3);
 	assert_string_equal(store_last_error(fx->st), "");
 	store_t *st = reopen(fx);
-	assert_int_equal(store_schema_version(st), 2);
-	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM schema_migrations"), 2);
+	assert_int_equal(store_schema_version(st), 3);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM schema_migrations"), 3);
 	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM sqlite_schema"
 	                                   " WHERE name = 'tsig_keys'"), 1);
 	sqlite3 *db;
@@ -652,7 +652,7 @@ static void test_first_open_race(void **state)
 		assert_int_equal(pthread_join(thread[i], NULL), 0);
 		assert_int_equal(opener[i].rc, 0);
 	}
-	assert_int_equal(sql_int(opener[0].path, "SELECT count(*) FROM schema_migrations"), 2);
+	assert_int_equal(sql_int(opener[0].path, "SELECT count(*) FROM schema_migrations"), 3);
 	char file[200];
 	const char *suffix[] = { "", "-wal", "-shm" };
 	for (size_t i = 0; i < 3; i++) {
@@ -802,6 +802,101 @@ static void test_tokens(void **state)
 	assert_int_equal(store_token_find(st, HASH_A, &tok), CIRRUS_ENOENT);
 }
 
+/* ---- policies ---- */
+
+typedef struct policy_seen {
+	int count;
+	char owners[4][1100];
+	char specs[4][64];
+} policy_seen_t;
+
+static int collect_policy(void *ctx, const store_policy_t *p)
+{
+	policy_seen_t *seen = ctx;
+	assert_true(seen->count < 4);
+	assert_string_equal(p->zone, "example.com.");
+	snprintf(seen->owners[seen->count], sizeof(seen->owners[0]), "%s %s", p->owner, p->type);
+	snprintf(seen->specs[seen->count], 64, "%s", p->spec);
+	seen->count++;
+	return 0;
+}
+
+static policy_seen_t list_policies(store_t *st, const char *owner, const char *type)
+{
+	policy_seen_t seen = { 0 };
+	assert_int_equal(store_policy_list(st, "example.com.", owner, type, collect_policy,
+	                                   &seen), 0);
+	return seen;
+}
+
+static void test_policies(void **state)
+{
+	fixture_t *fx = *state;
+	store_t *st = fx->st;
+	store_policy_t p = { .zone = "example.com.", .owner = "www.example.com.", .type = "A",
+	                     .spec = "{\"rule\":\"weighted\"}" };
+	assert_int_equal(store_policy_put(st, &p), CIRRUS_ENOENT);
+	assert_int_equal(store_zone_insert(st, "example.com.", 1), 0);
+	assert_int_equal(store_policy_put(st, &p), 0);
+	p.type[0] = '\0';
+	assert_int_equal(store_policy_put(st, &p), CIRRUS_EINVAL);
+	strcpy(p.type, "AAAA");
+	assert_int_equal(store_policy_put(st, &p), 0);
+	strcpy(p.owner, "api.example.com.");
+	strcpy(p.type, "A");
+	assert_int_equal(store_policy_put(st, &p), 0);
+	int64_t created = sql_int(fx->path, "SELECT created_us FROM policies WHERE owner ="
+	                                    " 'api.example.com.'");
+	p.spec = "{\"rule\":\"failover\"}";
+	assert_int_equal(store_policy_put(st, &p), 0); /* a replacement */
+	assert_int_equal(sql_int(fx->path, "SELECT created_us FROM policies WHERE owner ="
+	                                   " 'api.example.com.'"), created);
+
+	policy_seen_t seen = list_policies(st, NULL, NULL);
+	assert_int_equal(seen.count, 3);
+	assert_string_equal(seen.owners[0], "api.example.com. A");
+	assert_string_equal(seen.specs[0], "{\"rule\":\"failover\"}");
+	assert_string_equal(seen.owners[1], "www.example.com. A");
+	assert_string_equal(seen.owners[2], "www.example.com. AAAA");
+	seen = list_policies(st, "www.example.com.", "AAAA");
+	assert_int_equal(seen.count, 1);
+	assert_string_equal(seen.owners[0], "www.example.com. AAAA");
+	assert_int_equal(list_policies(st, "www.example.com.", NULL).count, 2);
+
+	assert_int_equal(store_policy_delete(st, "example.com.", "www.example.com.", "A"), 0);
+	assert_int_equal(store_policy_delete(st, "example.com.", "www.example.com.", "A"),
+	                 CIRRUS_ENOENT);
+	assert_int_equal(store_policy_delete(st, "nope.", "www.nope.", "A"), CIRRUS_ENOENT);
+	assert_int_equal(list_policies(st, NULL, NULL).count, 2);
+	/* policies go with their zone */
+	assert_int_equal(store_zone_remove(st, "example.com."), 0);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM policies"), 0);
+}
+
+/* A store of schema version 2 gains the policies table and keeps its data. */
+static void test_migrate_policies(void **state)
+{
+	fixture_t *fx = *state;
+	assert_int_equal(store_zone_insert(fx->st, "example.com.", 7), 0);
+	store_close(fx->st);
+	fx->st = NULL;
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE policies;"
+	                              " DELETE FROM schema_migrations WHERE version = 3",
+	                              NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	store_t *st = reopen(fx);
+	assert_int_equal(store_schema_version(st), 3);
+	store_zone_t z;
+	assert_int_equal(store_zone_get(st, "example.com.", &z), 0);
+	assert_int_equal(z.serial, 7);
+	store_policy_t p = { .zone = "example.com.", .owner = "example.com.", .type = "A",
+	                     .spec = "{}" };
+	assert_int_equal(store_policy_put(st, &p), 0);
+	assert_int_equal(list_policies(st, NULL, NULL).count, 1);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -825,6 +920,8 @@ int main(void)
 		T(test_audit),
 		T(test_journal),
 		T(test_tokens),
+		T(test_policies),
+		T(test_migrate_policies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
