@@ -92,6 +92,15 @@ class Server:
             self.wait_ready()
         return self
 
+    def start_refused(self, timeout=20.0):
+        """Start expecting the server to refuse (a bad configuration): its
+        exit status."""
+        self.start(wait=False)
+        try:
+            return self.proc.wait(timeout=timeout)
+        finally:
+            self.stderr.close()
+
     def wait_ready(self, timeout=20.0):
         deadline = time.monotonic() + timeout
         probe = dns.message.make_query("version.cirrus.invalid.", "A")
@@ -150,6 +159,16 @@ class Server:
                 return s.recv(65535)
             except socket.timeout:
                 return None
+
+
+def wait_for(predicate, timeout=5.0, step=0.05):
+    """Poll predicate until it holds or timeout seconds pass; its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
 
 
 def assert_clean_exit(server):
