@@ -138,10 +138,13 @@ int policy_zone_place(zone_update_t *u, const knot_dname_t *apex, const policy_t
 		return CIRRUS_EINVAL;
 	}
 	int r = policy_zone_check(u, apex, p, err, errlen);
+	if (r == 0) {
+		r = policy_alias_check_node(p, n, err, errlen);
+	}
 	if (r != 0) {
 		return r;
 	}
-	const knot_rdata_t *rd = first_leaf(p->root);
+	const knot_rdata_t *rd = p->alias != NULL ? p->alias : first_leaf(p->root);
 	knot_rdataset_t rrs = { .count = 1, .size = knot_rdata_size(rd->len),
 	                        .rdata = (knot_rdata_t *)rd };
 	r = zone_update_put_rrset(u, p->owner, p->type, p->ttl, &rrs);
