@@ -117,13 +117,18 @@ static int keep_json(void *ctx, const store_policy_t *row)
 	return *out != NULL ? 0 : CIRRUS_EIO;
 }
 
-/* The stored policy at the target as JSON, or NULL when there is none. */
+/* The stored policy at the target as JSON, or NULL when there is none, of
+ * a store zone (404, 409 as need_store_zone). Hold ctl->lock. */
 static int stored(ctl_t *ctl, const target_t *t, json_t **out, ctl_error_t *err)
 {
 	*out = NULL;
-	int rc = store_policy_list(ctl->st, t->zone, t->name, t->type_text, keep_json, out);
-	return rc == 0 ? 0 : ctl_fail(err, CIRRUS_EIO, 500, NULL, "the store cannot read "
-	                              "policy %s %s", t->name, t->type_text);
+	int rc = need_store_zone(ctl, t, err);
+	if (rc == 0 && store_policy_list(ctl->st, t->zone, t->name, t->type_text, keep_json,
+	                                 out) != 0) {
+		rc = ctl_fail(err, CIRRUS_EIO, 500, NULL, "the store cannot read policy %s %s",
+		              t->name, t->type_text);
+	}
+	return rc;
 }
 
 /* One change (put: p and after; delete: p NULL), as one transaction. */
@@ -191,10 +196,7 @@ int ctl_policy_put(ctl_t *ctl, const char *zone, const char *name, const char *t
 	}
 	pthread_mutex_lock(&ctl->lock);
 	json_t *before = NULL;
-	rc = need_store_zone(ctl, &t, err);
-	if (rc == 0) {
-		rc = stored(ctl, &t, &before, err);
-	}
+	rc = stored(ctl, &t, &before, err);
 	if (rc == 0) {
 		*created = before == NULL;
 		rc = change(ctl, &t, p, text, before != NULL ? before : json_null(), after, who, err);
@@ -217,10 +219,7 @@ int ctl_policy_delete(ctl_t *ctl, const char *zone, const char *name, const char
 	}
 	pthread_mutex_lock(&ctl->lock);
 	json_t *before = NULL;
-	rc = need_store_zone(ctl, &t, err);
-	if (rc == 0) {
-		rc = stored(ctl, &t, &before, err);
-	}
+	rc = stored(ctl, &t, &before, err);
 	if (rc == 0 && before == NULL) {
 		rc = ctl_fail(err, CIRRUS_ENOENT, 404, NULL, "no policy %s %s in zone %s", t.name,
 		              t.type_text, t.zone);

@@ -40,15 +40,37 @@ static json_t *parse(const char *text)
 	return o;
 }
 
+/* A JSON text read into a spec with its paths. */
+typedef struct read {
+	json_t *o;
+	policy_spec_t s;
+	policy_strv_t paths;
+} read_t;
+
+static void must_read(const char *text, read_t *r)
+{
+	char field[128], err[256];
+	r->o = parse(text);
+	if (policy_json_read(r->o, &r->s, &r->paths, field, sizeof(field), err,
+	                     sizeof(err)) != 0) {
+		fail_msg("%s: %s: %s", text, field, err);
+	}
+}
+
+static void read_done(read_t *r)
+{
+	json_decref(r->o);
+	policy_spec_deinit(&r->s);
+	policy_json_paths_free(&r->paths);
+}
+
 static void test_read_every_key(void **state)
 {
 	(void)state;
-	json_t *o = parse(full);
-	policy_spec_t s;
-	policy_strv_t paths;
-	char field[128], err[256];
-	assert_int_equal(policy_json_read(o, &s, &paths, field, sizeof(field), err,
-	                                  sizeof(err)), 0);
+	read_t r;
+	must_read(full, &r);
+	const policy_spec_t s = r.s;
+	const policy_strv_t paths = r.paths;
 	assert_string_equal(s.name, "www");
 	assert_string_equal(s.type, "A");
 	assert_int_equal(s.ttl, 30);
@@ -87,11 +109,9 @@ static void test_read_every_key(void **state)
 	/* written back: the same JSON */
 	json_t *back = policy_json_write(&s);
 	assert_non_null(back);
-	assert_true(json_equal(back, o));
+	assert_true(json_equal(back, r.o));
 	json_decref(back);
-	json_decref(o);
-	policy_spec_deinit(&s);
-	policy_json_paths_free(&paths);
+	read_done(&r);
 }
 
 /* Defaults are left out when written, except the TTL; reading that gives
@@ -99,15 +119,11 @@ static void test_read_every_key(void **state)
 static void test_write_defaults(void **state)
 {
 	(void)state;
-	json_t *o = parse("{\"rule\":\"weighted\",\"endpoints\":[{\"rdata\":\"192.0.2.1\","
-	                  "\"weight\":1,\"default\":false}]}");
-	policy_spec_t s;
-	policy_strv_t paths;
-	char field[128], err[256];
-	assert_int_equal(policy_json_read(o, &s, &paths, field, sizeof(field), err,
-	                                  sizeof(err)), 0);
-	assert_int_equal(s.ttl, 60);
-	json_t *written = policy_json_write(&s);
+	read_t r;
+	must_read("{\"rule\":\"weighted\",\"endpoints\":[{\"rdata\":\"192.0.2.1\","
+	          "\"weight\":1,\"default\":false}]}", &r);
+	assert_int_equal(r.s.ttl, 60);
+	json_t *written = policy_json_write(&r.s);
 	char *text = json_dumps(written, JSON_COMPACT);
 	json_decref(written);
 	json_t *back = parse(text);
@@ -117,9 +133,7 @@ static void test_write_defaults(void **state)
 	free(text);
 	json_decref(back);
 	json_decref(want);
-	json_decref(o);
-	policy_spec_deinit(&s);
-	policy_json_paths_free(&paths);
+	read_done(&r);
 }
 
 static void test_errors(void **state)
@@ -170,25 +184,19 @@ static void test_errors(void **state)
 static void test_compile_error_path(void **state)
 {
 	(void)state;
-	json_t *o = parse("{\"name\":\"www\",\"type\":\"A\",\"rule\":\"failover\",\"endpoints\":["
-	                  "{\"rdata\":\"192.0.2.1\"},{\"rule\":\"weighted\",\"endpoints\":["
-	                  "{\"rdata\":\"192.0.2.300\"}]}]}");
-	policy_spec_t s;
-	policy_strv_t paths;
-	char field[128], err[256];
-	assert_int_equal(policy_json_read(o, &s, &paths, field, sizeof(field), err,
-	                                  sizeof(err)), 0);
+	read_t r;
+	must_read("{\"name\":\"www\",\"type\":\"A\",\"rule\":\"failover\",\"endpoints\":["
+	          "{\"rdata\":\"192.0.2.1\"},{\"rule\":\"weighted\",\"endpoints\":["
+	          "{\"rdata\":\"192.0.2.300\"}]}]}", &r);
 	knot_dname_storage_t origin;
 	assert_non_null(knot_dname_from_str(origin, "example.com.", sizeof(origin)));
 	policy_t *p = NULL;
 	char msg[512];
-	assert_int_equal(policy_compile(&s, origin, "policy", &p, msg, sizeof(msg)),
+	assert_int_equal(policy_compile(&r.s, origin, "policy", &p, msg, sizeof(msg)),
 	                 CIRRUS_EINVAL);
 	assert_non_null(strstr(msg, "policy:4: rdata '192.0.2.300' is not a valid A record"));
-	assert_string_equal(policy_json_path(&paths, 4), "endpoints[1].endpoints[0]");
-	json_decref(o);
-	policy_spec_deinit(&s);
-	policy_json_paths_free(&paths);
+	assert_string_equal(policy_json_path(&r.paths, 4), "endpoints[1].endpoints[0]");
+	read_done(&r);
 }
 
 int main(void)
