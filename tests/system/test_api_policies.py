@@ -9,6 +9,9 @@ import signal
 import time
 
 import dns.rcode
+import dns.tsig
+import dns.tsigkeyring
+import dns.update
 import pytest
 
 from util_api import ZONE_FILE, ApiServer, assert_error, delete, replace
@@ -169,6 +172,7 @@ def test_delete_keeps_other_data_at_the_name(srv):
                   "endpoints": [{"rdata": "192.0.2.1", "default": True}]}, 400, ""),
     ("www", "CNAME", {"rule": "multivalue", "endpoints": [{"rdata": "a.example."}]}, 400, ""),
     ("www", "TXT", WEIGHTED, 400, "type"),
+    ("www", "ALIAS", {"ttl": 60}, 400, "type"),   # ALIAS is YAML-only
     ("www.elsewhere.test.", "A", WEIGHTED, 400, "name"),
     ("www", "A", {**WEIGHTED, "name": "other"}, 400, "name"),
     ("www", "A", {**WEIGHTED, "type": "AAAA"}, 400, "type"),
@@ -212,6 +216,35 @@ def test_rrset_changes_cannot_touch_a_policy(srv):
     r = srv.patch(ZONE, [replace("www", "NS", 60, "ns.example.net.")])
     assert_error(r, 422)
     assert srv.serial(ZONE) == serial
+    assert follows_weighted(srv)
+
+
+def test_update_cannot_touch_a_policy(srv):
+    """RFC 2136 UPDATE is REFUSED on a policy's name and type, whatever the
+    key allows; other data at the name still changes."""
+    assert put(srv, "www", "A", WEIGHTED).status == 201
+    r = srv.cli("key", "add", "all", "--rule", f"zone={ZONE} name=* types=*",
+                "--db", str(srv.db))
+    assert r.returncode == 0, r.stderr
+    ring = dns.tsigkeyring.from_text({"all.": ("hmac-sha256",
+                                               r.stdout.split('secret "')[1].split('"')[0])})
+
+    def update(change):
+        upd = dns.update.UpdateMessage(ZONE, keyring=ring, keyname="all.",
+                                       keyalgorithm=dns.tsig.HMAC_SHA256)
+        change(upd)
+        return srv.send(upd).rcode()
+
+    serial = srv.serial(ZONE)
+    assert update(lambda u: u.replace(f"www.{ZONE}", 60, "A", "192.0.2.1")) == dns.rcode.REFUSED
+    assert update(lambda u: u.add(f"www.{ZONE}", 60, "A", "192.0.2.1")) == dns.rcode.REFUSED
+    assert update(lambda u: u.delete(f"www.{ZONE}", "A")) == dns.rcode.REFUSED
+    assert update(lambda u: u.delete(f"www.{ZONE}")) == dns.rcode.REFUSED
+    assert srv.serial(ZONE) == serial
+    assert follows_weighted(srv)
+    assert update(lambda u: u.add(f"www.{ZONE}", 60, "TXT", '"next to it"')) == \
+        dns.rcode.NOERROR
+    assert srv.query(f"www.{ZONE}", "TXT").answer[0][0].to_text() == '"next to it"'
     assert follows_weighted(srv)
 
 
