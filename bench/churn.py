@@ -558,7 +558,7 @@ def main():
     ap.add_argument("--leave-rate", type=float, default=10.0, help="instances leaving per second")
     ap.add_argument("--probe-rate", type=float, default=10.0,
                     help="timed registrations per second")
-    ap.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 53530)))
+    ap.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 29530)))
     ap.add_argument("--udp-clients", type=int, default=8)
     ap.add_argument("--outstanding", type=int, default=100)
     ap.add_argument("--start-timeout", type=int, default=60)

@@ -17,7 +17,8 @@
 #   BENCH_SKIP_1M=1         skip the 1,000,000-record cold-start/memory part
 #   BENCH_SERVERS="cirrus nsd knot"
 #   BENCH_NAMES=10000       names in the main zone
-#   BENCH_PORT=53530        port on 127.0.0.1 the servers listen on
+#   BENCH_PORT=29530        port on 127.0.0.1 the servers listen on (below the
+#                           ephemeral range, so no client connection can hold it)
 #   BENCH_START_TIMEOUT=120 seconds a server may take to answer after exec
 #   BENCH_RETRIES=2         repeats of a load run disturbed by other processes
 #   BENCH_QUIET_WAIT=30     seconds to wait for idle CPUs before each load run
@@ -63,7 +64,7 @@ COLD_RUNS=${BENCH_COLD_RUNS:-$RUNS}
 SKIP_1M=${BENCH_SKIP_1M:-0}
 SERVERS=${BENCH_SERVERS:-cirrus nsd knot}
 NAMES=${BENCH_NAMES:-10000}
-PORT=${BENCH_PORT:-53530}
+PORT=${BENCH_PORT:-29530}
 START_TIMEOUT=${BENCH_START_TIMEOUT:-120}
 RETRIES=${BENCH_RETRIES:-2}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-30}

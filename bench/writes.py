@@ -1100,7 +1100,7 @@ def main():
     ap.add_argument("--write-cap", type=positive, default=200000,
                     help="most writes one throughput client sends in a run")
     ap.add_argument("--skip-1m", action="store_true")
-    ap.add_argument("--port", type=positive, default=53530)
+    ap.add_argument("--port", type=positive, default=29530)
     ap.add_argument("--api-port", type=positive, help="default: --port + 1")
     ap.add_argument("--udp-clients", type=positive, default=8)
     ap.add_argument("--outstanding", type=positive, default=100)
