@@ -203,33 +203,38 @@ static void serve_publish_aliases(void *ctx, policy_alias_view_t *fresh)
 	}
 }
 
-/* Tell the resolver the alias targets outside their zones that conf
- * declares. Without a resolver such aliases answer SERVFAIL: say so. */
-static void serve_alias_targets(serve_t *s, const conf_t *conf)
+/* The alias targets of zones that no zone serves (served: the set that
+ * answers, or NULL for each alias's own zone only); NULL when out of memory
+ * (logged). */
+static knot_dname_t **alias_targets(zone_t *const *zones, size_t count,
+                                    const zone_set_t *served, size_t *n)
 {
 	knot_dname_t **targets = NULL;
-	size_t n = 0;
-	int r = 0;
-	for (size_t i = 0; r == 0 && i < conf->zone_count; i++) {
-		knot_dname_storage_t origin;
-		if (zone_name_parse(origin, conf->zones[i].origin, (const uint8_t *)"") != 0) {
-			r = policy_alias_targets(conf->zones[i].policies, conf->zones[i].policy_count,
-			                         origin, &targets, &n);
-		}
-	}
-	if (r == 0 && s->resolver != NULL) {
-		r = alias_set_targets(s->resolver, targets, n);
-	} else if (r == 0 && n > 0) {
-		log_warning("cirrus: %zu ALIAS target%s outside the zones, but no resolver is "
-		            "configured: such aliases answer SERVFAIL", n, n == 1 ? " is" : "s are");
-	}
-	if (r != 0) {
+	if (policy_alias_targets(zones, count, served, &targets, n) != 0) {
 		log_error("cirrus: out of memory; ALIAS targets not updated");
 	}
+	return targets;
+}
+
+static void free_targets(knot_dname_t **targets, size_t n)
+{
 	for (size_t i = 0; i < n; i++) {
 		free(targets[i]);
 	}
 	free(targets);
+}
+
+/* Tell the resolver the alias targets that no zone of set serves: on every
+ * publish, so SIGHUP, the API and UPDATE all reach it (it skips repeats). */
+static void serve_alias_targets(serve_t *s, const zone_set_t *set)
+{
+	size_t n = 0;
+	knot_dname_t **targets = s->resolver != NULL ?
+		alias_targets(set->zones, set->count, set, &n) : NULL;
+	if (targets != NULL && alias_set_targets(s->resolver, targets, n) != 0) {
+		log_error("cirrus: out of memory; ALIAS targets not updated");
+	}
+	free_targets(targets, n);
 }
 
 static void serve_unref_zones(serve_t *s)
@@ -341,7 +346,6 @@ static void serve_reload(void *ctx)
 		return;
 	}
 	reload_zones(s, &fresh);
-	serve_alias_targets(s, &fresh);
 	conf_deinit(&fresh);
 }
 
@@ -367,6 +371,7 @@ static void serve_engine_conf(serve_t *s)
 static void serve_publish(void *ctx, zone_set_t *set)
 {
 	serve_t *s = ctx;
+	serve_alias_targets(s, set);
 	net_server_publish(s->srv, set);
 }
 
@@ -491,8 +496,8 @@ static int serve_checker(serve_t *s)
 	return r;
 }
 
-/* The ALIAS resolver, when the configuration names one, with the targets
- * of the policies loaded. */
+/* The ALIAS resolver, when the configuration names one; it gets its targets
+ * with the first zone set published. */
 static int serve_resolver(serve_t *s)
 {
 	const conf_resolver_t *c = &s->conf.resolver;
@@ -501,18 +506,23 @@ static int serve_resolver(serve_t *s)
 		.max_ttl = c->max_ttl, .serve_stale = c->serve_stale,
 		.publish = serve_publish_aliases, .publish_ctx = s,
 	};
-	int r = 0;
-	if (c->address != NULL && !addr_parse(c->address, (uint16_t)c->port, &ac.upstream)) {
-		r = CIRRUS_EINVAL; /* conf_load checked it */
-	} else if (c->address != NULL) {
-		r = alias_new(&ac, &s->resolver);
+	if (c->address == NULL) {
+		size_t n = 0;
+		knot_dname_t **targets = alias_targets(s->zones, s->conf.zone_count, NULL, &n);
+		free_targets(targets, n);
+		if (n > 0) {
+			log_warning("cirrus: %zu ALIAS target%s outside the zone files, and no "
+			            "resolver is configured: unless the store serves them, such "
+			            "aliases answer SERVFAIL", n, n == 1 ? " is" : "s are");
+		}
+		return 0;
 	}
+	int r = addr_parse(c->address, (uint16_t)c->port, &ac.upstream) ? /* conf checked it */
+	        alias_new(&ac, &s->resolver) : CIRRUS_EINVAL;
 	if (r != 0) {
 		log_error("cirrus: cannot start the ALIAS resolver: %s", cirrus_strerror(r));
-		return r;
 	}
-	serve_alias_targets(s, &s->conf);
-	return 0;
+	return r;
 }
 
 static void serve_shutdown(serve_t *s)

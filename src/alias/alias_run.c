@@ -38,10 +38,12 @@ struct alias {
 	uv_async_t wake;
 	pthread_t thread;
 	atomic_bool stopping;
-	pthread_mutex_t lock;        /* guards pending */
+	pthread_mutex_t lock;        /* guards pending and last */
 	knot_dname_t **pending;      /* targets set by alias_set_targets, not yet applied */
 	size_t pending_count;
 	bool pending_set;
+	knot_dname_t **last;         /* the targets last set, to skip repeats */
+	size_t last_count;
 	job_t **jobs;                /* the loop's own */
 	size_t job_count;
 };
@@ -305,26 +307,51 @@ int alias_new(const alias_conf_t *conf, alias_t **out)
 	return 0;
 }
 
-int alias_set_targets(alias_t *a, knot_dname_t *const *targets, size_t count)
+static knot_dname_t **copy_names(knot_dname_t *const *names, size_t count)
 {
 	knot_dname_t **copy = calloc(count ? count : 1, sizeof(*copy));
 	for (size_t i = 0; copy != NULL && i < count; i++) {
-		if ((copy[i] = knot_dname_copy(targets[i], NULL)) == NULL) {
+		if ((copy[i] = knot_dname_copy(names[i], NULL)) == NULL) {
 			free_names(copy, i);
-			copy = NULL;
+			return NULL;
 		}
 	}
-	if (copy == NULL) {
-		return CIRRUS_ENOMEM;
+	return copy;
+}
+
+static bool same_names(knot_dname_t *const *a, size_t na, knot_dname_t *const *b, size_t nb)
+{
+	for (size_t i = 0; na == nb && i < na; i++) {
+		if (!knot_dname_is_equal(a[i], b[i])) {
+			return false;
+		}
 	}
+	return na == nb;
+}
+
+int alias_set_targets(alias_t *a, knot_dname_t *const *targets, size_t count)
+{
 	pthread_mutex_lock(&a->lock);
-	free_names(a->pending, a->pending_count);
-	a->pending = copy;
-	a->pending_count = count;
-	a->pending_set = true;
+	/* Every zone change sets the targets again; most change none. */
+	bool same = a->last != NULL && same_names(a->last, a->last_count, targets, count);
+	knot_dname_t **copy = same ? NULL : copy_names(targets, count);
+	knot_dname_t **last = same ? NULL : copy_names(targets, count);
+	int r = same ? 0 : copy == NULL || last == NULL ? CIRRUS_ENOMEM : 0;
+	if (!same && r == 0) {
+		free_names(a->pending, a->pending_count);
+		free_names(a->last, a->last_count);
+		a->pending = copy;
+		a->pending_count = count;
+		a->pending_set = true;
+		a->last = last;
+		a->last_count = count;
+		uv_async_send(&a->wake);
+	} else if (r != 0) {
+		free_names(copy, copy ? count : 0);
+		free_names(last, last ? count : 0);
+	}
 	pthread_mutex_unlock(&a->lock);
-	uv_async_send(&a->wake);
-	return 0;
+	return r;
 }
 
 void alias_free(alias_t *a)
@@ -337,6 +364,7 @@ void alias_free(alias_t *a)
 	pthread_join(a->thread, NULL);
 	uv_loop_close(&a->loop);
 	free_names(a->pending, a->pending_count);
+	free_names(a->last, a->last_count);
 	free(a->jobs);
 	pthread_mutex_destroy(&a->lock);
 	free(a);

@@ -281,15 +281,17 @@ const policy_t *policy_zone_find(const zone_t *zone, const zone_node_t *node,
 const knot_dname_t *policy_alias_target(const policy_t *p);
 
 /*!
- * \brief The targets of the aliases in specs that lie outside the zone at
- * origin: the names the resolver thread resolves upstream. Specs that do
- * not compile are skipped (compiling reports them).
- * \param out  grown by the new names (each malloc'ed, owned by the caller);
- *             names already in out are not added again
- * \retval 0, -CIRRUS_ENOMEM
+ * \brief The targets of the aliases of zones that no zone serves: the names
+ * the resolver thread resolves upstream. Each name is listed once.
+ * \param zones   zone versions holding aliases (NULL entries are skipped)
+ * \param served  the set that answers queries: a target in one of its
+ *                zones is read from there; NULL: only each alias's own
+ *                zone counts
+ * \param out     a new array of new names (malloc'ed), owned by the caller
+ * \retval 0, -CIRRUS_ENOMEM (nothing to free)
  */
-int policy_alias_targets(const policy_spec_t *specs, size_t count,
-                         const knot_dname_t *origin, knot_dname_t ***out, size_t *n);
+int policy_alias_targets(zone_t *const *zones, size_t count, const zone_set_t *served,
+                         knot_dname_t ***out, size_t *n);
 
 /*! \brief What the resolver knows about one target and type. */
 typedef enum {

@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0
  * policy_alias.c -- ALIAS policies (docs/policies.md): the checks of an
  * alias's spec and of its place in the zone, its target, and the list of
- * targets outside the zone that the resolver thread resolves. Answering
+ * targets outside the served zones that the resolver thread resolves. Answering
  * is the engine's (engine_alias.c); resolving is alias/'s.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "policy/policy_internal.h"
 #include "util/error.h"
@@ -88,15 +87,17 @@ static bool listed(knot_dname_t *const *names, size_t n, const knot_dname_t *nam
 	return false;
 }
 
-int policy_alias_targets(const policy_spec_t *specs, size_t count,
-                         const knot_dname_t *origin, knot_dname_t ***out, size_t *n)
+/* Add the outside targets of one zone's aliases to *out. */
+static int zone_targets(const zone_t *zone, const zone_set_t *served, knot_dname_t ***out,
+                        size_t *n)
 {
+	policy_t *const *list;
+	size_t count = policy_zone_policies(zone, &list);
 	for (size_t i = 0; i < count; i++) {
-		const policy_spec_t *s = &specs[i];
-		knot_dname_storage_t target;
-		if (s->type == NULL || strcasecmp(s->type, "ALIAS") != 0 || s->target == NULL ||
-		    zone_name_parse(target, s->target, origin) == 0 ||
-		    knot_dname_in_bailiwick(target, origin) >= 0 || listed(*out, *n, target)) {
+		const knot_dname_t *target = policy_alias_target(list[i]);
+		if (target == NULL || knot_dname_in_bailiwick(target, zone_apex(zone)) >= 0 ||
+		    (served != NULL && zone_set_find(served, target, false) != NULL) ||
+		    listed(*out, *n, target)) {
 			continue;
 		}
 		knot_dname_t **grown = realloc(*out, (*n + 1) * sizeof(*grown));
@@ -110,4 +111,24 @@ int policy_alias_targets(const policy_spec_t *specs, size_t count,
 		(*n)++;
 	}
 	return 0;
+}
+
+int policy_alias_targets(zone_t *const *zones, size_t count, const zone_set_t *served,
+                         knot_dname_t ***out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		r = zones[i] != NULL ? zone_targets(zones[i], served, out, n) : 0;
+	}
+	if (r != 0) {
+		for (size_t i = 0; i < *n; i++) {
+			free((*out)[i]);
+		}
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return r;
 }

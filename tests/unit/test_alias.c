@@ -60,26 +60,6 @@ static void test_compile_errors(void **state)
 	assert_non_null(strstr(err, "'target' applies to type ALIAS only"));
 }
 
-static void test_targets(void **state)
-{
-	(void)state;
-	policy_spec_t specs[3];
-	alias_spec(&specs[0], "@", "www.example.net.");
-	alias_spec(&specs[1], "a", "www");                 /* in the zone: not listed */
-	alias_spec(&specs[2], "b", "WWW.example.net.");    /* the same target again */
-	knot_dname_t **names = NULL;
-	size_t n = 0;
-	assert_int_equal(policy_alias_targets(specs, 3, fx_origin(), &names, &n), 0);
-	assert_int_equal(n, 1);
-	char text[KNOT_DNAME_TXT_MAXLEN + 1];
-	assert_string_equal(knot_dname_to_str(text, names[0], sizeof(text)), "www.example.net.");
-	free(names[0]);
-	free(names);
-	for (size_t i = 0; i < 3; i++) {
-		policy_spec_deinit(&specs[i]);
-	}
-}
-
 static void test_view(void **state)
 {
 	(void)state;
@@ -259,7 +239,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_compile),
 		cmocka_unit_test(test_compile_errors),
-		cmocka_unit_test(test_targets),
 		cmocka_unit_test(test_view),
 		cmocka_unit_test(test_reply_records),
 		cmocka_unit_test(test_reply_failures),

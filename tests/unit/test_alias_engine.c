@@ -3,7 +3,7 @@
  * apex answering A from an in-zone target (wildcards too) while its other
  * types stay the zone's, and targets outside read from a resolver view
  * built here: the TTL left, stale answers, NODATA, SERVFAIL without a
- * view or before a result.
+ * view or before a result; the targets the resolver is given.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -166,11 +166,36 @@ static void test_out_of_zone(void **state)
 	assert_int_equal(ask(f, "out.example.com.", KNOT_RRTYPE_A), KNOT_RCODE_SERVFAIL);
 }
 
+/* The names the resolver is given: outside targets, once, and none that
+ * a served zone holds. */
+static void test_targets(void **state)
+{
+	fixture_t *f = *state;
+	knot_dname_t **names = NULL;
+	size_t n = 0;
+	zone_t *zones[] = { f->set->zones[0], f->set->zones[0] };
+	assert_int_equal(policy_alias_targets(zones, 2, NULL, &names, &n), 0);
+	assert_int_equal(n, 1);
+	char text[KNOT_DNAME_TXT_MAXLEN + 1];
+	assert_string_equal(knot_dname_to_str(text, names[0], sizeof(text)), "www.example.net.");
+	free(names[0]);
+	free(names);
+	zone_t *both[] = { zones[0], must_load("example.net",
+	                   "@ 60 SOA ns1 h 1 2 3 4 5\n@ 60 NS ns1\nns1 60 A 192.0.2.1\n") };
+	zone_set_t *set = NULL;
+	assert_int_equal(zone_set_new(both, 2, &set), 0);
+	assert_int_equal(policy_alias_targets(both, 2, set, &names, &n), 0);
+	assert_int_equal(n, 0);
+	free(names);
+	zone_set_free(set);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_in_zone),
 		cmocka_unit_test(test_out_of_zone),
+		cmocka_unit_test(test_targets),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
