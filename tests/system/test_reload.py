@@ -9,6 +9,7 @@ import dns.message
 import pytest
 
 import conftest
+from conftest import wait_for
 from util_dns import (assert_auth_answer, assert_sections, run_cirrus, udp_raw, write_conf)
 
 
@@ -37,15 +38,6 @@ SYNTAX_ERRORS = {
     "bad_ttl": "mail  12x34y  A  192.0.2.25",
     "missing_rdata": "mail     MX",
 }
-
-
-def wait_for(predicate, timeout=5.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def www_address(srv):
