@@ -5,7 +5,8 @@
  * shows at once: CNAMEs and aliases on the way are followed (a bounded
  * number of hops: a loop ends as NODATA), and the target's own policies
  * choose its records. Any other target is read from the resolver thread's
- * view (policy_alias_view.c), with the TTL it has left.
+ * view (policy_alias_view.c), with the TTL it has left. The same serves
+ * the additional section when an NS, MX or SRV target holds an alias.
  */
 #include "engine/engine_internal.h"
 
@@ -17,12 +18,12 @@ static uint32_t min_ttl(uint32_t a, uint32_t b)
 }
 
 static engine_alias_t from_view(engine_ctx_t *ctx, const knot_dname_t *target,
-                                knot_rdataset_t *rrs, uint32_t *ttl)
+                                uint16_t type, knot_rdataset_t *rrs, uint32_t *ttl)
 {
 	const policy_alias_view_t *v = ctx->conf->aliases == NULL ? NULL :
 		__atomic_load_n(ctx->conf->aliases, __ATOMIC_ACQUIRE);
 	uint32_t left = 0;
-	switch (policy_alias_view_answer(v, target, ctx->qtype, policy_alias_clock_ms(),
+	switch (policy_alias_view_answer(v, target, type, policy_alias_clock_ms(),
 	                                 rrs, &left)) {
 	case POLICY_ALIAS_DATA:
 		*ttl = min_ttl(*ttl, left);
@@ -58,11 +59,10 @@ static bool next_name(engine_ctx_t *ctx, const zone_t *zone, const zone_node_t *
 }
 
 engine_alias_t engine_alias_rrs(engine_ctx_t *ctx, const zone_t *zone,
-                                const zone_node_t *node, knot_rdataset_t *rrs,
-                                uint32_t *ttl)
+                                const zone_node_t *node, uint16_t type,
+                                knot_rdataset_t *rrs, uint32_t *ttl)
 {
-	uint16_t qtype = ctx->qtype;
-	const policy_t *p = qtype == KNOT_RRTYPE_A || qtype == KNOT_RRTYPE_AAAA ?
+	const policy_t *p = type == KNOT_RRTYPE_A || type == KNOT_RRTYPE_AAAA ?
 	                    policy_zone_find(zone, node, POLICY_TYPE_ALIAS) : NULL;
 	if (p == NULL) {
 		return ENGINE_ALIAS_NONE;
@@ -75,14 +75,14 @@ engine_alias_t engine_alias_rrs(engine_ctx_t *ctx, const zone_t *zone,
 		if (z == NULL) {
 			/* Only the alias's own target is resolved upstream; a chain
 			 * that leaves the served zones ends here. */
-			return hop == 0 ? from_view(ctx, name, rrs, ttl) : ENGINE_ALIAS_NODATA;
+			return hop == 0 ? from_view(ctx, name, type, rrs, ttl) : ENGINE_ALIAS_NODATA;
 		}
 		lookup_t l;
-		engine_zone_lookup(z, name, qtype, &l);
+		engine_zone_lookup(z, name, type, &l);
 		if (l.kind != LOOKUP_FOUND && l.kind != LOOKUP_WILDCARD) {
 			return ENGINE_ALIAS_NODATA;
 		}
-		const zone_rrset_t *rs = zone_node_rrset(l.node, qtype);
+		const zone_rrset_t *rs = zone_node_rrset(l.node, type);
 		if (rs != NULL) {
 			if (!engine_node_rrs(ctx, z, l.node, rs, rrs)) {
 				return ENGINE_ALIAS_NODATA; /* a fail-closed policy chose nothing */

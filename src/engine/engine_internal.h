@@ -106,12 +106,12 @@ typedef enum {
 } engine_alias_t;
 
 /*!
- * \brief A or AAAA (ctx->qtype) for a flagged node holding an alias: from
+ * \brief A or AAAA (type) for a flagged node holding an alias: from
  * the served zones (CNAMEs and aliases followed, policies applied) or from
  * the resolver's view. Allocates only what policies copy into the arena.
  * \param rrs  DATA: the records (in a zone, the arena or the view)
  * \param ttl  DATA: the alias's TTL lowered to every TTL on the way
  */
 engine_alias_t engine_alias_rrs(engine_ctx_t *ctx, const zone_t *zone,
-                                const zone_node_t *node, knot_rdataset_t *rrs,
-                                uint32_t *ttl);
+                                const zone_node_t *node, uint16_t type,
+                                knot_rdataset_t *rrs, uint32_t *ttl);

@@ -231,9 +231,13 @@ static bool put_addresses(engine_ctx_t *ctx, const knot_dname_t *target, uint16_
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		const zone_rrset_t *rs = zone_node_rrset(node, types[i]);
 		knot_rdataset_t rrs;
-		if (rs != NULL && engine_node_rrs(ctx, zone, node, rs, &rrs) &&
-		    put(ctx, target, hint, rs->type, rs->ttl, &rrs,
-		        KNOT_PF_NOTRUNC | KNOT_PF_CHECKDUP) != KNOT_EOK) {
+		uint32_t ttl = rs != NULL ? rs->ttl : 0;
+		bool have = rs != NULL ? engine_node_rrs(ctx, zone, node, rs, &rrs) :
+		            (node->flags & ZONE_NODE_POLICY) &&
+		            engine_alias_rrs(ctx, zone, node, types[i], &rrs, &ttl) ==
+		            ENGINE_ALIAS_DATA;
+		if (have && put(ctx, target, hint, types[i], ttl, &rrs,
+		                KNOT_PF_NOTRUNC | KNOT_PF_CHECKDUP) != KNOT_EOK) {
 			return false;
 		}
 	}
@@ -336,7 +340,7 @@ static bool put_alias(engine_ctx_t *ctx, const zone_t *zone, const zone_node_t *
 {
 	knot_rdataset_t rrs;
 	uint32_t ttl;
-	switch (engine_alias_rrs(ctx, zone, node, &rrs, &ttl)) {
+	switch (engine_alias_rrs(ctx, zone, node, ctx->qtype, &rrs, &ttl)) {
 	case ENGINE_ALIAS_NONE:
 		return false;
 	case ENGINE_ALIAS_DATA:

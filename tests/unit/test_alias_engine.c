@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0
  * test_alias_engine.c -- ALIAS through engine_handle(), in-process: the
  * apex answering A from an in-zone target (wildcards too) while its other
- * types stay the zone's, and targets outside read from a resolver view
+ * types stay the zone's (an MX to it gets its addresses as additionals), and targets outside read from a resolver view
  * built here: the TTL left, stale answers, NODATA, SERVFAIL without a
  * view or before a result; the targets the resolver is given.
  */
@@ -41,7 +41,7 @@ static int setup(void **state)
 	static fixture_t f;
 	memset(&f, 0, sizeof(f));
 	zone_t *zone = must_load("example.com",
-		"$TTL 300\n@ SOA ns1 hostmaster 1 3600 900 604800 60\n@ NS ns1\n@ MX 10 ns1\n"
+		"$TTL 300\n@ SOA ns1 hostmaster 1 3600 900 604800 60\n@ NS ns1\n@ MX 10 @\n"
 		"ns1 A 192.0.2.1\nwww 120 A 192.0.2.10\n*.w 30 A 192.0.2.40\n");
 	policy_t *p[] = { alias("@", "www", 60), alias("out", "www.example.net.", 300),
 	                  alias("wc", "x.w", 600) };
@@ -107,8 +107,14 @@ static void test_in_zone(void **state)
 	const knot_rrset_t *rr = only_answer(f, KNOT_RRTYPE_A);
 	assert_int_equal(rr->ttl, 60);                 /* min(alias 60, www 120) */
 	assert_int_equal(rr->rrs.rdata->data[3], 10);
+	/* The MX host is the apex: its addresses in the additional section. */
 	assert_int_equal(ask(f, "example.com.", KNOT_RRTYPE_MX), KNOT_RCODE_NOERROR);
 	only_answer(f, KNOT_RRTYPE_MX);
+	const knot_pktsection_t *add = knot_pkt_section(f->pkt, KNOT_ADDITIONAL);
+	assert_int_equal(add->count, 1);
+	assert_int_equal(knot_pkt_rr(add, 0)->type, KNOT_RRTYPE_A);
+	assert_int_equal(knot_pkt_rr(add, 0)->ttl, 60);
+	assert_int_equal(knot_pkt_rr(add, 0)->rrs.rdata->data[3], 10);
 	assert_int_equal(ask(f, "example.com.", KNOT_RRTYPE_TXT), KNOT_RCODE_NOERROR);
 	assert_nodata(f);
 	assert_int_equal(ask(f, "example.com.", KNOT_RRTYPE_AAAA), KNOT_RCODE_NOERROR);
