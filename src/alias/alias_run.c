@@ -4,7 +4,8 @@
  * new target, shortly before its TTL runs out (so answers rarely see it
  * expire), and after a failure again with a backoff from 1 s to 30 s while
  * the old data is kept (served stale by the view within serve-stale).
- * After every result the thread builds a new view and publishes it.
+ * After the results of a turn of its loop the thread builds a new view and
+ * publishes it.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -36,6 +37,7 @@ struct alias {
 	alias_conf_t conf;
 	uv_loop_t loop;
 	uv_async_t wake;
+	uv_timer_t publisher;        /* one view per loop turn, however many results */
 	pthread_t thread;
 	atomic_bool stopping;
 	pthread_mutex_t lock;        /* guards pending and last */
@@ -48,8 +50,9 @@ struct alias {
 	size_t job_count;
 };
 
-static void publish(struct alias *a)
+static void on_publish(uv_timer_t *t)
 {
+	struct alias *a = t->data;
 	policy_alias_result_t *results = calloc(a->job_count ? a->job_count : 1,
 	                                        sizeof(*results));
 	policy_alias_view_t *view = NULL;
@@ -62,6 +65,14 @@ static void publish(struct alias *a)
 		a->conf.publish(a->conf.publish_ctx, view);
 	}
 	free(results);
+}
+
+/* Publish on the next turn of the loop: the results of one turn (at start,
+ * every target at once) make one view and one RCU grace period, not one
+ * each, which would hold the loop while answers wait in their sockets. */
+static void publish(struct alias *a)
+{
+	uv_timer_start(&a->publisher, on_publish, 0, 0);
 }
 
 static void job_due(uv_timer_t *t);
@@ -256,6 +267,7 @@ static void on_wake(uv_async_t *w)
 			job_free(a->jobs[i]);
 		}
 		a->job_count = 0;
+		uv_close((uv_handle_t *)&a->publisher, NULL);
 		uv_close((uv_handle_t *)&a->wake, NULL);
 		return;
 	}
@@ -295,7 +307,10 @@ int alias_new(const alias_conf_t *conf, alias_t **out)
 	}
 	uv_async_init(&a->loop, &a->wake, on_wake);
 	a->wake.data = a;
+	uv_timer_init(&a->loop, &a->publisher);
+	a->publisher.data = a;
 	if (pthread_create(&a->thread, NULL, run, a) != 0) {
+		uv_close((uv_handle_t *)&a->publisher, NULL);
 		uv_close((uv_handle_t *)&a->wake, NULL);
 		uv_run(&a->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&a->loop);
