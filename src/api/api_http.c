@@ -53,6 +53,8 @@ static const route_t routes[] = {
 	{ "zones/*/policies/*/*", "GET", api_policy_get, false },
 	{ "zones/*/policies/*/*", "PUT", api_policy_put, false },
 	{ "zones/*/policies/*/*", "DELETE", api_policy_delete, false },
+	{ "latency/*", "GET", api_latency_get, false },
+	{ "latency/*", "PUT", api_latency_put, false },
 	{ "audit", "GET", api_audit_get, false },
 	{ "tokens", "GET", api_tokens_list, false },
 	{ "tokens", "POST", api_tokens_create, false },

@@ -218,6 +218,22 @@ int ctl_policy_put(ctl_t *ctl, const char *zone, const char *name, const char *t
 int ctl_policy_delete(ctl_t *ctl, const char *zone, const char *name, const char *type,
                       const ctl_actor_t *who, ctl_error_t *err);
 
+/*!
+ * \brief Create or replace a latency table kept in the store (the text of
+ * a table file: PREFIX REGION MILLISECONDS lines), which latency rules of
+ * store-zone policies name with `latency-table`. Checked first (a bad line
+ * is 400 with field "rows[LINE - 1]"), stored with its audit row
+ * ("latency.put"), and every policy naming it is compiled again and served
+ * by a new version of its zone at once.
+ * \retval 0; -CIRRUS_EINVAL (400), -CIRRUS_EIO (500), -CIRRUS_ENOMEM
+ */
+int ctl_latency_put(ctl_t *ctl, const char *name, const char *text, const ctl_actor_t *who,
+                    ctl_error_t *err);
+
+/*! \brief The text of a stored latency table (malloc'ed, the caller frees).
+ * \retval 0; -CIRRUS_ENOENT (404), -CIRRUS_EINVAL (400, bad name), -CIRRUS_EIO */
+int ctl_latency_get(ctl_t *ctl, const char *name, char **text, ctl_error_t *err);
+
 /*! \brief The store, for reads that need no zone (audit, tokens). Callers
  * must hold no other ctl call at the same time: use ctl_store_lock(). */
 store_t *ctl_store_lock(ctl_t *ctl);

@@ -83,5 +83,25 @@ void ctl_txn_abort(ctl_txn_t *t);
 int ctl_policies_load(store_t *st, const char *name, zone_t **zone, char *err,
                       size_t errlen);
 
+/*!
+ * \brief Compile a policy as the store keeps it (ctl_policy.c): its JSON
+ * read, its latency tables resolved (ctl_latency_resolve), compiled for the
+ * zone at apex.
+ * \param table, data  a table being replaced and its new text, or NULL; with
+ *                     a table, a policy that does not name it is skipped
+ *                     (0, *out NULL)
+ * \param why          on failure "policy OWNER TYPE[ at FIELD]: reason"
+ * \retval 0, -CIRRUS_EINVAL, -CIRRUS_EIO, -CIRRUS_ENOMEM
+ */
+int ctl_policy_compile_stored(store_t *st, const store_policy_t *row,
+                              const knot_dname_t *apex, const char *table,
+                              const char *data, policy_t **out, char *why, size_t whylen);
+
+/*! \brief Fill in latency_data for each latency-table the spec names, from
+ * the store, or data for the table name (a table being replaced). A table
+ * that does not exist is left NULL (compiling says so).
+ * \retval 0, -CIRRUS_EIO, -CIRRUS_ENOMEM */
+int ctl_latency_resolve(store_t *st, policy_spec_t *spec, const char *name, const char *data);
+
 /*! \brief Next SOA serial under the policy (RFC 1982: never backwards). */
 uint32_t ctl_next_serial(ctl_serial_policy_t policy, uint32_t old);

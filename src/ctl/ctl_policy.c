@@ -175,13 +175,9 @@ int ctl_policy_put(ctl_t *ctl, const char *zone, const char *name, const char *t
                    bool *created, ctl_error_t *err)
 {
 	target_t t;
-	policy_t *p = NULL;
 	int rc = parse_target(zone, name, type, &t, err);
 	if (rc == 0) {
 		rc = same_target(&t, spec, err);
-	}
-	if (rc == 0) {
-		rc = compile(&t, spec, paths, &p, err);
 	}
 	json_t *after = rc == 0 ? policy_json_write(spec) : NULL;
 	char *text = after != NULL ? json_dumps(after, JSON_COMPACT) : NULL;
@@ -189,19 +185,27 @@ int ctl_policy_put(ctl_t *ctl, const char *zone, const char *name, const char *t
 		rc = ctl_fail(err, CIRRUS_ENOMEM, 500, NULL, "out of memory");
 	}
 	if (rc != 0) {
-		policy_free(p);
 		json_decref(after);
 		free(text);
 		return rc;
 	}
+	/* compiled under the lock: the latency tables it reads cannot change
+	 * before it is stored */
 	pthread_mutex_lock(&ctl->lock);
 	json_t *before = NULL;
+	policy_t *p = NULL;
 	rc = stored(ctl, &t, &before, err);
+	if (rc == 0 && ctl_latency_resolve(ctl->st, spec, NULL, NULL) != 0) {
+		rc = ctl_fail(err, CIRRUS_EIO, 500, NULL, "the store cannot read latency tables");
+	}
+	if (rc == 0) {
+		rc = compile(&t, spec, paths, &p, err);
+	}
 	if (rc == 0) {
 		*created = before == NULL;
 		rc = change(ctl, &t, p, text, before != NULL ? before : json_null(), after, who, err);
 	} else {
-		policy_free(p);
+		json_decref(before);
 		json_decref(after);
 	}
 	pthread_mutex_unlock(&ctl->lock);
@@ -264,8 +268,57 @@ int ctl_policy_list(ctl_t *ctl, const char *zone, const char *name, const char *
 	return rc;
 }
 
+/* Whether spec or a rule nested in it reads the latency table name. */
+static bool names_table(const policy_spec_t *spec, const char *name)
+{
+	if (spec->latency_table != NULL && strcmp(spec->latency_table, name) == 0) {
+		return true;
+	}
+	for (size_t i = 0; i < spec->endpoint_count; i++) {
+		if (names_table(&spec->endpoints[i], name)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+int ctl_policy_compile_stored(store_t *st, const store_policy_t *row,
+                              const knot_dname_t *apex, const char *table,
+                              const char *data, policy_t **out, char *why, size_t whylen)
+{
+	char field[128] = "", msg[1024] = "could not be read as JSON";
+	const char *reason = msg;
+	uint64_t line = 0;
+	json_t *o = json_loads(row->spec, 0, NULL);
+	policy_spec_t spec;
+	policy_strv_t paths;
+	int rc = o != NULL ? policy_json_read(o, &spec, &paths, field, sizeof(field), msg,
+	                                      sizeof(msg)) : CIRRUS_EIO;
+	*out = NULL;
+	bool wanted = rc == 0 && (table == NULL || names_table(&spec, table));
+	if (wanted && (rc = ctl_latency_resolve(st, &spec, table, data)) != 0) {
+		snprintf(msg, sizeof(msg), "its latency tables cannot be read");
+	}
+	if (wanted && rc == 0 &&
+	    (rc = policy_compile(&spec, apex, SPEC_FILE, out, msg, sizeof(msg))) != 0) {
+		reason = compile_reason(msg, &line);
+		snprintf(field, sizeof(field), "%s", policy_json_path(&paths, line));
+	}
+	if (rc != 0) {
+		snprintf(why, whylen, "policy %s %s%s%s: %s", row->owner, row->type,
+		         field[0] ? " at " : "", field, rc == CIRRUS_ENOMEM ? "out of memory" : reason);
+	}
+	if (o != NULL) {
+		policy_spec_deinit(&spec);
+		policy_json_paths_free(&paths);
+	}
+	json_decref(o);
+	return rc;
+}
+
 /* The compiled policies of a zone, as they come from the store. */
 typedef struct loaded {
+	store_t *st;
 	const zone_t *zone;
 	policy_t **v;
 	size_t n;
@@ -277,20 +330,10 @@ typedef struct loaded {
 static int load_one(void *ctx, const store_policy_t *row)
 {
 	loaded_t *l = ctx;
-	char field[128] = "", msg[1024] = "could not be read as JSON";
-	const char *why = msg;
-	uint64_t line = 0;
-	json_t *o = json_loads(row->spec, 0, NULL);
-	policy_spec_t spec;
-	policy_strv_t paths;
-	int rc = o != NULL ? policy_json_read(o, &spec, &paths, field, sizeof(field), msg,
-	                                      sizeof(msg)) : CIRRUS_EINVAL;
+	char why[1536];
 	policy_t *p = NULL;
-	if (rc == 0 && (rc = policy_compile(&spec, zone_apex(l->zone), SPEC_FILE, &p, msg,
-	                                    sizeof(msg))) != 0) {
-		why = compile_reason(msg, &line);
-		snprintf(field, sizeof(field), "%s", policy_json_path(&paths, line));
-	}
+	int rc = ctl_policy_compile_stored(l->st, row, zone_apex(l->zone), NULL, NULL, &p, why,
+	                                   sizeof(why));
 	policy_t **grown = rc == 0 ? realloc(l->v, (l->n + 1) * sizeof(*grown)) : NULL;
 	if (grown != NULL) {
 		l->v = grown;
@@ -298,25 +341,19 @@ static int load_one(void *ctx, const store_policy_t *row)
 	} else if (rc == 0) {
 		rc = CIRRUS_ENOMEM;
 		policy_free(p);
+		snprintf(why, sizeof(why), "out of memory");
 	}
 	if (rc != 0) {
 		l->reported = true;
-		snprintf(l->err, l->errlen, "stored zone %s: policy %s %s%s%s: %s", row->zone,
-		         row->owner, row->type, field[0] ? " at " : "", field,
-		         rc == CIRRUS_ENOMEM ? "out of memory" : why);
+		snprintf(l->err, l->errlen, "stored zone %s: %s", row->zone, why);
 	}
-	if (o != NULL) {
-		policy_spec_deinit(&spec);
-		policy_json_paths_free(&paths);
-	}
-	json_decref(o);
 	return rc;
 }
 
 int ctl_policies_load(store_t *st, const char *name, zone_t **zone, char *err,
                       size_t errlen)
 {
-	loaded_t l = { .zone = *zone, .err = err, .errlen = errlen };
+	loaded_t l = { .st = st, .zone = *zone, .err = err, .errlen = errlen };
 	int rc = store_policy_list(st, name, NULL, NULL, load_one, &l);
 	if (rc != 0 && !l.reported) {
 		snprintf(err, errlen, "stored zone %s: its policies cannot be read: %s", name,

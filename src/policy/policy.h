@@ -132,6 +132,9 @@ typedef struct policy_spec {
 	char *map;                /*!< geo: CIDR map file, resolved path */
 	char *mmdb;               /*!< geo: MaxMind DB file, resolved path */
 	char *latency;            /*!< latency: table file, resolved path */
+	char *latency_table;      /*!< latency: a table kept in the store, by name (API) */
+	char *latency_data;       /*!< its text, filled in by the control plane before
+	                               compiling (NULL: the table does not exist) */
 	struct policy_spec *endpoints;
 	size_t endpoint_count;
 	/* an endpoint */

@@ -210,8 +210,14 @@ static int rule_settings(build_t *b, const policy_spec_t *spec, policy_node_t *n
 		return policy_fail(b->e, spec->line, "'%s' does not apply to the %s rule",
 		                   spec->map ? "map" : "mmdb", name);
 	}
-	if (spec->latency != NULL && n->rule != POLICY_RULE_LATENCY) {
-		return policy_fail(b->e, spec->line, "'latency' does not apply to the %s rule", name);
+	if ((spec->latency != NULL || spec->latency_table != NULL) &&
+	    n->rule != POLICY_RULE_LATENCY) {
+		return policy_fail(b->e, spec->line, "'%s' does not apply to the %s rule",
+		                   spec->latency ? "latency" : "latency-table", name);
+	}
+	if (spec->latency != NULL && spec->latency_table != NULL) {
+		return policy_fail(b->e, spec->line, "a latency rule reads 'latency' (a file) or "
+		                   "'latency-table' (kept in the store), not both");
 	}
 	n->pick = spec->pick ? (uint16_t)spec->pick : n->rule == POLICY_RULE_WEIGHTED ? 1 : 8;
 	/* pick is the weighted rule's count of answers; for the others it

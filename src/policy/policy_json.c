@@ -40,6 +40,7 @@ static const jkey_t keys[] = {
 	{ "map", K_FILE, F(map), 1, 4096, AT_RULE },
 	{ "mmdb", K_FILE, F(mmdb), 1, 4096, AT_RULE },
 	{ "latency", K_FILE, F(latency), 1, 4096, AT_RULE },
+	{ "latency-table", K_TEXT, F(latency_table), 1, 64, AT_RULE },
 	{ "rdata", K_TEXT, F(rdata), 1, 4096, AT_ENDPOINT },
 	{ "weight", K_UINT, F(weight), 0, 1000000, AT_ENDPOINT },
 	{ "level", K_UINT, F(level), 1, 1000, AT_ENDPOINT },

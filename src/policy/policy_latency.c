@@ -29,7 +29,8 @@ typedef struct measure {
 } measure_t;
 
 typedef struct table {
-	const char *path;
+	const char *path;         /* file, or the name of a table from the store */
+	const char *data;         /* a table from the store: its text, else NULL */
 	policy_errbuf_t *e;
 	measure_t *v;
 	size_t n, alloc;
@@ -118,7 +119,8 @@ static int table_line(table_t *t, const policy_spec_t *spec, char *text, unsigne
 
 static int read_table(table_t *t, const policy_spec_t *spec)
 {
-	FILE *f = fopen(t->path, "r");
+	FILE *f = t->data != NULL ? fmemopen((void *)t->data, strlen(t->data), "r") :
+	          fopen(t->path, "r");
 	if (f == NULL) {
 		policy_fail(t->e, spec->line, "latency %s: %s", t->path, strerror(errno));
 		return CIRRUS_EIO;
@@ -227,11 +229,17 @@ int policy_latency_load(policy_node_t *n, const policy_spec_t *spec, policy_errb
 	if (r != 0) {
 		return r;
 	}
-	if (spec->latency == NULL) {
+	if (spec->latency == NULL && spec->latency_table == NULL) {
 		return policy_fail(e, spec->line, "the latency rule needs 'latency', a table file "
 		                   "of PREFIX REGION MILLISECONDS lines");
 	}
-	table_t t = { .path = spec->latency, .e = e };
+	if (spec->latency_table != NULL && spec->latency_data == NULL) {
+		return policy_fail(e, spec->line, "there is no latency table '%s' (PUT "
+		                   "/api/v1/latency/%s makes one)", spec->latency_table,
+		                   spec->latency_table);
+	}
+	table_t t = { .path = spec->latency ? spec->latency : spec->latency_table,
+	              .data = spec->latency_data, .e = e };
 	r = read_table(&t, spec);
 	if (r == 0) {
 		r = build_orders(&t, n);

@@ -41,6 +41,8 @@ void policy_spec_deinit(policy_spec_t *spec)
 	free(spec->map);
 	free(spec->mmdb);
 	free(spec->latency);
+	free(spec->latency_table);
+	free(spec->latency_data);
 	free(spec->rdata);
 	free(spec->region);
 	free(spec->health);

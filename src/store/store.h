@@ -240,3 +240,11 @@ int store_policy_delete(store_t *st, const char *zone, const char *owner, const 
  * \retval 0, -CIRRUS_EIO, or cb's code */
 int store_policy_list(store_t *st, const char *zone, const char *owner, const char *type,
                       store_policy_cb_t cb, void *ctx);
+
+/*! \brief Store a latency table (docs/policies.md) under a name, replacing
+ * one there (created_us is kept). \retval 0, -CIRRUS_EINVAL (empty name or
+ * data), -CIRRUS_EIO */
+int store_latency_put(store_t *st, const char *name, const char *data);
+/*! \brief The text of a latency table, malloc'ed (the caller frees it).
+ * \retval 0, -CIRRUS_ENOENT, -CIRRUS_EIO, -CIRRUS_ENOMEM */
+int store_latency_get(store_t *st, const char *name, char **data);

@@ -90,6 +90,16 @@ static const migration_t migrations[] = {
 	  " created_us INTEGER NOT NULL,"
 	  " updated_us INTEGER NOT NULL,"
 	  " UNIQUE (zone_id, owner, type));" },
+	/* 4: latency tables loaded through the API, which policies of store
+	 * zones name with latency-table (docs/policies.md): the table's text
+	 * in the file format, PREFIX REGION MILLISECONDS per line. */
+	{ 4,
+	  "CREATE TABLE latency_tables ("
+	  " id INTEGER PRIMARY KEY,"
+	  " name TEXT NOT NULL UNIQUE,"
+	  " data TEXT NOT NULL,"
+	  " created_us INTEGER NOT NULL,"
+	  " updated_us INTEGER NOT NULL);" },
 };
 
 #define MIGRATION_COUNT (int)(sizeof(migrations) / sizeof(migrations[0]))

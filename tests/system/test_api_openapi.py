@@ -44,7 +44,7 @@ def test_spec_parses_and_lists_every_resource():
     assert paths == {"/api/v1/zones", "/api/v1/zones/{zone}", "/api/v1/zones/{zone}/rrsets",
                      "/api/v1/zones/{zone}/export", "/api/v1/zones/{zone}/policies",
                      "/api/v1/zones/{zone}/policies/{name}/{type}",
-                     "/api/v1/audit", "/api/v1/tokens",
+                     "/api/v1/latency/{table}", "/api/v1/audit", "/api/v1/tokens",
                      "/api/v1/tokens/{name}", "/api/v1/openapi.yaml", "/api/v1/health",
                      "/api/v1/health/{key}/drill", "/api/v1/services/{zone}",
                      "/api/v1/services/{zone}/{service}",

@@ -8,6 +8,7 @@ import collections
 import signal
 import time
 
+import dns.edns
 import dns.rcode
 import dns.tsig
 import dns.tsigkeyring
@@ -56,6 +57,7 @@ class PolicyServer(ApiServer):
 def srv(tmp_path):
     s = PolicyServer(tmp_path, {"file.test.": ZONE_FILE})
     s.health = {"web-a": "down"}
+    s.server_conf = {"ecs-trust": "all"}
     s.start()
     s.create_zone(ZONE, nameservers=["ns1.example.net."])
     assert s.patch(ZONE, [replace("static", "A", 60, "192.0.2.99")]).status == 204
@@ -340,3 +342,69 @@ def test_stored_policy_that_no_longer_compiles_stops_start(tmp_path):
     s.stderr.close()
     assert f"stored zone {ZONE}: policy geo.{ZONE} A" in s.log()
     assert "geo.cidr" in s.log()
+
+
+LATENCY = {"rule": "latency", "latency-table": "rtt", "endpoints": [
+    {"rdata": "192.0.2.90", "region": "eu-west"},
+    {"rdata": "192.0.2.91", "region": "us-east"},
+    {"rdata": "192.0.2.99", "default": True}]}
+
+
+def table(*rows):
+    return {"rows": [{"prefix": p, "region": r, "ms": ms} for p, r, ms in rows]}
+
+
+def nearest(srv, subnet):
+    """The answer for a client in subnet/24, sent as ECS by a trusted resolver."""
+    resp = srv.query(f"api.{ZONE}", "A", use_edns=0, options=[dns.edns.ECSOption(subnet, 24)])
+    return [r.to_text() for r in resp.answer[0]]
+
+
+def test_latency_table_through_the_api(srv):
+    """A latency table loaded and updated through the API: the policies that
+    name it answer from the new measurements at once, with no serial change;
+    a bad row changes nothing; it survives a restart."""
+    body = assert_error(put(srv, "api", "A", LATENCY), 400)
+    assert "no latency table 'rtt'" in body["error"]
+    r = srv.call("PUT", "latency/rtt", table(("10.1.0.0/16", "eu-west", 12),
+                                             ("10.1.0.0/16", "us-east", 85)))
+    assert r.status == 204, r
+    assert put(srv, "api", "A", LATENCY).status == 201
+    assert nearest(srv, "10.1.2.0") == ["192.0.2.90"]
+    assert nearest(srv, "10.2.0.0") == ["192.0.2.99"]
+    serial = srv.serial(ZONE)
+
+    new = table(("10.1.0.0/16", "eu-west", 90), ("10.1.0.0/16", "us-east", 9),
+                ("10.2.0.0/16", "eu-west", 5.5))
+    assert srv.call("PUT", "latency/rtt", new).status == 204
+    assert nearest(srv, "10.1.2.0") == ["192.0.2.91"]  # at once
+    assert nearest(srv, "10.2.0.0") == ["192.0.2.90"]
+    assert srv.serial(ZONE) == serial
+    assert srv.get("latency/rtt").json() == {"name": "rtt", **new}
+
+    bad = table(("10.1.0.0/16", "eu-west", 1), ("10.1.0.0/33", "eu-west", 1))
+    assert_error(srv.call("PUT", "latency/rtt", bad), 400, "rows[1]")
+    assert_error(srv.call("PUT", "latency/rtt", table(("10.1.0.0/16", "eu west", 1))), 400,
+                 "rows[0].region")
+    assert_error(srv.call("PUT", "latency/rtt", {"rows": []}), 400, "rows")
+    assert_error(srv.call("PUT", "latency/no%20such", new), 400, "name")
+    assert_error(srv.get("latency/other"), 404)
+    assert srv.get("latency/rtt").json() == {"name": "rtt", **new}
+    assert nearest(srv, "10.1.2.0") == ["192.0.2.91"]
+
+    writer = srv.make_token("writer", f"zone:{ZONE.rstrip('.')}:write")
+    assert_error(srv.call("PUT", "latency/rtt", new, token=writer), 403)
+    entries = srv.get("audit?limit=20").json()["entries"]
+    puts = [e for e in entries if e["action"] == "latency.put"]
+    assert len(puts) == 2, entries
+    assert puts[0]["before"] == {"name": "rtt", "rows": 2}
+    assert puts[0]["after"] == {"name": "rtt", "rows": 3, "policies": [f"api.{ZONE} A"]}
+    assert puts[1]["before"] is None and puts[1]["after"]["policies"] == []
+
+    # later changes of the zone keep the new table's answers; so does a restart
+    assert srv.patch(ZONE, [replace("more", "A", 60, "192.0.2.77")]).status == 204
+    assert nearest(srv, "10.1.2.0") == ["192.0.2.91"]
+    assert srv.stop() == 0
+    srv.start()
+    assert nearest(srv, "10.1.2.0") == ["192.0.2.91"]
+    assert nearest(srv, "10.2.0.0") == ["192.0.2.90"]

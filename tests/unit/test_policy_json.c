@@ -14,7 +14,8 @@
 #include "policy/policy_json.h"
 #include "util/error.h"
 
-/* Every key once: a failover over a weighted pair, geo, ip and latency. */
+/* Every key once: a failover over a weighted pair, geo, ip and latency
+ * (from a file and from a stored table). */
 static const char full[] =
 	"{\"name\":\"www\",\"type\":\"A\",\"ttl\":30,\"fail\":\"closed\",\"rule\":\"failover\","
 	"\"endpoints\":["
@@ -28,7 +29,9 @@ static const char full[] =
 	"{\"rule\":\"ip\",\"level\":3,\"endpoints\":["
 	"{\"rdata\":\"192.0.2.5\",\"cidrs\":[\"10.0.0.0/8\",\"2001:db8::/32\"]}]},"
 	"{\"rule\":\"latency\",\"latency\":\"/etc/latency.txt\",\"level\":4,\"endpoints\":["
-	"{\"rdata\":\"192.0.2.6\",\"region\":\"eu-west\"}]}]}";
+	"{\"rdata\":\"192.0.2.6\",\"region\":\"eu-west\"}]},"
+	"{\"rule\":\"latency\",\"latency-table\":\"rtt\",\"level\":5,\"endpoints\":["
+	"{\"rdata\":\"192.0.2.7\",\"region\":\"us-east\"}]}]}";
 
 static json_t *parse(const char *text)
 {
@@ -76,7 +79,7 @@ static void test_read_every_key(void **state)
 	assert_int_equal(s.ttl, 30);
 	assert_string_equal(s.fail, "closed");
 	assert_string_equal(s.rule, "failover");
-	assert_int_equal(s.endpoint_count, 4);
+	assert_int_equal(s.endpoint_count, 5);
 	const policy_spec_t *w = &s.endpoints[0];
 	assert_string_equal(w->rule, "weighted");
 	assert_int_equal(w->pick, 2);
@@ -97,8 +100,10 @@ static void test_read_every_key(void **state)
 	assert_string_equal(s.endpoints[2].endpoints[0].cidrs.v[1], "2001:db8::/32");
 	assert_string_equal(s.endpoints[3].latency, "/etc/latency.txt");
 	assert_string_equal(s.endpoints[3].endpoints[0].region, "eu-west");
+	assert_string_equal(s.endpoints[4].latency_table, "rtt");
+	assert_null(s.endpoints[4].latency_data);
 	/* every mapping has its path, in the order read */
-	assert_int_equal(paths.n, 11);
+	assert_int_equal(paths.n, 13);
 	assert_string_equal(policy_json_path(&paths, s.line), "");
 	assert_string_equal(policy_json_path(&paths, w->endpoints[1].line),
 	                    "endpoints[0].endpoints[1]");

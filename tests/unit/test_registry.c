@@ -301,6 +301,7 @@ static void test_store_instances(void **state)
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "DROP TABLE service_instances; DROP TABLE policies;"
+	                              " DROP TABLE latency_tables;"
 	                              "DELETE FROM schema_migrations WHERE version >= 2",
 	                              NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);

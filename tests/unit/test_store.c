@@ -103,11 +103,11 @@ static store_record_t rec_len(const char *owner, uint16_t type, uint32_t ttl,
 static void test_open_migrate_reopen(void **state)
 {
 	fixture_t *fx = *state;
-	assert_int_equal(store_schema_version(fx->st), 3);
+	assert_int_equal(store_schema_version(fx->st), 4);
 	assert_string_equal(store_last_error(fx->st), "");
 	store_t *st = reopen(fx);
-	assert_int_equal(store_schema_version(st), 3);
-	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM schema_migrations"), 3);
+	assert_int_equal(store_schema_version(st), 4);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM schema_migrations"), 4);
 	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM sqlite_schema"
 	                                   " WHERE name = 'tsig_keys'"), 1);
 	sqlite3 *db;
@@ -652,7 +652,7 @@ static void test_first_open_race(void **state)
 		assert_int_equal(pthread_join(thread[i], NULL), 0);
 		assert_int_equal(opener[i].rc, 0);
 	}
-	assert_int_equal(sql_int(opener[0].path, "SELECT count(*) FROM schema_migrations"), 3);
+	assert_int_equal(sql_int(opener[0].path, "SELECT count(*) FROM schema_migrations"), 4);
 	char file[200];
 	const char *suffix[] = { "", "-wal", "-shm" };
 	for (size_t i = 0; i < 3; i++) {
@@ -873,7 +873,8 @@ static void test_policies(void **state)
 	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM policies"), 0);
 }
 
-/* A store of schema version 2 gains the policies table and keeps its data. */
+/* A store of schema version 2 gains the policies and latency tables and
+ * keeps its data. */
 static void test_migrate_policies(void **state)
 {
 	fixture_t *fx = *state;
@@ -882,12 +883,12 @@ static void test_migrate_policies(void **state)
 	fx->st = NULL;
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TABLE policies;"
-	                              " DELETE FROM schema_migrations WHERE version = 3",
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE policies; DROP TABLE latency_tables;"
+	                              " DELETE FROM schema_migrations WHERE version >= 3",
 	                              NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	store_t *st = reopen(fx);
-	assert_int_equal(store_schema_version(st), 3);
+	assert_int_equal(store_schema_version(st), 4);
 	store_zone_t z;
 	assert_int_equal(store_zone_get(st, "example.com.", &z), 0);
 	assert_int_equal(z.serial, 7);
@@ -895,6 +896,23 @@ static void test_migrate_policies(void **state)
 	                     .spec = "{}" };
 	assert_int_equal(store_policy_put(st, &p), 0);
 	assert_int_equal(list_policies(st, NULL, NULL).count, 1);
+}
+
+static void test_latency_tables(void **state)
+{
+	fixture_t *fx = *state;
+	char *data = NULL;
+	assert_int_equal(store_latency_get(fx->st, "eu", &data), CIRRUS_ENOENT);
+	assert_null(data);
+	assert_int_equal(store_latency_put(fx->st, "eu", ""), CIRRUS_EINVAL);
+	assert_int_equal(store_latency_put(fx->st, "eu", "10.0.0.0/8 eu-west 12\n"), 0);
+	int64_t created = sql_int(fx->path, "SELECT created_us FROM latency_tables");
+	assert_int_equal(store_latency_put(fx->st, "eu", "10.0.0.0/8 eu-west 30\n"), 0);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM latency_tables"), 1);
+	assert_int_equal(sql_int(fx->path, "SELECT created_us FROM latency_tables"), created);
+	assert_int_equal(store_latency_get(reopen(fx), "eu", &data), 0);
+	assert_string_equal(data, "10.0.0.0/8 eu-west 30\n");
+	free(data);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -922,6 +940,7 @@ int main(void)
 		T(test_tokens),
 		T(test_policies),
 		T(test_migrate_policies),
+		T(test_latency_tables),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
