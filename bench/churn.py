@@ -8,6 +8,10 @@ to CPU 1, and this script, its client processes and dnsperf run on CPU 0.
 Each run starts a fresh server and registers --instances instances (1,000)
 spread over --services services, then:
 
+0. without DNS load: one heartbeat of every instance back to back, then 200
+   registration-to-answer probes (below) one after another; the server's
+   CPU time per heartbeat and per registry change (PUT or DELETE), and the
+   probes' p50/p99 -- figures that depend little on the shared machine;
 1. idle: dnsperf for --seconds on service names (shuffled, capped answers)
    and instance names, nothing else going on;
 2. churn: the same dnsperf run while the instances heartbeat every
@@ -64,6 +68,7 @@ TARGET_EXPIRY_S = 1.0
 TARGET_QPS_RATIO = 0.90
 POLL_TIMEOUT = 0.2
 VISIBLE_TIMEOUT = 5.0
+UNLOADED_PROBES = 200
 QUIET_LIMIT = 0.10
 ZONE_TEXT = """$ORIGIN churn.test.
 $TTL 300
@@ -178,9 +183,35 @@ def heartbeater(port, api_port, token, members, period, leave_rate, seconds, see
     conn.send({"heartbeats": beats, "left": left})
 
 
+def probe_once(http, udp, service, n):
+    """One registration-to-answer sample: PUT sent -> first UDP answer for
+    the new instance's name holding its address; then DELETE. Returns
+    (that time, the PUT's response time), in ms."""
+    iid, addr = "p%d" % n, address(2 * 10 ** 6 + n)
+    name = "%s.%s.%s" % (iid, service, ORIGIN)
+    if http.sock is None:
+        http.connect()   # before the clock starts
+    t0 = time.perf_counter()
+    http.send("PUT", inst_path(service, iid), put_body(addr, 600))
+    resp_t = None
+    while True:
+        if resp_t is None and http.readable():
+            resp_t = time.perf_counter()
+        if has_addr(udp.ask(name), addr):
+            visible = time.perf_counter()
+            break
+        if time.perf_counter() - t0 > VISIBLE_TIMEOUT:
+            raise BenchError("%s not answered %.0f s after its PUT" % (name, VISIBLE_TIMEOUT))
+    status, body = http.recv()
+    resp_t = resp_t or time.perf_counter()
+    expect(status, body, 200, "PUT %s" % iid)
+    status, body = http.request("DELETE", inst_path(service, iid), None)
+    expect(status, body, 204, "DELETE %s" % iid)
+    return (visible - t0) * 1000.0, (resp_t - t0) * 1000.0
+
+
 def reg_prober(port, api_port, token, services, rate, seconds, conn):
-    """Registration-to-answer samples (ms): PUT sent -> first UDP answer
-    for the new instance's name holding its address; then DELETE."""
+    """Registration-to-answer samples (probe_once) about RATE a second."""
     child_signals()
     http = writes.Http(api_port, token)
     udp = Udp(port)
@@ -193,29 +224,9 @@ def reg_prober(port, api_port, token, services, rate, seconds, conn):
         now = time.monotonic()
         if due > now:
             time.sleep(due - now)
-        service = "web-%d" % rng.randrange(services)
-        iid, addr = "p%d" % n, address(2 * 10 ** 6 + n)
-        name = "%s.%s.%s" % (iid, service, ORIGIN)
-        if http.sock is None:
-            http.connect()   # before the clock starts
-        t0 = time.perf_counter()
-        http.send("PUT", inst_path(service, iid), put_body(addr, 600))
-        resp_t = None
-        while True:
-            if resp_t is None and http.readable():
-                resp_t = time.perf_counter()
-            if has_addr(udp.ask(name), addr):
-                visible = time.perf_counter()
-                break
-            if time.perf_counter() - t0 > VISIBLE_TIMEOUT:
-                raise BenchError("%s not answered %.0f s after its PUT" % (name, VISIBLE_TIMEOUT))
-        status, body = http.recv()
-        resp_t = resp_t or time.perf_counter()
-        expect(status, body, 200, "PUT %s" % iid)
-        out.append((visible - t0) * 1000.0)
-        resp_ms.append((resp_t - t0) * 1000.0)
-        status, body = http.request("DELETE", inst_path(service, iid), None)
-        expect(status, body, 204, "DELETE %s" % iid)
+        visible, resp = probe_once(http, udp, "web-%d" % rng.randrange(services), n)
+        out.append(visible)
+        resp_ms.append(resp)
         n += 1
     conn.send({"reg_ms": out, "put_ms": resp_ms})
 
@@ -346,6 +357,28 @@ def populate(ctx, n, services, lease):
     return members
 
 
+def unloaded(ctx, srv, members):
+    """Without DNS load or other churn, so that the figures depend little on
+    what else the shared machine runs: the server's CPU per heartbeat (one
+    round of every member, back to back) and per registry change (the PUT
+    and DELETE of UNLOADED_PROBES probes), and registration-to-answer."""
+    a = ctx.args
+    http = writes.Http(a.api_port, ctx.token)
+    cpu0 = procstat.cpu_us(srv.pid)
+    for service, iid in members:
+        status, body = http.request("POST", inst_path(service, iid) + "/heartbeat", {})
+        expect(status, body, 200, "heartbeat %s" % iid)
+    cpu1 = procstat.cpu_us(srv.pid)
+    udp = Udp(a.port)
+    reg = [probe_once(http, udp, service_of(n, a.services), 10 ** 6 + n)[0]
+           for n in range(UNLOADED_PROBES)]
+    cpu2 = procstat.cpu_us(srv.pid)
+    http.close()
+    return {"heartbeat_us": (cpu1 - cpu0) / len(members),
+            "change_us": (cpu2 - cpu1) / (2 * UNLOADED_PROBES),
+            "reg_p50_ms": writes.pct(reg, 50), "reg_p99_ms": writes.pct(reg, 99)}
+
+
 def write_queries(ctx, members, services):
     """Service names and instance names, half each, shuffled."""
     rng = random.Random(5)
@@ -400,6 +433,11 @@ def one_run(ctx, run):
         members = populate(ctx, a.instances, a.services, 600)
         say("run %d: %d instances registered in %.1f s" % (run, a.instances,
                                                            time.monotonic() - t0))
+        quiet = unloaded(ctx, srv, members)
+        say("run %d: without DNS load: %.0f µs of server CPU per heartbeat, %.0f µs per "
+            "registry change; registration-to-answer p50 %.2f p99 %.2f ms" % (
+                run, quiet["heartbeat_us"], quiet["change_us"], quiet["reg_p50_ms"],
+                quiet["reg_p99_ms"]))
         queries = write_queries(ctx, members, a.services)
         idle = dnsperf(ctx, srv, queries, "idle-%d" % run)
         say("run %d: idle %.0f q/s (server cpu %.0f%%)" % (run, idle["qps"],
@@ -445,7 +483,7 @@ def one_run(ctx, run):
            "put_p50_ms": writes.pct(got["put_ms"], 50),
            "expiry_samples": len(exp), "expiry_p50_s": writes.pct(exp, 50),
            "expiry_max_s": max(exp), "heartbeats_per_s": got["heartbeats"] / dur,
-           "left": got["left"],
+           "left": got["left"], "unloaded": quiet,
            "server_cpu_util_churn": server_cpu}
     say("run %d: churn %.0f q/s (%.0f%% of idle), registration-to-answer p50 %.2f "
         "p99 %.2f max %.2f ms (%d), expiry removal p50 %.2f max %.2f s (%d), "
@@ -462,6 +500,8 @@ def one_run(ctx, run):
 
 def report(ctx, rows, header):
     med = lambda key: statistics.median(r[key] for r in rows)  # noqa: E731
+    med_u = lambda key: statistics.median(r["unloaded"][key] for r in rows)  # noqa: E731
+    runs_u = lambda key, f: ", ".join(f % r["unloaded"][key] for r in rows)  # noqa: E731
     reg99, exp_max = med("reg_p99_ms"), max(r["expiry_max_s"] for r in rows)
     ratio = med("qps_ratio")
     ok = lambda b: "**met**" if b else "**missed**"  # noqa: E731
@@ -506,6 +546,14 @@ def report(ctx, rows, header):
                med("capacity_ratio"), ", ".join("%.2f" % r["capacity_ratio"] for r in rows),
                TARGET_QPS_RATIO, ok(med("capacity_ratio") >= TARGET_QPS_RATIO)),
            "| heartbeats/s done | %.0f | | |" % med("heartbeats_per_s"),
+           "| without DNS load: registration-to-answer p50 | %.2f ms | %s | |" % (
+               med_u("reg_p50_ms"), runs_u("reg_p50_ms", "%.2f")),
+           "| without DNS load: registration-to-answer p99 | %.2f ms | %s | |" % (
+               med_u("reg_p99_ms"), runs_u("reg_p99_ms", "%.2f")),
+           "| without DNS load: server CPU per registry change (PUT or DELETE) | %.0f µs | "
+           "%s | |" % (med_u("change_us"), runs_u("change_us", "%.0f")),
+           "| without DNS load: server CPU per heartbeat | %.0f µs | %s | |" % (
+               med_u("heartbeat_us"), runs_u("heartbeat_us", "%.0f")),
            "| server CPU under churn | %.0f%% | | |" % (med("server_cpu_util_churn") * 100),
            ""]
     out.append("The server's CPU below 100%% means dnsperf, not the server, set the pace: "

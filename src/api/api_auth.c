@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
- * api_auth.c -- who is asking: the bearer token of a request (one lookup
- * of its SHA-256 in the store, see api_token.c) and the request id that
- * follows the request into logs and the audit log. Scopes are decided in
- * api_scope.c.
+ * api_auth.c -- who is asking: the bearer token of a request (its SHA-256
+ * in the token cache, else one lookup in the store; see api_token.c and
+ * api_token_cache.c) and the request id that follows the request into logs
+ * and the audit log. Scopes are decided in api_scope.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,9 +48,7 @@ bool api_authenticate(api_req_t *req)
 	store_token_t tok;
 	int r = api_token_hash(secret, hash);
 	if (r == 0) {
-		store_t *st = ctl_store_lock(req->api->ctl);
-		r = store_token_find(st, hash, &tok);
-		ctl_store_unlock(req->api->ctl);
+		r = api_token_find(req->api->ctl, hash, &tok);
 	}
 	if (api_code_is(r, CIRRUS_ENOENT)) {
 		unauthorized(req, "unknown token (deleted, or never made here)");

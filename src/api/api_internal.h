@@ -120,6 +120,19 @@ bool api_authenticate(api_req_t *req);
 /*! \brief Fill req->id from a sane X-Request-Id, else with a new random one. */
 void api_request_id(api_req_t *req);
 
+/* api_token_cache.c: tokens accepted lately, by hash. Thread-safe. */
+
+/*! \brief How long an accepted token is trusted without asking the store
+ * whether another process wrote to it, while a change holds the store. */
+#define API_TOKEN_CACHE_STALE_US 1000000
+
+/*! \brief The token with this hash: from the cache when it is still good
+ * (docs/api.yaml, tokens), else from the store (and then cached).
+ * \retval 0, -CIRRUS_ENOENT, another store error */
+int api_token_find(ctl_t *ctl, const char *hash, store_token_t *out);
+/*! \brief A token was made or deleted here: drop every entry at once. */
+void api_token_cache_forget(void);
+
 /* Handlers, one file per resource. */
 void api_zones_list(api_req_t *req);
 void api_zones_create(api_req_t *req);

@@ -104,6 +104,7 @@ void api_tokens_create(api_req_t *req)
 		int r = api_token_create(st, name, scopes, count, &who, secret, canonical,
 		                         &bad, err, sizeof(err));
 		ctl_store_unlock(req->api->ctl);
+		api_token_cache_forget();
 		char field[32] = "name";
 		if (bad != SIZE_MAX) {
 			snprintf(field, sizeof(field), "scopes[%zu]", bad);
@@ -131,6 +132,7 @@ void api_token_delete(api_req_t *req)
 	store_t *st = ctl_store_lock(req->api->ctl);
 	int r = api_token_remove(st, req->arg, &who, err, sizeof(err));
 	ctl_store_unlock(req->api->ctl);
+	api_token_cache_forget();   /* after the commit: no lookup can bring it back */
 	if (r != 0) {
 		api_reply_error(req, api_status_of(r), NULL, "%s", err);
 		return;

@@ -393,6 +393,11 @@ store_t *ctl_store_lock(ctl_t *ctl)
 	return ctl->st;
 }
 
+store_t *ctl_store_trylock(ctl_t *ctl)
+{
+	return pthread_mutex_trylock(&ctl->lock) == 0 ? ctl->st : NULL;
+}
+
 void ctl_store_unlock(ctl_t *ctl)
 {
 	pthread_mutex_unlock(&ctl->lock);

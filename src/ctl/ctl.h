@@ -104,15 +104,23 @@ int ctl_zone_delete(ctl_t *ctl, const char *zone, const ctl_actor_t *who, ctl_er
 typedef enum {
 	CTL_CHANGE_REPLACE,   /*!< the RRset becomes exactly these records */
 	CTL_CHANGE_DELETE,    /*!< the RRset goes away */
+	CTL_CHANGE_RECORDS,   /*!< remove the records of removed, add those of
+	                           records; the RRset's others stay (audited,
+	                           journaled and stored record by record) */
 } ctl_change_op_t;
 
 typedef struct ctl_change {
 	ctl_change_op_t op;
 	const char *name;              /*!< absolute ("www.example.com.") or relative */
 	const char *type;              /*!< "A", "TXT", "TYPE65534", ... */
-	uint32_t ttl;                  /*!< REPLACE only */
-	const char *const *records;    /*!< REPLACE: rdata in presentation form */
+	uint32_t ttl;                  /*!< REPLACE; RECORDS: the RRset's (another
+	                                    TTL than the zone's rewrites it whole) */
+	const char *const *records;    /*!< REPLACE, RECORDS (added): rdata in
+	                                    presentation form */
 	size_t record_count;
+	const char *const *removed;    /*!< RECORDS only: rdata to remove (absent ones
+	                                    are skipped, as RFC 2136 does) */
+	size_t removed_count;
 } ctl_change_t;
 
 /*!
@@ -125,6 +133,17 @@ typedef struct ctl_change {
  */
 int ctl_rrsets_patch(ctl_t *ctl, const char *zone, const ctl_change_t *changes,
                      size_t count, const ctl_actor_t *who, ctl_error_t *err);
+
+/*! \brief Writes of the caller's own to do in the store transaction of a
+ * change (so both commit together or not at all). \retval 0 or an error
+ * code, which rolls the change back (500). */
+typedef int (*ctl_store_hook_t)(void *ctx, store_t *st);
+
+/*! \brief ctl_rrsets_patch() with hook(hook_ctx, store) run in its store
+ * transaction; audited as "rrsets.patch". Same return codes. */
+int ctl_rrsets_patch_with(ctl_t *ctl, const char *zone, const ctl_change_t *changes,
+                          size_t count, ctl_store_hook_t hook, void *hook_ctx,
+                          const ctl_actor_t *who, ctl_error_t *err);
 
 /*! \brief A zone as listed by the API. */
 typedef struct ctl_zone_info {
@@ -237,6 +256,8 @@ int ctl_latency_get(ctl_t *ctl, const char *name, char **text, ctl_error_t *err)
 /*! \brief The store, for reads that need no zone (audit, tokens). Callers
  * must hold no other ctl call at the same time: use ctl_store_lock(). */
 store_t *ctl_store_lock(ctl_t *ctl);
+/*! \brief ctl_store_lock() if no change holds it now, else NULL at once. */
+store_t *ctl_store_trylock(ctl_t *ctl);
 void ctl_store_unlock(ctl_t *ctl);
 
 /*

@@ -13,9 +13,12 @@
 
 #define RDATA_MAX 65535
 
+/* Records (c->records, or c->removed when removed) as an rdataset. */
 static int parse_records(const knot_dname_t *apex, uint16_t type, const ctl_change_t *c,
-                         size_t index, knot_rdataset_t *rrs, ctl_error_t *err)
+                         size_t index, bool removed, knot_rdataset_t *rrs, ctl_error_t *err)
 {
+	const char *const *records = removed ? c->removed : c->records;
+	size_t count = removed ? c->removed_count : c->record_count;
 	uint8_t *rdata = malloc(RDATA_MAX + sizeof(knot_rdata_t));
 	uint8_t *rdbuf = malloc(RDATA_MAX + sizeof(knot_rdata_t) + 2);
 	if (rdata == NULL || rdbuf == NULL) {
@@ -24,14 +27,15 @@ static int parse_records(const knot_dname_t *apex, uint16_t type, const ctl_chan
 		return ctl_fail(err, CIRRUS_ENOMEM, 500, NULL, "out of memory");
 	}
 	int rc = 0;
-	for (size_t j = 0; rc == 0 && j < c->record_count; j++) {
+	for (size_t j = 0; rc == 0 && j < count; j++) {
 		char reason[256], field[64];
 		uint16_t len = 0;
-		if (zone_rdata_parse(apex, type, c->records[j], rdata, &len, reason,
+		if (zone_rdata_parse(apex, type, records[j], rdata, &len, reason,
 		                     sizeof(reason)) != 0) {
-			snprintf(field, sizeof(field), "rrsets[%zu].records[%zu]", index, j);
+			snprintf(field, sizeof(field), "rrsets[%zu].%s[%zu]", index,
+			         removed ? "removed" : "records", j);
 			rc = ctl_fail(err, CIRRUS_EINVAL, 400, field, "invalid %s record \"%s\": %s",
-			              c->type, c->records[j], reason);
+			              c->type, records[j], reason);
 			break;
 		}
 		knot_rdata_t *rd = (knot_rdata_t *)rdbuf;
@@ -71,17 +75,27 @@ static int apply_change(ctl_txn_t *t, const ctl_change_t *c, size_t index, ctl_e
 		return ctl_fail(err, CIRRUS_EINVAL, 400, field,
 		                "REPLACE needs at least one record (use DELETE to remove)");
 	}
-	knot_rdataset_t rrs = { 0 };
-	int rc = c->op == CTL_CHANGE_REPLACE ? parse_records(apex, type, c, index, &rrs, err) : 0;
-	int touched = rc == 0 ? ctl_txn_touch(t, owner, type) : 0;
-	if (touched == CIRRUS_EEXIST) {
+	knot_rdataset_t rrs = { 0 }, removed = { 0 };
+	int rc = c->op == CTL_CHANGE_DELETE ? 0 :
+	         parse_records(apex, type, c, index, false, &rrs, err);
+	if (rc == 0 && c->op == CTL_CHANGE_RECORDS) {
+		rc = parse_records(apex, type, c, index, true, &removed, err);
+	}
+	int touched = rc != 0 ? 0 : c->op == CTL_CHANGE_RECORDS ?
+	              ctl_txn_records(t, owner, type, c->ttl, &removed, &rrs) :
+	              ctl_txn_touch(t, owner, type);
+	knot_rdataset_clear(&removed, NULL);
+	if (touched == CIRRUS_EINVAL) {
+		snprintf(field, sizeof(field), "rrsets[%zu]", index);
+		rc = ctl_fail(err, touched, 400, field, "%s", zone_update_error(ctl_txn_update(t)));
+	} else if (touched == CIRRUS_EEXIST) {
 		snprintf(field, sizeof(field), "rrsets[%zu]", index);
 		rc = ctl_fail(err, touched, 409, field, "%s %s is a routing policy: change it "
 		              "at /policies, not as an RRset", c->name, c->type);
 	} else if (touched != 0) {
 		rc = ctl_fail(err, CIRRUS_ENOMEM, 500, NULL, "out of memory");
 	}
-	if (rc == 0) {
+	if (rc == 0 && c->op != CTL_CHANGE_RECORDS) {
 		rc = zone_update_put_rrset(ctl_txn_update(t), owner, type, c->ttl, &rrs);
 		if (rc == CIRRUS_EINVAL) {
 			snprintf(field, sizeof(field), "rrsets[%zu]", index);
@@ -97,9 +111,19 @@ static int apply_change(ctl_txn_t *t, const ctl_change_t *c, size_t index, ctl_e
 int ctl_rrsets_patch(ctl_t *ctl, const char *zone, const ctl_change_t *changes,
                      size_t count, const ctl_actor_t *who, ctl_error_t *err)
 {
+	return ctl_rrsets_patch_with(ctl, zone, changes, count, NULL, NULL, who, err);
+}
+
+int ctl_rrsets_patch_with(ctl_t *ctl, const char *zone, const ctl_change_t *changes,
+                          size_t count, ctl_store_hook_t hook, void *hook_ctx,
+                          const ctl_actor_t *who, ctl_error_t *err)
+{
 	pthread_mutex_lock(&ctl->lock);
 	ctl_txn_t *t = NULL;
 	int rc = ctl_txn_begin(ctl, zone, &t, err);
+	if (rc == 0) {
+		ctl_txn_hook(t, hook, hook_ctx);
+	}
 	for (size_t i = 0; rc == 0 && i < count; i++) {
 		rc = apply_change(t, &changes[i], i, err);
 	}

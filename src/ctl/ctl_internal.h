@@ -71,6 +71,20 @@ int ctl_txn_policy(ctl_txn_t *t, const knot_dname_t *owner, uint16_t type, polic
                    const store_policy_t *row, json_t *before, json_t *after,
                    ctl_error_t *err);
 bool ctl_txn_touched(const ctl_txn_t *t, const knot_dname_t *owner, uint16_t type);
+/*!
+ * \brief Change owner/type record by record: remove the records of removed
+ * that it holds, add those of added it lacks (with ttl, the RRset's). The
+ * audit row and the journal get those records only, and the store changes
+ * only their rows, so the cost is that of the change, not of the RRset. An
+ * RRset with another TTL is rewritten whole instead. Not with a touch of
+ * the same RRset.
+ * \retval 0; -CIRRUS_EEXIST (a routing policy holds owner/type),
+ *         -CIRRUS_EINVAL (reason in zone_update_error), -CIRRUS_ENOMEM
+ */
+int ctl_txn_records(ctl_txn_t *t, const knot_dname_t *owner, uint16_t type, uint32_t ttl,
+                    const knot_rdataset_t *removed, const knot_rdataset_t *added);
+/*! \brief Run hook(ctx, store) in the commit's store transaction. */
+void ctl_txn_hook(ctl_txn_t *t, ctl_store_hook_t hook, void *ctx);
 /*! \brief Bump the serial, check, store (data, audit, journal), publish;
  * frees t either way. \retval 0; -CIRRUS_ESEMANTIC (422), -CIRRUS_EIO (500) */
 int ctl_txn_commit(ctl_txn_t *t, const char *action, const ctl_actor_t *who,

@@ -17,6 +17,9 @@
 typedef struct touched {
 	knot_dname_storage_t owner;
 	uint16_t type;
+	bool records;              /*!< changed record by record (ctl_txn_records) */
+	knot_rdataset_t removed;   /*!< then: the records it took away, */
+	knot_rdataset_t added;     /*!< and those it put in */
 } touched_t;
 
 struct ctl_txn {
@@ -36,6 +39,8 @@ struct ctl_txn {
 	size_t policy_count;
 	store_policy_t policy_row; /*!< a policy change for the store: put (spec
 	                                set) or delete (spec NULL); owner "" = none */
+	ctl_store_hook_t hook;     /*!< the caller's writes in the transaction, or NULL */
+	void *hook_ctx;
 };
 
 /* Index of the policy at owner/type in the new version, or -1. */
@@ -69,10 +74,11 @@ static int keep_policies(ctl_txn_t *t, const zone_t *base)
 	return 0;
 }
 
-/* {"name","type","ttl","records":[...]} of an RRset, or null when absent. */
+/* {"name","type","ttl","records":[...]} of an RRset, or null when absent
+ * (or empty: a record-by-record change that took or put nothing). */
 static json_t *rrset_json(const knot_dname_t *owner, uint16_t type, const zone_rrset_t *rs)
 {
-	if (rs == NULL) {
+	if (rs == NULL || rs->rrs.count == 0) {
 		return json_null();
 	}
 	char name[KNOT_DNAME_TXT_MAXLEN + 1], tname[32], text[4096];
@@ -92,7 +98,7 @@ static json_t *rrset_json(const knot_dname_t *owner, uint16_t type, const zone_r
 /* Master-file lines of an RRset appended to a journal text. */
 static void journal_lines(FILE *f, const knot_dname_t *owner, const zone_rrset_t *rs)
 {
-	if (rs == NULL) {
+	if (rs == NULL || rs->rrs.count == 0) {
 		return;
 	}
 	knot_rrset_t rr;
@@ -163,33 +169,113 @@ zone_update_t *ctl_txn_update(ctl_txn_t *t)
 	return t->u;
 }
 
-int ctl_txn_touch(ctl_txn_t *t, const knot_dname_t *owner, uint16_t type)
+/* A new entry for owner/type, zeroed but for its name; NULL when out of
+ * memory (also when a routing policy holds it: *held). */
+static touched_t *touched_new(ctl_txn_t *t, const knot_dname_t *owner, uint16_t type,
+                              bool *held)
 {
 	knot_dname_storage_t lower;
-	if (t->policy_count > 0 && (zone_name_lower(lower, owner), policy_at(t, lower, type) >= 0)) {
-		return CIRRUS_EEXIST;
-	}
-	for (size_t i = 0; i < t->count; i++) {
-		if (t->touched[i].type == type && knot_dname_is_equal(t->touched[i].owner, owner)) {
-			return 0;
-		}
+	zone_name_lower(lower, owner);
+	*held = t->policy_count > 0 && policy_at(t, lower, type) >= 0;
+	if (*held) {
+		return NULL;
 	}
 	if (t->count == t->alloc) {
 		size_t alloc = t->alloc ? t->alloc * 2 : 8;
 		touched_t *grown = realloc(t->touched, alloc * sizeof(*grown));
 		if (grown == NULL) {
-			return CIRRUS_ENOMEM;
+			return NULL;
 		}
 		t->touched = grown;
 		t->alloc = alloc;
 	}
 	touched_t *rec = &t->touched[t->count++];
-	zone_name_lower(rec->owner, owner);
+	memset(rec, 0, sizeof(*rec));
+	memcpy(rec->owner, lower, knot_dname_size(lower));
 	rec->type = type;
+	return rec;
+}
+
+int ctl_txn_touch(ctl_txn_t *t, const knot_dname_t *owner, uint16_t type)
+{
+	if (ctl_txn_touched(t, owner, type)) {
+		return 0;
+	}
+	bool held;
+	touched_t *rec = touched_new(t, owner, type, &held);
+	if (rec == NULL) {
+		return held ? CIRRUS_EEXIST : CIRRUS_ENOMEM;
+	}
 	const zone_rrset_t *old = current(t, rec->owner, type);
 	json_array_append_new(t->before, rrset_json(rec->owner, type, old));
 	journal_lines(t->removed, rec->owner, old);
 	return 0;
+}
+
+/* old without the records of removed, with those of added; *gone and *new
+ * get the ones that really left or came. */
+static int records_next(const zone_rrset_t *old, const knot_rdataset_t *removed,
+                        const knot_rdataset_t *added, knot_rdataset_t *next,
+                        knot_rdataset_t *gone, knot_rdataset_t *new)
+{
+	int rc = old != NULL ? knot_rdataset_copy(next, &old->rrs, NULL) : KNOT_EOK;
+	for (uint16_t i = 0; rc == KNOT_EOK && i < removed->count; i++) {
+		const knot_rdata_t *rd = knot_rdataset_at(removed, i);
+		if (knot_rdataset_member(next, rd)) {
+			rc = knot_rdataset_remove(next, rd, NULL);
+			rc = rc == KNOT_EOK ? knot_rdataset_add(gone, rd, NULL) : rc;
+		}
+	}
+	for (uint16_t i = 0; rc == KNOT_EOK && i < added->count; i++) {
+		const knot_rdata_t *rd = knot_rdataset_at(added, i);
+		if (!knot_rdataset_member(next, rd)) {
+			rc = knot_rdataset_add(next, rd, NULL);
+			rc = rc == KNOT_EOK ? knot_rdataset_add(new, rd, NULL) : rc;
+		}
+	}
+	return rc == KNOT_EOK ? 0 : CIRRUS_ENOMEM;
+}
+
+int ctl_txn_records(ctl_txn_t *t, const knot_dname_t *owner, uint16_t type, uint32_t ttl,
+                    const knot_rdataset_t *removed, const knot_rdataset_t *added)
+{
+	knot_dname_storage_t lower;
+	zone_name_lower(lower, owner);
+	const zone_rrset_t *old = current(t, lower, type);   /* gone once the RRset changes */
+	uint32_t old_ttl = old != NULL ? old->ttl : ttl;
+	knot_rdataset_t next = { 0 }, gone = { 0 }, new = { 0 };
+	int rc = records_next(old, removed, added, &next, &gone, &new);
+	bool whole = old_ttl != ttl && next.count > 0;
+	touched_t *rec = NULL;
+	if (rc == 0 && whole) {
+		rc = ctl_txn_touch(t, lower, type);
+	} else if (rc == 0 && (gone.count > 0 || new.count > 0)) {
+		bool held;
+		rec = touched_new(t, lower, type, &held);
+		rc = rec == NULL ? (held ? CIRRUS_EEXIST : CIRRUS_ENOMEM) : 0;
+	}
+	if (rc == 0 && (whole || rec != NULL)) {
+		rc = zone_update_put_rrset(t->u, lower, type, whole ? ttl : old_ttl, &next);
+	}
+	if (rc == 0 && rec != NULL) {
+		zone_rrset_t was = { .type = type, .ttl = old_ttl, .rrs = gone };
+		json_array_append_new(t->before, rrset_json(lower, type, &was));
+		journal_lines(t->removed, lower, &was);
+		rec->records = true;
+		rec->removed = gone;
+		rec->added = new;
+		gone = new = (knot_rdataset_t){ 0 };
+	}
+	knot_rdataset_clear(&next, NULL);
+	knot_rdataset_clear(&gone, NULL);
+	knot_rdataset_clear(&new, NULL);
+	return rc;
+}
+
+void ctl_txn_hook(ctl_txn_t *t, ctl_store_hook_t hook, void *ctx)
+{
+	t->hook = hook;
+	t->hook_ctx = ctx;
 }
 
 int ctl_txn_policy(ctl_txn_t *t, const knot_dname_t *owner, uint16_t type, policy_t *p,
@@ -236,6 +322,28 @@ bool ctl_txn_touched(const ctl_txn_t *t, const knot_dname_t *owner, uint16_t typ
 	return false;
 }
 
+/* A record-by-record change into the store, the audit row and the journal. */
+static int store_records(ctl_txn_t *t, const touched_t *c)
+{
+	const zone_rrset_t *rs = current(t, c->owner, c->type);
+	uint32_t ttl = rs != NULL ? rs->ttl : 0;
+	int rc = 0;
+	for (int add = 0; add < 2; add++) {
+		const knot_rdataset_t *set = add ? &c->added : &c->removed;
+		for (uint16_t r = 0; rc == 0 && r < set->count; r++) {
+			const knot_rdata_t *rd = knot_rdataset_at(set, r);
+			store_record_t rec = { .owner = c->owner, .type = c->type, .ttl = ttl,
+			                       .rdata = rd->data, .rdlen = rd->len };
+			rc = add ? store_record_insert(t->ctl->st, t->zone_text, &rec) :
+			     store_record_delete(t->ctl->st, t->zone_text, &rec);
+		}
+	}
+	zone_rrset_t now = { .type = c->type, .ttl = ttl, .rrs = c->added };
+	json_array_append_new(t->after, rrset_json(c->owner, c->type, &now));
+	journal_lines(t->added, c->owner, &now);
+	return rc;
+}
+
 /* The final state of every touched RRset (and the SOA) into the store,
  * and into the "after" side of the audit row and the journal. */
 static int store_changes(ctl_txn_t *t)
@@ -243,6 +351,10 @@ static int store_changes(ctl_txn_t *t)
 	store_t *st = t->ctl->st;
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i <= t->count; i++) {
+		if (i < t->count && t->touched[i].records) {
+			rc = store_records(t, &t->touched[i]);
+			continue;
+		}
 		/* the extra round is the SOA, whose serial moved */
 		const knot_dname_t *owner = i < t->count ? t->touched[i].owner : t->apex;
 		uint16_t type = i < t->count ? t->touched[i].type : KNOT_RRTYPE_SOA;
@@ -275,6 +387,9 @@ static int commit_to_store(ctl_txn_t *t, const char *action, uint32_t old_serial
 	int rc = store_begin(st);
 	if (rc == 0) {
 		rc = store_changes(t);
+	}
+	if (rc == 0 && t->hook != NULL) {
+		rc = t->hook(t->hook_ctx, st);
 	}
 	fflush(t->removed);
 	fflush(t->added);
@@ -366,6 +481,10 @@ void ctl_txn_abort(ctl_txn_t *t)
 		policy_free(t->policies[i]);
 	}
 	free(t->policies);
+	for (size_t i = 0; i < t->count; i++) {
+		knot_rdataset_clear(&t->touched[i].removed, NULL);
+		knot_rdataset_clear(&t->touched[i].added, NULL);
+	}
 	free(t->touched);
 	json_decref(t->before);
 	json_decref(t->after);

@@ -7,14 +7,15 @@
  * service keeps the RRsets it put in the zone: a change recomputes the
  * records of the services it touches only, plus the zone's DNS-SD browse
  * PTR (shared by all services), and patches what differs in one ctl
- * transaction.
+ * transaction, record by record where an RRset only gains or loses
+ * records (so a change costs the instance, not the service).
  *
- * A registration is two commits (the instances table, then the zone
- * through ctl); the order is chosen so that a crash between them leaves an
- * instance that is registered but not yet served, or served until its
- * lease ends -- and registry_new() repairs the first case on start. A
- * heartbeat moves the lease end in memory; the sweeper stores every lease
- * end that moved in one transaction per sweep.
+ * The instances table's rows go in that same store transaction (a ctl
+ * store hook): the row and the records commit together or not at all.
+ * registry_new() still reconciles the records with the rows on start, for
+ * stores written before that. A heartbeat moves the lease end in memory;
+ * the sweeper stores every lease end that moved in one transaction per
+ * sweep.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -387,10 +388,11 @@ static int changes_add(ctl_change_t **dst, size_t *count, const ctl_change_t *sr
 }
 
 /* The ctl changes from the zone's records to those of the staged services.
- * They point into shallow (2 per stage, free their v) and the browses. */
+ * They point into shallow (2 per stage, free their v), diffs (1 per stage,
+ * free each) and the browses. */
 static int stage_changes(const zstate_t *z, const stage_t *st, size_t n, const char *browse,
-                         registry_rrsets_t *shallow, browse_t *before, browse_t *after,
-                         ctl_change_t **out, size_t *count)
+                         registry_rrsets_t *shallow, ctl_change_t **diffs, browse_t *before,
+                         browse_t *after, ctl_change_t **out, size_t *count)
 {
 	*out = NULL;
 	*count = 0;
@@ -405,10 +407,10 @@ static int stage_changes(const zstate_t *z, const stage_t *st, size_t n, const c
 		}
 		if (rc == 0) {
 			rc = registry_diff(a, b, &c, &m);
+			diffs[k] = c;   /* holds the record lists of RECORDS changes */
 			if (rc == 0) {
 				rc = changes_add(out, count, c, m);
 			}
-			free(c);
 		}
 	}
 	if (rc == 0) {
@@ -427,6 +429,17 @@ static int stage_changes(const zstate_t *z, const stage_t *st, size_t n, const c
 }
 
 static int view_publish(registry_t *r);
+
+/* Instance rows to put or delete together with a zone change. */
+typedef struct rows {
+	const char *zone;
+	const registry_instance_t *const *in;
+	size_t n;
+	bool put;
+} rows_t;
+
+static int store_rows(registry_t *r, const rows_t *rows);
+static int rows_write(void *ctx, store_t *st);
 
 /* The bare tags of the served instances, sorted, each once; NULL when
  * out of memory. */
@@ -481,12 +494,14 @@ static bool view_same(const registry_instance_t *a, size_t na, const registry_in
 }
 
 /* Make the staged services what the zone serves: one ctl patch (audited as
- * who), then the registry takes the stages over (even when it fails with
- * ENOENT or EEXIST and gone_ok: the zone is gone or no longer a store
- * zone, so there are no records to change). On failure the stages stay the
- * caller's. */
-static int apply(registry_t *r, size_t zi, stage_t *st, size_t n, const ctl_actor_t *who,
-                 bool gone_ok, ctl_error_t *err)
+ * who) whose store transaction also writes rows (NULL: none), so both
+ * commit or neither does; then the registry takes the stages over (even
+ * when it fails with ENOENT or EEXIST and gone_ok: the zone is gone or no
+ * longer a store zone, so there are no records to change). Rows with no
+ * record to change go in a transaction of their own. On failure the stages
+ * stay the caller's. */
+static int apply(registry_t *r, size_t zi, stage_t *st, size_t n, const rows_t *rows,
+                 const ctl_actor_t *who, bool gone_ok, ctl_error_t *err)
 {
 	zstate_t *z = &r->zones[zi];
 	int rc = 0;
@@ -504,15 +519,22 @@ static int apply(registry_t *r, size_t zi, stage_t *st, size_t n, const ctl_acto
 	ctl_change_t *changes = NULL;
 	size_t count = 0;
 	registry_rrsets_t *shallow = calloc(2 * n + 1, sizeof(*shallow));
-	rc = shallow == NULL ? CIRRUS_ENOMEM :
-	     stage_changes(z, st, n, browse, shallow, &before, &after, &changes, &count);
+	ctl_change_t **diffs = calloc(n + 1, sizeof(*diffs));
+	rc = shallow == NULL || diffs == NULL ? CIRRUS_ENOMEM :
+	     stage_changes(z, st, n, browse, shallow, diffs, &before, &after, &changes, &count);
+	bool rows_done = rows == NULL;
 	if (rc != 0) {
 		fail(err, rc, 500, NULL, "out of memory");
 	} else if (count > 0) {
-		rc = ctl_rrsets_patch(r->ctl, z->name, changes, count, who, err);
+		rc = ctl_rrsets_patch_with(r->ctl, z->name, changes, count,
+		                           rows ? rows_write : NULL, (void *)rows, who, err);
+		rows_done = rows_done || rc == 0;
 		if (gone_ok && (rc == CIRRUS_ENOENT || rc == CIRRUS_EEXIST)) {
 			rc = 0;
 		}
+	}
+	if (rc == 0 && !rows_done && (rc = store_rows(r, rows)) != 0) {
+		fail(err, rc, 500, NULL, "the store refused the instance");
 	}
 	free(changes);
 	free(before.records);
@@ -520,7 +542,11 @@ static int apply(registry_t *r, size_t zi, stage_t *st, size_t n, const ctl_acto
 	for (size_t k = 0; shallow != NULL && k < 2 * n; k++) {
 		free(shallow[k].v);
 	}
+	for (size_t k = 0; diffs != NULL && k < n; k++) {
+		free(diffs[k]);
+	}
 	free(shallow);
+	free(diffs);
 	if (rc != 0) {
 		return rc;
 	}
@@ -666,54 +692,55 @@ static int view_publish(registry_t *r)
  * The store: rows in and out.
  */
 
-/* Put or delete rows in one transaction of their own. */
-static int store_rows(registry_t *r, const char *zone, const registry_instance_t *const *in,
-                      size_t n, bool put)
+/* Put or delete rows in the open store transaction (a ctl store hook). */
+static int rows_write(void *ctx, store_t *st)
 {
+	const rows_t *rows = ctx;
 	store_instance_t *row = calloc(1, sizeof(*row));
-	if (row == NULL) {
-		return CIRRUS_ENOMEM;
-	}
-	store_t *st = ctl_store_lock(r->ctl);
-	int rc = store_begin(st);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		if (!put) {
-			rc = store_instance_delete(st, zone, in[i]->service, in[i]->id);
+	int rc = row == NULL ? CIRRUS_ENOMEM : 0;
+	for (size_t i = 0; rc == 0 && i < rows->n; i++) {
+		const registry_instance_t *in = rows->in[i];
+		if (!rows->put) {
+			rc = store_instance_delete(st, rows->zone, in->service, in->id);
 			rc = rc == CIRRUS_ENOENT ? 0 : rc;
 			continue;
 		}
-		json_t *data = registry_instance_json(in[i]);
+		json_t *data = registry_instance_json(in);
 		char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
 		json_decref(data);
 		rc = text == NULL ? CIRRUS_ENOMEM : strlen(text) >= sizeof(row->data) ?
 		     CIRRUS_EINVAL : 0;
 		if (rc == 0) {
 			memset(row, 0, sizeof(*row));
-			snprintf(row->zone, sizeof(row->zone), "%s", zone);
-			snprintf(row->service, sizeof(row->service), "%s", in[i]->service);
-			snprintf(row->instance, sizeof(row->instance), "%s", in[i]->id);
+			snprintf(row->zone, sizeof(row->zone), "%s", rows->zone);
+			snprintf(row->service, sizeof(row->service), "%s", in->service);
+			snprintf(row->instance, sizeof(row->instance), "%s", in->id);
 			snprintf(row->data, sizeof(row->data), "%s", text);
-			row->expires_us = in[i]->expires_us;
+			row->expires_us = in->expires_us;
 			rc = store_instance_put(st, row);
 		}
 		free(text);
 	}
+	free(row);
+	return rc;
+}
+
+/* Put or delete rows in one transaction of their own. */
+static int store_rows(registry_t *r, const rows_t *rows)
+{
+	store_t *st = ctl_store_lock(r->ctl);
+	int rc = store_begin(st);
+	rc = rc == 0 ? rows_write((void *)rows, st) : rc;
 	if (rc == 0) {
 		rc = store_commit(st);
 	} else {
 		store_rollback(st);
 	}
 	if (rc != 0) {
-		log_warning("registry: %s: store: %s", zone, store_last_error(st));
+		log_warning("registry: %s: store: %s", rows->zone, store_last_error(st));
 	}
 	ctl_store_unlock(r->ctl);
-	free(row);
 	return rc;
-}
-
-static int store_row(registry_t *r, const char *zone, const registry_instance_t *in, bool put)
-{
-	return store_rows(r, zone, &in, 1, put);
 }
 
 /* A stored row to an instance; a row that no longer parses is skipped
@@ -906,13 +933,12 @@ int registry_register(registry_t *r, const char *zone, const char *service,
 			st.count++;
 		}
 	}
+	const registry_instance_t *row = in;
+	const rows_t rows = { .zone = z, .in = &row, .n = 1, .put = true };
 	if (rc != 0) {
 		fail(err, rc, 500, NULL, "out of memory");
-	} else if ((rc = store_row(r, z, in, true)) != 0) {
-		fail(err, rc, 500, NULL, "the store refused the instance");
-	} else if ((rc = apply(r, (size_t)zi, &st, 1, who, false, err)) != 0) {
-		/* undo the row: the registration failed as a whole */
-		store_row(r, z, had ? &old : in, had);
+	} else if ((rc = apply(r, (size_t)zi, &st, 1, &rows, who, false, err)) != 0) {
+		/* nothing changed: the row and the records commit together */
 	} else if (!had || strcmp(old.check, in->check) != 0) {
 		if (had) {
 			watch_remove(r, z, &old);
@@ -989,6 +1015,8 @@ int registry_deregister(registry_t *r, const char *zone, const char *service,
 		at = inst_find(st.v, st.count, i, &found);
 	}
 	registry_instance_t gone;
+	const registry_instance_t *row = &gone;
+	const rows_t rows = { .zone = z, .in = &row, .n = 1, .put = false };
 	if (rc != 0) {
 		fail(err, rc, 500, NULL, "out of memory");
 	} else if (!found) {
@@ -997,10 +1025,9 @@ int registry_deregister(registry_t *r, const char *zone, const char *service,
 		gone = st.v[at];
 		memmove(&st.v[at], &st.v[at + 1], (st.count - at - 1) * sizeof(*st.v));
 		st.count--;
-		rc = apply(r, (size_t)zi, &st, 1, who, true, err);
+		rc = apply(r, (size_t)zi, &st, 1, &rows, who, true, err);
 	}
 	if (rc == 0) {
-		store_row(r, z, &gone, false);   /* a failure brings it back at restart, until its lease ends */
 		watch_remove(r, z, &gone);
 		r->checked -= gone.check[0] != '\0';
 	}
@@ -1087,21 +1114,18 @@ static size_t sweep_zone(registry_t *r, size_t zi, keep_fn keep, void *ctx,
 			}
 		}
 	}
+	const registry_instance_t **ptrs = c > 0 ? malloc(c * sizeof(*ptrs)) : NULL;
+	for (size_t i = 0; ptrs != NULL && i < c; i++) {
+		ptrs[i] = &gone[i];
+	}
+	const rows_t rows = { .zone = z->name, .in = ptrs, .n = c, .put = false };
 	ctl_error_t err = { 0 };
-	if (rc != 0 || n == 0 || (dropped > 0 && gone == NULL)) {
+	if (rc != 0 || n == 0 || (dropped > 0 && ptrs == NULL)) {
 		/* nothing to do, or out of memory: the next sweep tries again */
-	} else if (apply(r, zi, st, n, who, true, &err) != 0) {
+	} else if (apply(r, zi, st, n, c > 0 ? &rows : NULL, who, true, &err) != 0) {
 		log_warning("registry: %s: %s: %s (the next sweep tries again)", z->name,
 		            who->actor, err.message);
 	} else if (c > 0) {
-		const registry_instance_t **rows = malloc(c * sizeof(*rows));
-		for (size_t i = 0; rows != NULL && i < c; i++) {
-			rows[i] = &gone[i];
-		}
-		if (rows != NULL) {
-			store_rows(r, z->name, rows, c, false);
-		}
-		free(rows);
 		for (size_t i = 0; i < c; i++) {
 			watch_remove(r, z->name, &gone[i]);
 			r->checked -= gone[i].check[0] != '\0';
@@ -1109,6 +1133,7 @@ static size_t sweep_zone(registry_t *r, size_t zi, keep_fn keep, void *ctx,
 		removed = c;
 		log_info("registry: %s: %zu expired instance(s) removed", z->name, c);
 	}
+	free(ptrs);
 	free(gone);
 	if (st != NULL) {
 		stages_free(st, n);

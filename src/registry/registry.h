@@ -134,10 +134,11 @@ int registry_records(const char *zone, const registry_instance_t *inst, size_t n
 void registry_rrsets_free(registry_rrsets_t *s);
 
 /*!
- * \brief The ctl changes that turn old into new: REPLACE for each RRset of
- * new that differs, DELETE for each of old missing from new. The changes
- * point into new and old (keep both until they are applied).
- * \param changes  malloc'ed array (NULL when count is 0), caller frees
+ * \brief The ctl changes that turn old into new: RECORDS (the records
+ * removed and added) for an RRset in both whose records differ, REPLACE
+ * for one new or whose TTL moved, DELETE for each of old missing from new.
+ * The changes point into new and old (keep both until they are applied).
+ * \param changes  malloc'ed block (NULL when count is 0), caller frees
  * \retval 0, -CIRRUS_ENOMEM
  */
 int registry_diff(const registry_rrsets_t *old, const registry_rrsets_t *new,
@@ -178,7 +179,8 @@ void registry_free(registry_t *r);
 
 /*!
  * \brief Register or replace an instance from a request body: validate,
- * store the instance, then patch the zone (one ctl change, audited as who).
+ * then store the instance and patch the zone in one ctl change (one store
+ * transaction, audited as who).
  * Nothing changes when it fails.
  * \param listing  on success, the instance as GET lists it (caller decrefs)
  * \retval 0; -CIRRUS_EINVAL (400), -CIRRUS_ENOENT (404 zone),
@@ -194,7 +196,7 @@ int registry_register(registry_t *r, const char *zone, const char *service,
 int registry_heartbeat(registry_t *r, const char *zone, const char *service,
                        const char *id, json_t **listing, ctl_error_t *err);
 
-/*! \brief Deregister: the zone change first, then the row. \retval 0, -CIRRUS_ENOENT */
+/*! \brief Deregister: the records and the row in one ctl change. \retval 0, -CIRRUS_ENOENT */
 int registry_deregister(registry_t *r, const char *zone, const char *service,
                         const char *id, const ctl_actor_t *who, ctl_error_t *err);
 

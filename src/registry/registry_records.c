@@ -412,19 +412,6 @@ static int rrset_cmp(const registry_rrset_t *a, const registry_rrset_t *b)
 	return c != 0 ? c : strcmp(a->type, b->type);
 }
 
-static bool rrset_same(const registry_rrset_t *a, const registry_rrset_t *b)
-{
-	if (a->ttl != b->ttl || a->count != b->count) {
-		return false;
-	}
-	for (size_t i = 0; i < a->count; i++) {
-		if (strcmp(a->records[i], b->records[i]) != 0) {
-			return false;
-		}
-	}
-	return true;
-}
-
 static ctl_change_t change_of(ctl_change_op_t op, const registry_rrset_t *rs)
 {
 	return (ctl_change_t){ .op = op, .name = rs->name, .type = rs->type, .ttl = rs->ttl,
@@ -432,16 +419,58 @@ static ctl_change_t change_of(ctl_change_op_t op, const registry_rrset_t *rs)
 	                       .record_count = op == CTL_CHANGE_REPLACE ? rs->count : 0 };
 }
 
+/* The records of a but not b (both sorted, each once) into out; their count. */
+static size_t records_minus(const registry_rrset_t *a, const registry_rrset_t *b,
+                            const char **out)
+{
+	size_t n = 0;
+	for (size_t i = 0, j = 0; i < a->count; i++) {
+		while (j < b->count && strcmp(b->records[j], a->records[i]) < 0) {
+			j++;
+		}
+		if (j == b->count || strcmp(b->records[j], a->records[i]) != 0) {
+			out[n++] = a->records[i];
+		}
+	}
+	return n;
+}
+
+/* An RRset both hold: nothing when the same, the records that differ
+ * when only records do (the change costs the instance, not the service),
+ * else the whole RRset (its TTL moved). ptrs has room for both counts. */
+static bool change_shared(const registry_rrset_t *a, const registry_rrset_t *b,
+                          const char **ptrs, ctl_change_t *c)
+{
+	if (a->ttl != b->ttl) {
+		*c = change_of(CTL_CHANGE_REPLACE, b);
+		return true;
+	}
+	size_t gone = records_minus(a, b, ptrs);
+	size_t came = records_minus(b, a, ptrs + gone);
+	*c = (ctl_change_t){ .op = CTL_CHANGE_RECORDS, .name = b->name, .type = b->type,
+	                     .ttl = b->ttl, .removed = ptrs, .removed_count = gone,
+	                     .records = ptrs + gone, .record_count = came };
+	return gone + came > 0;
+}
+
 int registry_diff(const registry_rrsets_t *old, const registry_rrsets_t *new,
                   ctl_change_t **changes, size_t *count)
 {
 	*changes = NULL;
 	*count = 0;
-	size_t max = old->count + new->count;
-	ctl_change_t *c = max ? malloc(max * sizeof(*c)) : NULL;
+	size_t max = old->count + new->count, records = 0;
+	for (size_t i = 0; i < old->count; i++) {
+		records += old->v[i].count;
+	}
+	for (size_t j = 0; j < new->count; j++) {
+		records += new->v[j].count;
+	}
+	/* the changes, then the record lists of RECORDS changes: one block */
+	ctl_change_t *c = max ? malloc(max * sizeof(*c) + records * sizeof(char *)) : NULL;
 	if (max > 0 && c == NULL) {
 		return CIRRUS_ENOMEM;
 	}
+	const char **ptrs = (const char **)(c + max);
 	size_t i = 0, j = 0, n = 0;
 	while (i < old->count || j < new->count) { /* a merge: each step consumes one */
 		int cmp = i == old->count ? 1 : j == new->count ? -1 :
@@ -451,8 +480,9 @@ int registry_diff(const registry_rrsets_t *old, const registry_rrsets_t *new,
 		} else if (cmp > 0) {
 			c[n++] = change_of(CTL_CHANGE_REPLACE, &new->v[j++]);
 		} else {
-			if (!rrset_same(&old->v[i], &new->v[j])) {
-				c[n++] = change_of(CTL_CHANGE_REPLACE, &new->v[j]);
+			if (change_shared(&old->v[i], &new->v[j], ptrs, &c[n])) {
+				ptrs += c[n].removed_count + c[n].record_count;
+				n++;
 			}
 			i++;
 			j++;

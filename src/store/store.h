@@ -162,6 +162,11 @@ int store_token_find(store_t *st, const char *hash, store_token_t *out);
 int store_token_list(store_t *st, store_token_cb_t cb, void *ctx);
 /*! \retval 0, -CIRRUS_ENOENT */
 int store_token_delete(store_t *st, const char *name);
+/*! \brief SQLite's data version of this connection: it moves when another
+ * connection (another process: `cirrus token`, `cirrus zone import`)
+ * commits, not when this one does; a cheap "did anyone else write?".
+ * \retval 0, -CIRRUS_EIO */
+int store_data_version(store_t *st, int64_t *out);
 
 /*! \brief A TSIG key (RFC 8945) for RFC 2136 UPDATE. The secret is kept as
  * given (base64): HMAC needs it, so it cannot be hashed like a token's. */

@@ -20,6 +20,7 @@ typedef enum store_stmt_id {
 	STMT_RRSET_DELETE,   /*!< owner and type */
 	STMT_OWNER_DELETE,   /*!< every type at owner */
 	STMT_TOKEN_FIND,     /*!< by hash, on every API request */
+	STMT_DATA_VERSION,   /*!< on every API request the token cache answers */
 	STMT_TSIG_FIND,      /*!< by name, on every UPDATE */
 	STMT_ZONE_SERIAL,    /*!< serial and updated time, on every change */
 	STMT_AUDIT_INSERT,

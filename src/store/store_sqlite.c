@@ -29,6 +29,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_OWNER_DELETE] = "DELETE FROM records WHERE zone_id = ?1 AND owner = ?2",
 	[STMT_TOKEN_FIND] = "SELECT id, name, hash, scopes, created_us FROM tokens"
 	                    " WHERE hash = ?1",
+	[STMT_DATA_VERSION] = "PRAGMA data_version",
 	[STMT_TSIG_FIND] = "SELECT id, name, algorithm, secret, rules FROM tsig_keys"
 	                   " WHERE name = ?1",
 	[STMT_ZONE_SERIAL] = "UPDATE zones SET serial = ?2, updated_us = ?3 WHERE name = ?1",

@@ -103,3 +103,16 @@ int store_token_delete(store_t *st, const char *name)
 	sqlite3_finalize(s);
 	return ret;
 }
+
+int store_data_version(store_t *st, int64_t *out)
+{
+	sqlite3_stmt *s;
+	int ret = store_stmt(st, STMT_DATA_VERSION, &s);
+	if (ret < 0) {
+		return ret;
+	}
+	int rc = sqlite3_step(s);
+	*out = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 0 : store_fail(st);
+}

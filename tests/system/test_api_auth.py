@@ -182,6 +182,30 @@ def test_token_cli(api):
     assert ("token.create", True) in actions and ("token.delete", True) in actions
 
 
+def test_token_cache_follows_every_change(api):
+    """Accepted tokens are cached (api_token_cache.c), yet a token made by the
+    CLI (another process) is accepted at its first use, and one deleted
+    through the API or by the CLI is refused at the very next request, each
+    after it was used (and so cached) many times."""
+    srv = api()
+    assert srv.get("tokens").status == 200   # the admin token is cached now
+    by_cli = srv.make_token("made-by-cli", "zone:*:read")
+    r = srv.call("POST", "tokens", {"name": "made-by-api", "scopes": ["zone:*:read"]})
+    assert r.status == 201, r
+    by_api = r.json()["token"]
+    for _ in range(20):
+        assert srv.get("zones", token=by_cli).status == 200
+        assert srv.get("zones", token=by_api).status == 200
+    assert srv.call("DELETE", "tokens/made-by-cli").status == 204
+    assert_error(srv.get("zones", token=by_cli), 401)
+    assert srv.get("zones", token=by_api).status == 200
+    res = srv.cli("token", "delete", "made-by-api", "-c", srv.conf_path)
+    assert res.returncode == 0, res.stderr
+    assert_error(srv.get("zones", token=by_api), 401)
+    # the admin token, cached all along, still works
+    assert srv.get("tokens").status == 200
+
+
 def test_openapi_needs_no_token(api):
     srv = api()
     r = srv.get("openapi.yaml", token=None)

@@ -218,16 +218,40 @@ static void test_diff(void **state)
 	assert_int_equal(registry_diff(&one, &one, &c, &n), 0);
 	assert_int_equal(n, 0);
 	assert_null(c);
-	/* adding i2: the shared RRsets and i2's own, nothing of i1's */
+	/* adding i2: i2's own RRsets whole, and to the shared ones (web A,
+	 * _web._tcp SRV and PTR) i2's record only; nothing of i1's */
 	assert_int_equal(registry_diff(&one, &two, &c, &n), 0);
-	size_t replaced = 0;
+	size_t replaced = 0, shared = 0;
 	for (size_t i = 0; i < n; i++) {
-		assert_int_equal(c[i].op, CTL_CHANGE_REPLACE);
 		assert_null(strstr(c[i].name, "i1."));
-		replaced++;
+		if (c[i].op == CTL_CHANGE_REPLACE) {
+			assert_non_null(strstr(c[i].name, "i2."));
+			replaced++;
+			continue;
+		}
+		assert_int_equal(c[i].op, CTL_CHANGE_RECORDS);
+		assert_int_equal(c[i].removed_count, 0);
+		assert_int_equal(c[i].record_count, 1);
+		assert_true(strstr(c[i].records[0], "i2") != NULL ||
+		            strcmp(c[i].records[0], "192.0.2.2") == 0);
+		shared++;
 	}
-	/* web A, _web._tcp SRV and PTR, i2.web A, i2._web._tcp SRV and TXT */
-	assert_int_equal(replaced, 6);
+	assert_int_equal(replaced, 3);   /* i2.web A, i2._web._tcp SRV and TXT */
+	assert_int_equal(shared, 3);
+	free(c);
+	/* and back: i2's record leaves the shared RRsets, i1's stay */
+	assert_int_equal(registry_diff(&two, &one, &c, &n), 0);
+	for (size_t i = 0; i < n; i++) {
+		if (c[i].op == CTL_CHANGE_RECORDS) {
+			assert_int_equal(c[i].removed_count, 1);
+			assert_int_equal(c[i].record_count, 0);
+			assert_true(strstr(c[i].removed[0], "i2") != NULL ||
+			            strcmp(c[i].removed[0], "192.0.2.2") == 0);
+		} else {
+			assert_int_equal(c[i].op, CTL_CHANGE_DELETE);
+		}
+	}
+	assert_int_equal(n, 6);
 	free(c);
 	/* removing both: every RRset deleted */
 	registry_rrsets_t none = { 0 };
