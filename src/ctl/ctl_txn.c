@@ -39,6 +39,7 @@ struct ctl_txn {
 	size_t policy_count;
 	store_policy_t policy_row; /*!< a policy change for the store: put (spec
 	                                set) or delete (spec NULL); owner "" = none */
+	bool cuts;                 /*!< an NS or DNAME RRset was touched */
 	ctl_store_hook_t hook;     /*!< the caller's writes in the transaction, or NULL */
 	void *hook_ctx;
 };
@@ -180,6 +181,7 @@ static touched_t *touched_new(ctl_txn_t *t, const knot_dname_t *owner, uint16_t 
 	if (*held) {
 		return NULL;
 	}
+	t->cuts |= type == KNOT_RRTYPE_NS || type == KNOT_RRTYPE_DNAME;
 	if (t->count == t->alloc) {
 		size_t alloc = t->alloc ? t->alloc * 2 : 8;
 		touched_t *grown = realloc(t->touched, alloc * sizeof(*grown));
@@ -421,11 +423,11 @@ static int commit_to_store(ctl_txn_t *t, const char *action, uint32_t old_serial
 }
 
 /* The policies are still where they answer after the other changes (a
- * new delegation or DNAME above one would hide it). */
+ * new delegation or DNAME above one would hide it; nothing else can). */
 static int check_policies(ctl_txn_t *t, ctl_error_t *err)
 {
 	char reason[1024];
-	for (size_t i = 0; i < t->policy_count; i++) {
+	for (size_t i = 0; t->cuts && i < t->policy_count; i++) {
 		if (policy_zone_check(t->u, t->apex, t->policies[i], reason, sizeof(reason)) != 0) {
 			return ctl_fail(err, CIRRUS_ESEMANTIC, 422, NULL, "%s", reason);
 		}
