@@ -441,6 +441,22 @@ def test_store_changes_without_restart(api, function, tmp_path):
     assert answer_of(srv, "www.fn.test") == (0, ["192.0.2.80"])
 
 
+def test_store_policies(api, function):
+    """Routing policies made through the API are served in function mode
+    too, and a change to one reaches it like any change of its zone."""
+    writer = api()
+    writer.create_zone("pol.test.", nameservers=["ns1.pol.test."])
+    spec = {"rule": "weighted", "endpoints": [{"rdata": "192.0.2.9", "weight": 0},
+                                              {"rdata": "192.0.2.10"}]}
+    assert writer.call("PUT", "zones/pol.test/policies/www/A", spec).status == 201
+    srv = function("--db", writer.db, "--poll-interval", "100", zones={"fn.test.": ZONE})
+    for _ in range(20):  # never the drained endpoint the zone's placeholder holds
+        assert answer_of(srv, "www.pol.test") == (0, ["192.0.2.10"])
+    spec["endpoints"][1]["rdata"] = "192.0.2.11"
+    assert writer.call("PUT", "zones/pol.test/policies/www/A", spec).status == 200
+    wait_for(lambda: answer_of(srv, "www.pol.test") == (0, ["192.0.2.11"]))
+
+
 def test_store_is_opened_read_only(tmp_path):
     missing = tmp_path / "missing.db"
     res = cirrus_cli("function", "http", "--db", missing, "--listen", "127.0.0.1",
