@@ -170,14 +170,38 @@ static int compile(const target_t *t, const policy_spec_t *spec, const policy_st
 	return 0;
 }
 
+/* Whether spec or a rule nested in it reads the latency table name (NULL:
+ * any table). */
+static bool names_table(const policy_spec_t *spec, const char *name)
+{
+	if (spec->latency_table != NULL &&
+	    (name == NULL || strcmp(spec->latency_table, name) == 0)) {
+		return true;
+	}
+	for (size_t i = 0; i < spec->endpoint_count; i++) {
+		if (names_table(&spec->endpoints[i], name)) {
+			return true;
+		}
+	}
+	return false;
+}
+
 int ctl_policy_put(ctl_t *ctl, const char *zone, const char *name, const char *type,
                    policy_spec_t *spec, const policy_strv_t *paths, const ctl_actor_t *who,
                    bool *created, ctl_error_t *err)
 {
 	target_t t;
+	policy_t *p = NULL;
 	int rc = parse_target(zone, name, type, &t, err);
 	if (rc == 0) {
 		rc = same_target(&t, spec, err);
+	}
+	/* Compiling can take long (a MaxMind database is read whole): outside
+	 * the lock, unless the spec reads latency tables from the store, which
+	 * must not change between reading them and storing the policy. */
+	bool tables = names_table(spec, NULL);
+	if (rc == 0 && !tables) {
+		rc = compile(&t, spec, paths, &p, err);
 	}
 	json_t *after = rc == 0 ? policy_json_write(spec) : NULL;
 	char *text = after != NULL ? json_dumps(after, JSON_COMPACT) : NULL;
@@ -185,26 +209,25 @@ int ctl_policy_put(ctl_t *ctl, const char *zone, const char *name, const char *t
 		rc = ctl_fail(err, CIRRUS_ENOMEM, 500, NULL, "out of memory");
 	}
 	if (rc != 0) {
+		policy_free(p);
 		json_decref(after);
 		free(text);
 		return rc;
 	}
-	/* compiled under the lock: the latency tables it reads cannot change
-	 * before it is stored */
 	pthread_mutex_lock(&ctl->lock);
 	json_t *before = NULL;
-	policy_t *p = NULL;
 	rc = stored(ctl, &t, &before, err);
-	if (rc == 0 && ctl_latency_resolve(ctl->st, spec, NULL, NULL) != 0) {
+	if (rc == 0 && tables && ctl_latency_resolve(ctl->st, spec, NULL, NULL) != 0) {
 		rc = ctl_fail(err, CIRRUS_EIO, 500, NULL, "the store cannot read latency tables");
 	}
-	if (rc == 0) {
+	if (rc == 0 && tables) {
 		rc = compile(&t, spec, paths, &p, err);
 	}
 	if (rc == 0) {
 		*created = before == NULL;
 		rc = change(ctl, &t, p, text, before != NULL ? before : json_null(), after, who, err);
 	} else {
+		policy_free(p);
 		json_decref(before);
 		json_decref(after);
 	}
@@ -266,20 +289,6 @@ int ctl_policy_list(ctl_t *ctl, const char *zone, const char *name, const char *
 	}
 	pthread_mutex_unlock(&ctl->lock);
 	return rc;
-}
-
-/* Whether spec or a rule nested in it reads the latency table name. */
-static bool names_table(const policy_spec_t *spec, const char *name)
-{
-	if (spec->latency_table != NULL && strcmp(spec->latency_table, name) == 0) {
-		return true;
-	}
-	for (size_t i = 0; i < spec->endpoint_count; i++) {
-		if (names_table(&spec->endpoints[i], name)) {
-			return true;
-		}
-	}
-	return false;
 }
 
 int ctl_policy_compile_stored(store_t *st, const store_policy_t *row,
