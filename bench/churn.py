@@ -8,10 +8,11 @@ to CPU 1, and this script, its client processes and dnsperf run on CPU 0.
 Each run starts a fresh server and registers --instances instances (1,000)
 spread over --services services, then:
 
-0. without DNS load: one heartbeat of every instance back to back, then 200
-   registration-to-answer probes (below) one after another; the server's
-   CPU time per heartbeat and per registry change (PUT or DELETE), and the
-   probes' p50/p99 -- figures that depend little on the shared machine;
+0. without DNS load: one heartbeat of every instance back to back, 200
+   PUT + DELETE pairs, then 200 registration-to-answer probes (below) one
+   after another; the server's CPU time per heartbeat and per registry
+   change (PUT or DELETE), and the probes' p50/p99 -- figures that depend
+   little on the shared machine;
 1. idle: dnsperf for --seconds on service names (shuffled, capped answers)
    and instance names, nothing else going on;
 2. churn: the same dnsperf run while the instances heartbeat every
@@ -369,10 +370,17 @@ def unloaded(ctx, srv, members):
         status, body = http.request("POST", inst_path(service, iid) + "/heartbeat", {})
         expect(status, body, 200, "heartbeat %s" % iid)
     cpu1 = procstat.cpu_us(srv.pid)
+    for n in range(UNLOADED_PROBES):   # no DNS polling here: its queries cost CPU too
+        service, iid = service_of(n, a.services), "c%d" % n
+        status, body = http.request("PUT", inst_path(service, iid),
+                                    put_body(address(4 * 10 ** 6 + n), 600))
+        expect(status, body, 200, "PUT %s" % iid)
+        status, body = http.request("DELETE", inst_path(service, iid), None)
+        expect(status, body, 204, "DELETE %s" % iid)
+    cpu2 = procstat.cpu_us(srv.pid)
     udp = Udp(a.port)
     reg = [probe_once(http, udp, service_of(n, a.services), 10 ** 6 + n)[0]
            for n in range(UNLOADED_PROBES)]
-    cpu2 = procstat.cpu_us(srv.pid)
     http.close()
     return {"heartbeat_us": (cpu1 - cpu0) / len(members),
             "change_us": (cpu2 - cpu1) / (2 * UNLOADED_PROBES),

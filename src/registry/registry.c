@@ -29,6 +29,8 @@
 #include "util/log.h"
 
 #define SWEEP_MS_DEFAULT 200
+/* Lease ends are synced to the disk at least this often (flush_leases). */
+#define LEASE_SYNC_US 1000000
 
 /* One service of a zone: its instances (by id) and the RRsets it serves. */
 typedef struct svc {
@@ -55,6 +57,7 @@ struct registry {
 	zstate_t *zones;
 	size_t zone_count, zone_alloc;
 	size_t checked;            /*!< instances with a health check */
+	int64_t leases_synced_us;  /*!< when lease ends last went to the disk */
 	char **view_names;         /*!< names of the last published view, sorted */
 	size_t view_count;
 	unsigned sweep_ms;
@@ -1166,6 +1169,10 @@ static bool zone_has_expired(const zstate_t *z, int64_t now)
  * transaction. A failure leaves them to the next sweep. */
 static void flush_leases(registry_t *r)
 {
+	/* Most sweeps do not wait for the disk (the store's lock is held, and
+	 * changes queue behind it): a crash of the server loses nothing of
+	 * them, one of the machine at most LEASE_SYNC_US of lease ends. */
+	bool sync = now_us() - r->leases_synced_us >= LEASE_SYNC_US;
 	store_t *st = NULL;
 	int rc = 0;
 	size_t n = 0;
@@ -1179,7 +1186,8 @@ static void flush_leases(registry_t *r)
 				}
 				if (st == NULL) {
 					st = ctl_store_lock(r->ctl);
-					rc = store_begin(st);
+					rc = store_set_lazy(st, !sync);
+					rc = rc == 0 ? store_begin(st) : rc;
 				}
 				int w = rc == 0 ? store_instance_renew(st, z->name, s->name, s->v[i].id,
 				                                       s->v[i].expires_us) : rc;
@@ -1192,10 +1200,14 @@ static void flush_leases(registry_t *r)
 		return;
 	}
 	rc = rc == 0 ? store_commit(st) : rc;
+	r->leases_synced_us = rc == 0 && sync ? now_us() : r->leases_synced_us;
 	if (rc != 0) {
 		store_rollback(st);
 		log_warning("registry: %zu heartbeat(s) not stored: %s; the next sweep tries again",
 		            n, store_last_error(st));
+	}
+	if (!sync && store_set_lazy(st, false) != 0) {
+		log_error("registry: the store stays lazy: %s", store_last_error(st));
 	}
 	ctl_store_unlock(r->ctl);
 	for (size_t zi = 0; rc == 0 && zi < r->zone_count; zi++) {

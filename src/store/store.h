@@ -92,6 +92,12 @@ int store_zone_records(store_t *st, const char *name, store_record_cb_t cb, void
  */
 int store_begin(store_t *st);
 int store_commit(store_t *st);
+/*! \brief While lazy, commits do not wait for the disk (synchronous=NORMAL):
+ * they survive a crash of the process, not of the machine, until the next
+ * durable commit syncs them too. For data a crash may lose anyway; set it
+ * back right after. Outside a transaction only.
+ * \retval 0, -CIRRUS_EIO */
+int store_set_lazy(store_t *st, bool lazy);
 void store_rollback(store_t *st);
 
 /*! \retval 0, -CIRRUS_EEXIST */

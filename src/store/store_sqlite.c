@@ -317,6 +317,11 @@ int store_commit(store_t *st)
 	return store_txn_step(st, STMT_COMMIT);
 }
 
+int store_set_lazy(store_t *st, bool lazy)
+{
+	return store_exec(st, lazy ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL");
+}
+
 void store_rollback(store_t *st)
 {
 	store_zone_id_forget(st);

@@ -166,6 +166,72 @@ static void test_rejected_patch_changes_nothing(void **state)
 	assert_int_equal(serial(f, "example.com."), before);
 }
 
+static int hook_calls;
+
+static int hook_ok(void *ctx, store_t *st)
+{
+	(void)st;
+	hook_calls++;
+	return *(int *)ctx;
+}
+
+static int newest_audit(void *ctx, const store_audit_t *row)
+{
+	char *out = ctx;
+	if (out[0] == '\0') {
+		snprintf(out, 1024, "%s|%s", row->before, row->after);
+	}
+	return 0;
+}
+
+/* RECORDS: only the records named change, the audit row holds just them,
+ * the store follows (a restart serves the same); the caller's store hook
+ * runs in the transaction, and its failure rolls everything back. */
+static void test_records_change(void **state)
+{
+	fixture_t *f = *state;
+	ctl_error_t err = { 0 };
+	const char *gone[] = { "192.0.2.1", "192.0.2.77" };   /* the second is absent */
+	const char *came[] = { "192.0.2.3", "192.0.2.2" };    /* the second is there */
+	ctl_change_t c = { .op = CTL_CHANGE_RECORDS, .name = "www", .type = "A", .ttl = 60,
+	                   .records = came, .record_count = 2, .removed = gone,
+	                   .removed_count = 2 };
+	int fail = CIRRUS_EIO, ok = 0;
+	uint32_t before = serial(f, "example.com.");
+	assert_int_equal(ctl_rrsets_patch_with(f->ctl, "example.com.", &c, 1, hook_ok, &fail,
+	                                       &who, &err), CIRRUS_EIO);
+	assert_int_equal(serial(f, "example.com."), before);
+	assert_int_equal(served_rrset(f, "example.com.", "www.example.com.", KNOT_RRTYPE_A)->rrs.count, 2);
+	hook_calls = 0;
+	assert_int_equal(ctl_rrsets_patch_with(f->ctl, "example.com.", &c, 1, hook_ok, &ok,
+	                                       &who, &err), 0);
+	assert_int_equal(hook_calls, 1);
+	char audit[1024] = "";
+	store_audit_filter_t filter = { .zone = "example.com.", .limit = 1 };
+	store_t *st = ctl_store_lock(f->ctl);
+	assert_int_equal(store_audit_list(st, &filter, newest_audit, audit), 0);
+	ctl_store_unlock(f->ctl);
+	assert_string_equal(audit, "[{\"name\":\"www.example.com.\",\"type\":\"A\",\"ttl\":60,"
+	                    "\"records\":[\"192.0.2.1\"]}]|[{\"name\":\"www.example.com.\","
+	                    "\"type\":\"A\",\"ttl\":60,\"records\":[\"192.0.2.3\"]}]");
+	stop(f);
+	start(f);
+	const zone_rrset_t *rs = served_rrset(f, "example.com.", "www.example.com.", KNOT_RRTYPE_A);
+	assert_int_equal(rs->rrs.count, 2);
+	assert_int_equal(knot_rdataset_at(&rs->rrs, 0)->data[3], 2);
+	assert_int_equal(knot_rdataset_at(&rs->rrs, 1)->data[3], 3);
+	/* another TTL: the RRset is rewritten whole, in the store too */
+	c.ttl = 30;
+	c.removed_count = 0;
+	c.record_count = 1;
+	assert_int_equal(ctl_rrsets_patch(f->ctl, "example.com.", &c, 1, &who, &err), 0);
+	stop(f);
+	start(f);
+	rs = served_rrset(f, "example.com.", "www.example.com.", KNOT_RRTYPE_A);
+	assert_int_equal(rs->rrs.count, 2);
+	assert_int_equal(rs->ttl, 30);
+}
+
 static void test_export_loads_and_delete(void **state)
 {
 	fixture_t *f = *state;
@@ -191,6 +257,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_patch_restart),
 		cmocka_unit_test(test_rejected_patch_changes_nothing),
+		cmocka_unit_test(test_records_change),
 		cmocka_unit_test(test_export_loads_and_delete),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -417,6 +417,34 @@ static void test_second_connection_reads(void **state)
 	store_close(other);
 }
 
+/* data_version moves with another connection's commits (the API's token
+ * cache relies on it), not with its own; a lazy commit is a commit, and
+ * the setting does not change inside a transaction. */
+static void test_data_version_and_lazy_commit(void **state)
+{
+	fixture_t *fx = *state;
+	store_t *other;
+	char err[256];
+	store_zone_t z;
+	int64_t v0, v1, v2;
+	assert_int_equal(store_open(fx->path, &other, err, sizeof(err)), 0);
+	assert_int_equal(store_data_version(fx->st, &v0), 0);
+	assert_int_equal(store_set_lazy(fx->st, true), 0);
+	assert_int_equal(store_begin(fx->st), 0);
+	assert_int_equal(store_set_lazy(fx->st, false), CIRRUS_EIO);   /* not in a transaction */
+	assert_int_equal(store_zone_insert(fx->st, "example.com.", 1), 0);
+	assert_int_equal(store_commit(fx->st), 0);
+	assert_int_equal(store_set_lazy(fx->st, false), 0);
+	assert_int_equal(store_data_version(fx->st, &v1), 0);
+	assert_true(v1 == v0);
+	assert_int_equal(store_zone_get(other, "example.com.", &z), 0);
+	assert_int_equal(store_token_insert(other, "t", "00", "admin"), 0);
+	assert_int_equal(store_data_version(fx->st, &v2), 0);
+	assert_true(v2 != v1);
+	store_close(other);
+	assert_int_equal(store_zone_get(reopen(fx), "example.com.", &z), 0);
+}
+
 typedef struct writer {
 	const char *path;
 	_Atomic int rc;  /*!< set when the writer is done */
@@ -925,6 +953,7 @@ int main(void)
 		T(test_open_errors),
 		T(test_memory),
 		T(test_zones),
+		T(test_data_version_and_lazy_commit),
 		T(test_records),
 		T(test_records_callback_stops),
 		T(test_zone_remove_cascades),
