@@ -39,11 +39,6 @@ typedef struct target {
 	char type_text[16];                     /*!< "" when not given */
 } target_t;
 
-static bool policy_rrtype(uint16_t type)
-{
-	return type == KNOT_RRTYPE_A || type == KNOT_RRTYPE_AAAA || type == KNOT_RRTYPE_CNAME;
-}
-
 /* name and type may be NULL (a listing of every policy). */
 static int parse_target(const char *zone, const char *name, const char *type, target_t *t,
                         ctl_error_t *err)
@@ -60,13 +55,12 @@ static int parse_target(const char *zone, const char *name, const char *type, ta
 	if (name != NULL) {
 		knot_dname_to_str(t->name, t->owner, sizeof(t->name));
 	}
-	if (type != NULL && (knot_rrtype_from_string(type, &t->type) != 0 ||
-	                     !policy_rrtype(t->type))) {
+	if (type != NULL && policy_type_from_string(type, &t->type) != 0) {
 		return ctl_fail(err, CIRRUS_EINVAL, 400, "type",
-		                "a policy's type is A, AAAA or CNAME, not '%s'", type);
+		                "a policy's type is A, AAAA, CNAME or ALIAS, not '%s'", type);
 	}
 	if (type != NULL) {
-		knot_rrtype_to_string(t->type, t->type_text, sizeof(t->type_text));
+		snprintf(t->type_text, sizeof(t->type_text), "%s", policy_type_to_string(t->type));
 	}
 	return 0;
 }
@@ -97,7 +91,7 @@ static int same_target(const target_t *t, policy_spec_t *spec, ctl_error_t *err)
 		                "path", spec->name, t->name);
 	}
 	uint16_t type;
-	if (spec->type != NULL && (knot_rrtype_from_string(spec->type, &type) != 0 ||
+	if (spec->type != NULL && (policy_type_from_string(spec->type, &type) != 0 ||
 	                           type != t->type)) {
 		return ctl_fail(err, CIRRUS_EINVAL, 400, "type", "type '%s' is not the %s of the "
 		                "path", spec->type, t->type_text);

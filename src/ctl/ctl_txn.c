@@ -177,7 +177,11 @@ static touched_t *touched_new(ctl_txn_t *t, const knot_dname_t *owner, uint16_t 
 {
 	knot_dname_storage_t lower;
 	zone_name_lower(lower, owner);
-	*held = t->policy_count > 0 && policy_at(t, lower, type) >= 0;
+	/* An ALIAS answers A and AAAA at its name: those are its too. */
+	bool address = type == KNOT_RRTYPE_A || type == KNOT_RRTYPE_AAAA;
+	*held = t->policy_count > 0 &&
+	        (policy_at(t, lower, type) >= 0 ||
+	         (address && policy_at(t, lower, POLICY_TYPE_ALIAS) >= 0));
 	if (*held) {
 		return NULL;
 	}

@@ -184,6 +184,16 @@ void policy_ref(policy_t *p);
 /*! \brief Drop a reference; the last one frees the policy (NULL is fine). */
 void policy_free(policy_t *p);
 
+/*!
+ * \brief A policy's type by name, A, AAAA, CNAME or ALIAS (any case); ALIAS
+ * is POLICY_TYPE_ALIAS, which libknot has no name for.
+ * \retval 0, CIRRUS_EINVAL (not a policy type)
+ */
+int policy_type_from_string(const char *text, uint16_t *type);
+
+/*! \brief The name of a policy type, or NULL when it is not one. */
+const char *policy_type_to_string(uint16_t type);
+
 /*! \brief Owner (wire, lower case) and type of a policy (POLICY_TYPE_ALIAS
  * for an alias). */
 const knot_dname_t *policy_owner(const policy_t *p);

@@ -323,17 +323,36 @@ void policy_node_free(policy_node_t *n)
 	free(n);
 }
 
-static int parse_type(policy_errbuf_t *e, const policy_spec_t *spec, uint16_t *type)
+static const struct { const char *name; uint16_t type; } policy_types[] = {
+	{ "A", KNOT_RRTYPE_A }, { "AAAA", KNOT_RRTYPE_AAAA }, { "CNAME", KNOT_RRTYPE_CNAME },
+	{ "ALIAS", POLICY_TYPE_ALIAS },
+};
+
+int policy_type_from_string(const char *text, uint16_t *type)
 {
-	static const struct { const char *name; uint16_t type; } types[] = {
-		{ "A", KNOT_RRTYPE_A }, { "AAAA", KNOT_RRTYPE_AAAA }, { "CNAME", KNOT_RRTYPE_CNAME },
-		{ "ALIAS", POLICY_TYPE_ALIAS },
-	};
-	for (size_t i = 0; spec->type != NULL && i < sizeof(types) / sizeof(types[0]); i++) {
-		if (strcasecmp(spec->type, types[i].name) == 0) {
-			*type = types[i].type;
+	for (size_t i = 0; text != NULL && i < sizeof(policy_types) / sizeof(policy_types[0]); i++) {
+		if (strcasecmp(text, policy_types[i].name) == 0) {
+			*type = policy_types[i].type;
 			return 0;
 		}
+	}
+	return CIRRUS_EINVAL;
+}
+
+const char *policy_type_to_string(uint16_t type)
+{
+	for (size_t i = 0; i < sizeof(policy_types) / sizeof(policy_types[0]); i++) {
+		if (policy_types[i].type == type) {
+			return policy_types[i].name;
+		}
+	}
+	return NULL;
+}
+
+static int parse_type(policy_errbuf_t *e, const policy_spec_t *spec, uint16_t *type)
+{
+	if (policy_type_from_string(spec->type, type) == 0) {
+		return 0;
 	}
 	return policy_fail(e, spec->line, "type must be A, AAAA, CNAME or ALIAS, not '%s'",
 	                   spec->type ? spec->type : "(missing)");

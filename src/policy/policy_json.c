@@ -35,6 +35,7 @@ static const jkey_t keys[] = {
 	{ "type", K_TEXT, F(type), 1, 16, AT_POLICY },
 	{ "ttl", K_UINT, F(ttl), 0, 2147483647, AT_POLICY },
 	{ "fail", K_TEXT, F(fail), 1, 16, AT_POLICY },
+	{ "target", K_TEXT, F(target), 1, 1024, AT_POLICY },
 	{ "rule", K_TEXT, F(rule), 1, 32, AT_RULE },
 	{ "pick", K_UINT, F(pick), 1, POLICY_ANSWER_MAX, AT_RULE },
 	{ "map", K_FILE, F(map), 1, 4096, AT_RULE },

@@ -9,6 +9,8 @@ import signal
 import time
 
 import dns.edns
+import dns.flags
+import dns.rdatatype
 import dns.rcode
 import dns.tsig
 import dns.tsigkeyring
@@ -174,7 +176,11 @@ def test_delete_keeps_other_data_at_the_name(srv):
                   "endpoints": [{"rdata": "192.0.2.1", "default": True}]}, 400, ""),
     ("www", "CNAME", {"rule": "multivalue", "endpoints": [{"rdata": "a.example."}]}, 400, ""),
     ("www", "TXT", WEIGHTED, 400, "type"),
-    ("www", "ALIAS", {"ttl": 60}, 400, "type"),   # ALIAS is YAML-only
+    ("www", "ALIAS", {"ttl": 60}, 400, ""),       # an ALIAS needs a target
+    ("www", "ALIAS", {"target": "www"}, 400, ""),  # not itself
+    ("www", "ALIAS", {"target": "t", "rule": "weighted",
+                      "endpoints": [{"rdata": "192.0.2.1"}]}, 400, ""),
+    ("static", "ALIAS", {"target": "keep"}, 409, None),   # a static A is there
     ("www.elsewhere.test.", "A", WEIGHTED, 400, "name"),
     ("www", "A", {**WEIGHTED, "name": "other"}, 400, "name"),
     ("www", "A", {**WEIGHTED, "type": "AAAA"}, 400, "type"),
@@ -195,6 +201,40 @@ def test_bad_specs_change_nothing(srv, name, rtype, spec, status, field):
     assert srv.query(f"www.{ZONE}", "A").rcode() == dns.rcode.NXDOMAIN
     assert srv.query(f"static.{ZONE}", "A").answer[0][0].to_text() == "192.0.2.99"
     assert set(answers(srv, f"keep.{ZONE}", n=40)) <= {"192.0.2.10", "192.0.2.11"}
+
+
+def test_alias_at_the_apex(srv):
+    """An ALIAS made through the API flattens its in-zone target at the apex,
+    follows changes of the target at once, keeps the apex's own data, owns
+    A and AAAA at its name, and goes away with DELETE."""
+    assert srv.patch(ZONE, [replace("web", "A", 120, "192.0.2.50", "192.0.2.51"),
+                            replace("web", "AAAA", 30, "2001:db8::50")]).status == 204
+    r = put(srv, ZONE, "ALIAS", {"target": "web", "ttl": 60})
+    assert r.status == 201, r.text
+    got = srv.get(f"zones/{ZONE}/policies/{ZONE}/ALIAS").json()
+    assert got["type"] == "ALIAS" and got["target"] == "web"
+    a = srv.query(ZONE, "A")
+    assert a.rcode() == dns.rcode.NOERROR and a.flags & dns.flags.AA
+    assert sorted(r.to_text() for r in a.answer[0]) == ["192.0.2.50", "192.0.2.51"]
+    assert a.answer[0].name.to_text() == ZONE and a.answer[0].ttl == 60
+    aaaa = srv.query(ZONE, "AAAA")
+    assert [r.to_text() for r in aaaa.answer[0]] == ["2001:db8::50"] and aaaa.answer[0].ttl == 30
+    assert srv.query(ZONE, "SOA").answer[0][0].rdtype == dns.rdatatype.SOA
+    assert srv.query(ZONE, "NS").answer[0][0].to_text() == "ns1.example.net."
+    # A change of the target shows in the next answer.
+    assert srv.patch(ZONE, [replace("web", "A", 120, "192.0.2.52")]).status == 204
+    assert [r.to_text() for r in srv.query(ZONE, "A").answer[0]] == ["192.0.2.52"]
+    # A and AAAA at the alias's name are the alias's: a PATCH of them is refused.
+    assert_error(srv.patch(ZONE, [replace(ZONE, "A", 60, "192.0.2.1")]), 409, None)
+    assert [r.to_text() for r in srv.query(ZONE, "A").answer[0]] == ["192.0.2.52"]
+    # It survives a restart (compiled again from the store).
+    assert srv.stop() == 0
+    srv.start()
+    assert [r.to_text() for r in srv.query(ZONE, "A").answer[0]] == ["192.0.2.52"]
+    assert srv.call("DELETE", f"zones/{ZONE}/policies/{ZONE}/ALIAS").status == 204
+    gone = srv.query(ZONE, "A")
+    assert gone.rcode() == dns.rcode.NOERROR and not gone.answer
+    assert srv.patch(ZONE, [replace(ZONE, "A", 60, "192.0.2.1")]).status == 204
 
 
 def test_cname_failover(srv):
