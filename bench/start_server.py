@@ -37,7 +37,8 @@ import dnswire  # noqa: E402
 import procstat  # noqa: E402
 
 POLL_TIMEOUT = 0.005   # per-probe wait: small, so the cold-start error is ~5 ms
-POLL_PAUSE = 0.001     # after "connection refused" (nothing bound yet)
+POLL_PAUSE = 0.0002    # after "connection refused" (nothing bound yet): the
+                       # probe runs on the other CPU, so polling often is free
 SETTLE = 1.0           # let the server finish post-load work before reading RSS
 
 
@@ -108,7 +109,9 @@ def spawn(cmd, log, cpu):
     """Start cmd in its own session; with cpu, already on that CPU.  The
     child inherits the CPU mask at fork, so no `taskset` runs first: its
     own start (it reads the locale files) took 4-9 ms here, all of which
-    used to count in every server's cold start."""
+    used to count in every server's cold start.  The probe itself then
+    moves off that CPU (when there is another), so that it does not take
+    turns with the server it is timing."""
     saved = os.sched_getaffinity(0)
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})
@@ -116,7 +119,8 @@ def spawn(cmd, log, cpu):
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     finally:
-        os.sched_setaffinity(0, saved)
+        others = saved - {cpu}
+        os.sched_setaffinity(0, others if cpu is not None and others else saved)
 
 
 def kill_group(proc):
