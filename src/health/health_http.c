@@ -109,17 +109,28 @@ static int on_timer(CURLM *multi, long ms, void *userp)
 
 int health_http_init(health_t *h)
 {
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
-	    (h->multi = curl_multi_init()) == NULL) {
-		return CIRRUS_ENOMEM;
-	}
 	uv_timer_init(&h->loop, &h->curl_timer);
 	h->curl_timer.data = h;
+	return 0;
+}
+
+/* The multi handle, made on the loop at the first HTTP(S) check: a server
+ * without one never loads libcurl (util/curl_dl.c), which would map a
+ * second GnuTLS and twenty libraries into it. NULL when libcurl fails. */
+static CURLM *multi(health_t *h)
+{
+	if (h->multi != NULL || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		return h->multi;
+	}
+	if ((h->multi = curl_multi_init()) == NULL) {
+		curl_global_cleanup();
+		return NULL;
+	}
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
-	return 0;
+	return h->multi;
 }
 
 void health_http_deinit(health_t *h)
@@ -258,6 +269,11 @@ void health_http_start(health_probe_t *p)
 {
 	p->curl_err[0] = '\0';
 	p->body_len = 0;
+	if (multi(p->h) == NULL) {
+		health_probe_result(p, false, "%s: libcurl cannot start", p->spec->type);
+		health_probe_idle(p);
+		return;
+	}
 	if ((p->easy = curl_easy_init()) == NULL || set_url(p) != 0) {
 		health_probe_result(p, false, "%s: out of memory", p->spec->type);
 		health_http_abort(p);
