@@ -156,22 +156,30 @@ static void stop_one(health_watch_t *w)
 	health_probe_abort(&w->probe);
 }
 
-void health_watch_sync(health_t *h)
+/* The watches that need the loop (all of them with every), copied under
+ * the lock: handling one may free it. NULL when out of memory or none. */
+static health_watch_t **pending(health_t *h, bool every, size_t *n)
 {
-	/* Walk a copy of the list: stopping may free entries (under the lock). */
 	pthread_mutex_lock(&h->lock);
-	size_t n = 0;
+	size_t count = 0;
 	for (health_watch_t *w = h->watches; w != NULL; w = w->next) {
-		n++;
+		count++;
 	}
-	health_watch_t **todo = calloc(n ? n : 1, sizeof(*todo));
-	n = 0;
+	health_watch_t **todo = calloc(count ? count : 1, sizeof(*todo));
+	*n = 0;
 	for (health_watch_t *w = h->watches; todo != NULL && w != NULL; w = w->next) {
-		if (!w->started || (w->removed && !w->closing)) {
-			todo[n++] = w;
+		if (every || !w->started || (w->removed && !w->closing)) {
+			todo[(*n)++] = w;
 		}
 	}
 	pthread_mutex_unlock(&h->lock);
+	return todo;
+}
+
+void health_watch_sync(health_t *h)
+{
+	size_t n;
+	health_watch_t **todo = pending(h, false, &n);
 	for (size_t i = 0; i < n; i++) {
 		health_watch_t *w = todo[i];
 		if (w->removed && !w->started) {
@@ -189,17 +197,8 @@ void health_watch_sync(health_t *h)
 
 void health_watch_stop(health_t *h)
 {
-	pthread_mutex_lock(&h->lock);
-	size_t n = 0;
-	for (health_watch_t *w = h->watches; w != NULL; w = w->next) {
-		n++;
-	}
-	health_watch_t **todo = calloc(n ? n : 1, sizeof(*todo));
-	n = 0;
-	for (health_watch_t *w = h->watches; todo != NULL && w != NULL; w = w->next) {
-		todo[n++] = w;
-	}
-	pthread_mutex_unlock(&h->lock);
+	size_t n;
+	health_watch_t **todo = pending(h, true, &n);
 	for (size_t i = 0; i < n; i++) {
 		stop_one(todo[i]);
 	}

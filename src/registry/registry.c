@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -151,13 +152,15 @@ static ssize_t zst_get(registry_t *r, const char *zone)
 	return (ssize_t)r->zone_count++;
 }
 
-/* Index of service name in z, or where it would go (*found false). */
-static size_t svc_find(const zstate_t *z, const char *name, bool *found)
+/* Index of key in an array sorted by the string at offset key_at of each
+ * element, or where it would go (*found false). */
+static size_t sorted_find(const void *base, size_t count, size_t size, size_t key_at,
+                          const char *key, bool *found)
 {
-	size_t lo = 0, hi = z->count;
+	size_t lo = 0, hi = count;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		int c = strcmp(z->svcs[mid].name, name);
+		int c = strcmp((const char *)base + mid * size + key_at, key);
 		if (c == 0) {
 			*found = true;
 			return mid;
@@ -170,6 +173,13 @@ static size_t svc_find(const zstate_t *z, const char *name, bool *found)
 	}
 	*found = false;
 	return lo;
+}
+
+/* Index of service name in z, or where it would go (*found false). */
+static size_t svc_find(const zstate_t *z, const char *name, bool *found)
+{
+	return sorted_find(z->svcs, z->count, sizeof(*z->svcs), offsetof(svc_t, name), name,
+	                   found);
 }
 
 static ssize_t svc_get(zstate_t *z, const char *name)
@@ -199,22 +209,7 @@ static ssize_t svc_get(zstate_t *z, const char *name)
 static size_t inst_find(const registry_instance_t *v, size_t count, const char *id,
                         bool *found)
 {
-	size_t lo = 0, hi = count;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(v[mid].id, id);
-		if (c == 0) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0) {
-			lo = mid + 1;
-		} else {
-			hi = mid;
-		}
-	}
-	*found = false;
-	return lo;
+	return sorted_find(v, count, sizeof(*v), offsetof(registry_instance_t, id), id, found);
 }
 
 /* Append to a service as read from the store (rows come sorted by id). */
