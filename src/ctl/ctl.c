@@ -12,6 +12,7 @@
 #include "ctl/ctl_internal.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/grow.h"
 
 int ctl_fail(ctl_error_t *err, int code, int status, const char *field,
              const char *fmt, ...)
@@ -156,15 +157,12 @@ int ctl_store_zone_load(store_t *st, const char *name, zone_t **out, char *err,
 
 int ctl_store_append(ctl_t *ctl, zone_t *zone)
 {
-	if (ctl->store_count == ctl->store_alloc) {
-		size_t alloc = ctl->store_alloc ? ctl->store_alloc * 2 : 16;
-		zone_t **grown = realloc(ctl->store_zones, alloc * sizeof(*grown));
-		if (grown == NULL) {
-			return CIRRUS_ENOMEM;
-		}
-		ctl->store_zones = grown;
-		ctl->store_alloc = alloc;
+	zone_t **grown = grow_one(ctl->store_zones, ctl->store_count, &ctl->store_alloc,
+	                          sizeof(*grown), 16);
+	if (grown == NULL) {
+		return CIRRUS_ENOMEM;
 	}
+	ctl->store_zones = grown;
 	zone_ref(zone);
 	ctl->store_zones[ctl->store_count++] = zone;
 	return 0;

@@ -13,6 +13,7 @@
 
 #include "ctl/ctl_internal.h"
 #include "util/error.h"
+#include "util/grow.h"
 
 typedef struct touched {
 	knot_dname_storage_t owner;
@@ -186,15 +187,11 @@ static touched_t *touched_new(ctl_txn_t *t, const knot_dname_t *owner, uint16_t 
 		return NULL;
 	}
 	t->cuts |= type == KNOT_RRTYPE_NS || type == KNOT_RRTYPE_DNAME;
-	if (t->count == t->alloc) {
-		size_t alloc = t->alloc ? t->alloc * 2 : 8;
-		touched_t *grown = realloc(t->touched, alloc * sizeof(*grown));
-		if (grown == NULL) {
-			return NULL;
-		}
-		t->touched = grown;
-		t->alloc = alloc;
+	touched_t *grown = grow_one(t->touched, t->count, &t->alloc, sizeof(*grown), 8);
+	if (grown == NULL) {
+		return NULL;
 	}
+	t->touched = grown;
 	touched_t *rec = &t->touched[t->count++];
 	memset(rec, 0, sizeof(*rec));
 	memcpy(rec->owner, lower, knot_dname_size(lower));

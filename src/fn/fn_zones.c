@@ -24,6 +24,7 @@
 #include "store/store.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/grow.h"
 
 /* One store zone as built, with the row it was built from. */
 typedef struct stored {
@@ -113,15 +114,11 @@ static int open_store(fn_zones_t *z)
 static int collect_row(void *ctx, const store_zone_t *row)
 {
 	rows_t *r = ctx;
-	if (r->count == r->alloc) {
-		size_t alloc = r->alloc ? r->alloc * 2 : 16;
-		store_zone_t *grown = realloc(r->v, alloc * sizeof(*grown));
-		if (grown == NULL) {
-			return CIRRUS_ENOMEM;
-		}
-		r->v = grown;
-		r->alloc = alloc;
+	store_zone_t *grown = grow_one(r->v, r->count, &r->alloc, sizeof(*grown), 16);
+	if (grown == NULL) {
+		return CIRRUS_ENOMEM;
 	}
+	r->v = grown;
 	r->v[r->count++] = *row;
 	return 0;
 }

@@ -15,6 +15,7 @@
 
 #include "policy/policy_internal.h"
 #include "util/error.h"
+#include "util/grow.h"
 
 /*! Most milliseconds a line can state (ten minutes: surely a typo beyond). */
 #define LATENCY_MS_MAX 600000.0
@@ -100,15 +101,11 @@ static int table_line(table_t *t, const policy_spec_t *spec, char *text, unsigne
 	if (extra != NULL) {
 		return table_fail(t, line, "more than three fields:", extra);
 	}
-	if (t->n == t->alloc) {
-		size_t alloc = t->alloc ? t->alloc * 2 : 64;
-		measure_t *grown = realloc(t->v, alloc * sizeof(*grown));
-		if (grown == NULL) {
-			return CIRRUS_ENOMEM;
-		}
-		t->v = grown;
-		t->alloc = alloc;
+	measure_t *grown = grow_one(t->v, t->n, &t->alloc, sizeof(*grown), 64);
+	if (grown == NULL) {
+		return CIRRUS_ENOMEM;
 	}
+	t->v = grown;
 	if ((m.region = strdup(region)) == NULL) {
 		return CIRRUS_ENOMEM;
 	}

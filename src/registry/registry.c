@@ -28,6 +28,7 @@
 #include "registry/registry.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/grow.h"
 
 #define SWEEP_MS_DEFAULT 200
 /* Lease ends are synced to the disk at least this often (flush_leases). */
@@ -137,15 +138,11 @@ static ssize_t zst_get(registry_t *r, const char *zone)
 	if (at >= 0) {
 		return at;
 	}
-	if (r->zone_count == r->zone_alloc) {
-		size_t alloc = r->zone_alloc ? r->zone_alloc * 2 : 4;
-		zstate_t *grown = realloc(r->zones, alloc * sizeof(*grown));
-		if (grown == NULL) {
-			return -1;
-		}
-		r->zones = grown;
-		r->zone_alloc = alloc;
+	zstate_t *grown = grow_one(r->zones, r->zone_count, &r->zone_alloc, sizeof(*grown), 4);
+	if (grown == NULL) {
+		return -1;
 	}
+	r->zones = grown;
 	zstate_t *z = &r->zones[r->zone_count];
 	memset(z, 0, sizeof(*z));
 	snprintf(z->name, sizeof(z->name), "%s", zone);
@@ -189,15 +186,11 @@ static ssize_t svc_get(zstate_t *z, const char *name)
 	if (found) {
 		return (ssize_t)at;
 	}
-	if (z->count == z->alloc) {
-		size_t alloc = z->alloc ? z->alloc * 2 : 8;
-		svc_t *grown = realloc(z->svcs, alloc * sizeof(*grown));
-		if (grown == NULL) {
-			return -1;
-		}
-		z->svcs = grown;
-		z->alloc = alloc;
+	svc_t *grown = grow_one(z->svcs, z->count, &z->alloc, sizeof(*grown), 8);
+	if (grown == NULL) {
+		return -1;
 	}
+	z->svcs = grown;
 	memmove(&z->svcs[at + 1], &z->svcs[at], (z->count - at) * sizeof(*z->svcs));
 	memset(&z->svcs[at], 0, sizeof(*z->svcs));
 	snprintf(z->svcs[at].name, sizeof(z->svcs[at].name), "%s", name);
@@ -215,15 +208,11 @@ static size_t inst_find(const registry_instance_t *v, size_t count, const char *
 /* Append to a service as read from the store (rows come sorted by id). */
 static int svc_push(svc_t *s, const registry_instance_t *in)
 {
-	if (s->count == s->alloc) {
-		size_t alloc = s->alloc ? s->alloc * 2 : 8;
-		registry_instance_t *grown = realloc(s->v, alloc * sizeof(*grown));
-		if (grown == NULL) {
-			return CIRRUS_ENOMEM;
-		}
-		s->v = grown;
-		s->alloc = alloc;
+	registry_instance_t *grown = grow_one(s->v, s->count, &s->alloc, sizeof(*grown), 8);
+	if (grown == NULL) {
+		return CIRRUS_ENOMEM;
 	}
+	s->v = grown;
 	s->v[s->count++] = *in;
 	return 0;
 }
@@ -575,15 +564,11 @@ static int apply(registry_t *r, size_t zi, stage_t *st, size_t n, const rows_t *
 static int view_add(char ***v, size_t *n, size_t *alloc, const char *a, const char *b,
                     const char *zone)
 {
-	if (*n == *alloc) {
-		size_t grown_n = *alloc ? *alloc * 2 : 32;
-		char **grown = realloc(*v, grown_n * sizeof(*grown));
-		if (grown == NULL) {
-			return CIRRUS_ENOMEM;
-		}
-		*v = grown;
-		*alloc = grown_n;
+	char **grown = grow_one(*v, *n, alloc, sizeof(*grown), 32);
+	if (grown == NULL) {
+		return CIRRUS_ENOMEM;
 	}
+	*v = grown;
 	char name[600];
 	snprintf(name, sizeof(name), "%s%s%s.%s", a ? a : "", a ? "." : "", b, zone);
 	if (((*v)[*n] = strdup(name)) == NULL) {
@@ -1232,15 +1217,11 @@ static int hstate_cb(void *ctx, const health_key_t *k)
 	    strlen(k->name) >= sizeof(hs->v[0].key)) {
 		return 0;
 	}
-	if (hs->count == hs->alloc) {
-		size_t alloc = hs->alloc ? hs->alloc * 2 : 64;
-		hstate_t *grown = realloc(hs->v, alloc * sizeof(*grown));
-		if (grown == NULL) {
-			return CIRRUS_ENOMEM;
-		}
-		hs->v = grown;
-		hs->alloc = alloc;
+	hstate_t *grown = grow_one(hs->v, hs->count, &hs->alloc, sizeof(*grown), 64);
+	if (grown == NULL) {
+		return CIRRUS_ENOMEM;
 	}
+	hs->v = grown;
 	hstate_t *h = &hs->v[hs->count++];
 	snprintf(h->key, sizeof(h->key), "%s", k->name);
 	h->state = k->state;

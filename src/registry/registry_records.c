@@ -11,6 +11,7 @@
 
 #include "registry/registry.h"
 #include "util/error.h"
+#include "util/grow.h"
 
 #define LEASE_DEFAULT 30
 #define DNS_TTL_MAX 86400
@@ -237,16 +238,12 @@ static void add(entries_t *e, const char *name, const char *type, uint32_t ttl,
 		e->err = CIRRUS_EINVAL;
 		return;
 	}
-	if (e->count == e->alloc) {
-		size_t alloc = e->alloc ? e->alloc * 2 : 64;
-		entry_t *grown = realloc(e->v, alloc * sizeof(*grown));
-		if (grown == NULL) {
-			e->err = CIRRUS_ENOMEM;
-			return;
-		}
-		e->v = grown;
-		e->alloc = alloc;
+	entry_t *grown = grow_one(e->v, e->count, &e->alloc, sizeof(*grown), 64);
+	if (grown == NULL) {
+		e->err = CIRRUS_ENOMEM;
+		return;
 	}
+	e->v = grown;
 	entry_t *x = &e->v[e->count];
 	x->name = strdup(name);
 	x->rdata = strdup(rdata);
@@ -338,15 +335,12 @@ static int group(entries_t *e, registry_rrsets_t *out)
 		entry_t *x = &e->v[i];
 		registry_rrset_t *rs = out->count ? &out->v[out->count - 1] : NULL;
 		if (rs == NULL || strcmp(rs->name, x->name) != 0 || strcmp(rs->type, x->type) != 0) {
-			if (out->count == out->alloc) {
-				size_t alloc = out->alloc ? out->alloc * 2 : 16;
-				registry_rrset_t *grown = realloc(out->v, alloc * sizeof(*grown));
-				if (grown == NULL) {
-					return CIRRUS_ENOMEM;
-				}
-				out->v = grown;
-				out->alloc = alloc;
+			registry_rrset_t *grown = grow_one(out->v, out->count, &out->alloc,
+			                                   sizeof(*grown), 16);
+			if (grown == NULL) {
+				return CIRRUS_ENOMEM;
 			}
+			out->v = grown;
 			rs = &out->v[out->count++];
 			memset(rs, 0, sizeof(*rs));
 			snprintf(rs->name, sizeof(rs->name), "%s", x->name);

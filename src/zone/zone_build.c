@@ -11,6 +11,7 @@
 
 #include "util/error.h"
 #include "zone/zone_internal.h"
+#include "util/grow.h"
 
 /* Find or create the node for owner and every missing ancestor up to the
  * apex, so that empty non-terminals exist as nodes (RFC 4592 section 2.2.2). */
@@ -65,15 +66,12 @@ const char *zone_builder_file(zone_builder_t *b, const char *file)
 static int mark_add(zone_builder_t *b, const zone_node_t *node, uint16_t type,
                     const char *file, uint64_t line)
 {
-	if (b->mark_count == b->mark_alloc) {
-		size_t alloc = b->mark_alloc ? b->mark_alloc * 2 : 64;
-		zone_origin_line_t *grown = realloc(b->marks, alloc * sizeof(*grown));
-		if (grown == NULL) {
-			return CIRRUS_ENOMEM;
-		}
-		b->marks = grown;
-		b->mark_alloc = alloc;
+	zone_origin_line_t *grown = grow_one(b->marks, b->mark_count, &b->mark_alloc,
+	                                     sizeof(*grown), 64);
+	if (grown == NULL) {
+		return CIRRUS_ENOMEM;
 	}
+	b->marks = grown;
 	b->marks[b->mark_count++] = (zone_origin_line_t){
 		.node = node, .type = type, .file = zone_builder_file(b, file), .line = line,
 	};

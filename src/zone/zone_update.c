@@ -11,6 +11,7 @@
 
 #include "util/error.h"
 #include "zone/zone_internal.h"
+#include "util/grow.h"
 
 /* Marks a node created by the running update (cleared on commit). */
 #define NODE_FRESH (1u << 15)
@@ -31,15 +32,11 @@ struct zone_update {
 
 static int list_push(node_list_t *l, zone_node_t *n)
 {
-	if (l->count == l->alloc) {
-		size_t alloc = l->alloc ? l->alloc * 2 : 16;
-		zone_node_t **grown = realloc(l->items, alloc * sizeof(*grown));
-		if (grown == NULL) {
-			return CIRRUS_ENOMEM;
-		}
-		l->items = grown;
-		l->alloc = alloc;
+	zone_node_t **grown = grow_one(l->items, l->count, &l->alloc, sizeof(*grown), 16);
+	if (grown == NULL) {
+		return CIRRUS_ENOMEM;
 	}
+	l->items = grown;
 	l->items[l->count++] = n;
 	return 0;
 }
