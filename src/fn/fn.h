@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,17 @@
 
 /* Largest DNS message over HTTP (RFC 8484 6: the TCP limit). */
 #define FN_MSG_MAX 65535
+
+/* Longest text/plain refusal line, its newline included. */
+#define FN_TEXT_MAX 512
+
+/*!
+ * \brief The body of a text/plain refusal (HTTP server and Lambda events
+ * alike): fmt formatted, cut to fit, ended by a newline.
+ * \return its length (at most FN_TEXT_MAX - 1; text is not NUL-terminated
+ *         when it is that long)
+ */
+size_t fn_text_line(char text[FN_TEXT_MAX], const char *fmt, va_list ap);
 
 /*
  * DoH (RFC 8484), fn_doh.c.

@@ -41,15 +41,21 @@ static const route_t routes[] = {
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
+size_t fn_text_line(char text[FN_TEXT_MAX], const char *fmt, va_list ap)
+{
+	int n = vsnprintf(text, FN_TEXT_MAX - 1, fmt, ap);
+	size_t len = n < 0 ? 0 : (size_t)n < FN_TEXT_MAX - 1 ? (size_t)n : FN_TEXT_MAX - 2;
+	text[len++] = '\n';
+	return len;
+}
+
 void fn_reply_text(fn_req_t *req, unsigned status, const char *fmt, ...)
 {
-	char text[512];
+	char text[FN_TEXT_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(text, sizeof(text) - 1, fmt, ap);
+	size_t len = fn_text_line(text, fmt, ap);
 	va_end(ap);
-	size_t len = n < 0 ? 0 : (size_t)n < sizeof(text) - 1 ? (size_t)n : sizeof(text) - 2;
-	text[len++] = '\n';
 	if (req->response != NULL) {
 		MHD_destroy_response(req->response);
 	}

@@ -256,13 +256,11 @@ static void reply_text(http_reply_t *r, int status, const char *fmt, ...)
 		return;
 	}
 	json_object_set_new(r->headers, "cache-control", json_string("no-store"));
-	char text[512];
+	char text[FN_TEXT_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(text, sizeof(text) - 1, fmt, ap);
+	size_t len = fn_text_line(text, fmt, ap);
 	va_end(ap);
-	size_t len = n < 0 ? 0 : (size_t)n < sizeof(text) - 1 ? (size_t)n : sizeof(text) - 2;
-	text[len++] = '\n';
 	r->body = strndup(text, len);
 }
 
