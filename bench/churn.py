@@ -44,9 +44,7 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
-import struct
 import subprocess
 import sys
 import time
@@ -107,33 +105,6 @@ def put_body(addr, lease):
 def expect(status, body, want, what):
     if status != want:
         raise BenchError("%s: HTTP %d %s" % (what, status, body[:300]))
-
-
-class Udp:
-    """A connected UDP socket; each ask is a new query id."""
-
-    def __init__(self, port):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.connect((ADDR, port))
-        self.sock.settimeout(POLL_TIMEOUT)
-        self.qid = random.randrange(65536)
-
-    def ask(self, name):
-        """The parsed answer to NAME A, or None (no answer in time)."""
-        self.qid = (self.qid + 1) & 0xFFFF
-        self.sock.send(dnswire.build_query(self.qid, name, "A"))
-        for _ in range(100):   # skip late answers to earlier queries
-            try:
-                data = self.sock.recv(4096)
-            except socket.timeout:
-                return None
-            if struct.unpack("!H", data[:2])[0] == self.qid:
-                return dnswire.parse_response(data)
-        return None
-
-
-def has_addr(resp, addr):
-    return resp is not None and any(rr[1] == "A" and rr[3] == addr for rr in resp["answer"])
 
 
 # ---------------------------------------------------------------------------
@@ -198,7 +169,7 @@ def probe_once(http, udp, service, n):
     while True:
         if resp_t is None and http.readable():
             resp_t = time.perf_counter()
-        if has_addr(udp.ask(name), addr):
+        if dnswire.has_a(udp.ask(name), addr):
             visible = time.perf_counter()
             break
         if time.perf_counter() - t0 > VISIBLE_TIMEOUT:
@@ -215,7 +186,7 @@ def reg_prober(port, api_port, token, services, rate, seconds, conn):
     """Registration-to-answer samples (probe_once) about RATE a second."""
     child_signals()
     http = writes.Http(api_port, token)
-    udp = Udp(port)
+    udp = dnswire.UdpProber(ADDR, port, POLL_TIMEOUT)
     rng = random.Random(11)
     out, resp_ms = [], []
     start = time.monotonic()
@@ -241,7 +212,7 @@ def lapse_prober(port, api_port, token, services, rate, seconds, conn):
     end the API reported to the first NXDOMAIN for the instance's name."""
     child_signals()
     http = writes.Http(api_port, token)
-    udp = Udp(port)
+    udp = dnswire.UdpProber(ADDR, port, POLL_TIMEOUT)
     pending = []   # (name, expires)
     out = []
     start = time.monotonic()
@@ -378,7 +349,7 @@ def unloaded(ctx, srv, members):
         status, body = http.request("DELETE", inst_path(service, iid), None)
         expect(status, body, 204, "DELETE %s" % iid)
     cpu2 = procstat.cpu_us(srv.pid)
-    udp = Udp(a.port)
+    udp = dnswire.UdpProber(ADDR, a.port, POLL_TIMEOUT)
     reg = [probe_once(http, udp, service_of(n, a.services), 10 ** 6 + n)[0]
            for n in range(UNLOADED_PROBES)]
     http.close()

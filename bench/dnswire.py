@@ -6,6 +6,7 @@ alone (dnspython is not a bench dependency), and it only needs to build one
 question and read answers back well enough to compare servers.
 """
 
+import random
 import socket
 import struct
 
@@ -109,6 +110,39 @@ def udp_query(addr, port, name, rtype, timeout, qid=0x4242):
             return None
     resp = parse_response(data)
     return resp if resp["id"] == qid else None
+
+
+class UdpProber:
+    """A connected UDP socket for repeated probes; each ask is a new query
+    id, and late answers to earlier probes are skipped."""
+
+    def __init__(self, addr, port, timeout):
+        self.sock = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET,
+                                  socket.SOCK_DGRAM)
+        self.sock.connect((addr, port))
+        self.sock.settimeout(timeout)
+        self.qid = random.randrange(65536)
+
+    def ask(self, name, rtype="A"):
+        """The parsed answer to NAME RTYPE, or None (no answer in time)."""
+        self.qid = (self.qid + 1) & 0xFFFF
+        self.sock.send(build_query(self.qid, name, rtype))
+        for _ in range(100):
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                return None
+            if struct.unpack("!H", data[:2])[0] == self.qid:
+                return parse_response(data)
+        return None
+
+    def close(self):
+        self.sock.close()
+
+
+def has_a(resp, addr):
+    """Whether a parsed answer holds the A record addr."""
+    return resp is not None and any(rr[1] == "A" and rr[3] == addr for rr in resp["answer"])
 
 
 def tcp_query(addr, port, name, rtype, timeout, qid=0x4243):

@@ -36,14 +36,12 @@ import hashlib
 import json
 import multiprocessing
 import os
-import random
 import resource
 import select
 import shutil
 import signal
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import threading
@@ -349,35 +347,6 @@ def expect_204(status, body, what):
 # ---------------------------------------------------------------------------
 # 1. write-to-visible latency
 
-class Prober:
-    """A connected UDP socket; each probe is a new query (new id)."""
-
-    def __init__(self, port):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.connect((ADDR, port))
-        self.sock.settimeout(POLL_TIMEOUT)
-        self.qid = random.randrange(65536)
-
-    def ask(self, name, want):
-        """True if NAME A now answers WANT; False otherwise (or no answer)."""
-        self.qid = (self.qid + 1) & 0xFFFF
-        self.sock.send(dnswire.build_query(self.qid, name, "A"))
-        for _ in range(100):   # skip late answers to earlier probes
-            try:
-                data = self.sock.recv(4096)
-            except socket.timeout:
-                return False
-            if struct.unpack("!H", data[:2])[0] == self.qid:
-                break
-        else:
-            return False
-        resp = dnswire.parse_response(data)
-        return any(rr[1] == "A" and rr[3] == want for rr in resp["answer"])
-
-    def close(self):
-        self.sock.close()
-
-
 def one_latency_sample(http, prober, name, addr):
     """(visible_ms, response_ms, probes): the clock starts as the PATCH is sent."""
     body = add_a(name, addr)
@@ -391,7 +360,7 @@ def one_latency_sample(http, prober, name, addr):
     while True:
         if resp_t is None and http.readable():
             resp_t = time.perf_counter()
-        ok = prober.ask(name, addr)
+        ok = dnswire.has_a(prober.ask(name), addr)
         probes += 1
         now = time.perf_counter()
         if ok:
@@ -567,7 +536,7 @@ def latency_run(ctx, tag, pristine, samples, run):
     label = "latency-%s-%s" % (tag, run or "perf")
     with Server(ctx, tag, pristine, label) as srv:
         http = Http(a.api_port, ctx.tokens[tag])
-        prober = Prober(a.port)
+        prober = dnswire.UdpProber(ADDR, a.port, POLL_TIMEOUT)
         perf = None
         try:
             for i in range(WARMUP_WRITES):
