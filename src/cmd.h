@@ -55,3 +55,7 @@ int cmd_bad_option(const char *cmd, int opt, char *const argv[], const char *usa
  * \return 2, the exit code for bad usage
  */
 int cmd_bad_usage(const char *cmd, const char *problem, const char *usage);
+
+/*! \brief Initialise GnuTLS, once (src/crypto_defer.c): every command but
+ *  `function` calls it before it starts; 0 or a negative GnuTLS error. */
+int crypto_init(void);

@@ -92,6 +92,14 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		return cmd_version(argc - 1, argv + 1);
 	}
+	/* Every function instance starts cold, and it never uses GnuTLS: it
+	 * skips GnuTLS's initialisation (src/crypto_defer.c). */
+	if (strcmp(cmd, "function") == 0) {
+		return cmd_function(argc - 1, argv + 1);
+	}
+	if (crypto_init() < 0) {
+		return 1;
+	}
 	if (strcmp(cmd, "serve") == 0) {
 		return cmd_serve(argc - 1, argv + 1);
 	}
@@ -103,9 +111,6 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "key") == 0) {
 		return cmd_key(argc - 1, argv + 1);
-	}
-	if (strcmp(cmd, "function") == 0) {
-		return cmd_function(argc - 1, argv + 1);
 	}
 	if (strcmp(cmd, "health") == 0) {
 		return cmd_health(argc - 1, argv + 1);
