@@ -273,10 +273,12 @@ static struct MHD_Daemon *start_daemon(fn_http_t *h, const struct sockaddr_stora
 {
 	struct MHD_OptionItem ops[] = {
 		{ MHD_OPTION_SOCK_ADDR, 0, (void *)ss },
-		{ MHD_OPTION_THREAD_POOL_SIZE, h->conf.threads, NULL },
 		{ MHD_OPTION_CONNECTION_LIMIT, FN_MAX_CONNECTIONS, NULL },
 		{ MHD_OPTION_CONNECTION_TIMEOUT, FN_IDLE_TIMEOUT, NULL },
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h },
+		/* One thread is MHD's default; a pool of one draws a warning. */
+		{ h->conf.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
+		  h->conf.threads, NULL },
 		{ MHD_OPTION_END, 0, NULL },
 	};
 	/* ITC lets MHD_quiesce_daemon() stop the listener while requests finish. */

@@ -356,6 +356,19 @@ def test_health_and_ready(fn):
     assert status == 200 and body == b"ready: 1 zone\n"
 
 
+@pytest.mark.parametrize("threads", [None, "1", "3"])
+def test_threads_answer_in_parallel_and_start_without_warnings(function, threads):
+    import concurrent.futures
+    srv = function(*(["--threads", threads] if threads else []), zones={"fn.test.": ZONE})
+    wire = query("www.fn.test.").to_wire()
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda _: srv.doh_post(wire), range(24)))
+    for status, _, body in results:
+        assert status == 200
+        assert dns.message.from_wire(body).answer[0][0].address == "192.0.2.80"
+    assert "warning" not in srv.log(), srv.log()
+
+
 # -- the client address behind proxies ---------------------------------------
 
 def clients(srv, headers_list):
