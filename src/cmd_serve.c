@@ -365,7 +365,8 @@ static void serve_engine_conf(serve_t *s)
 	s->engine.ecs_trust_count = c->ecs_trust_count;
 	s->engine.health = &s->health;
 	s->engine.services = &s->services;
-	s->engine.aliases = &s->aliases;
+	/* Without a resolver the engine knows outside targets cannot resolve. */
+	s->engine.aliases = c->resolver.address != NULL ? &s->aliases : NULL;
 }
 
 static void serve_publish(void *ctx, zone_set_t *set)

@@ -7,6 +7,7 @@
  * choose its records. Any other target is read from the resolver thread's
  * view (policy_alias_view.c), with the TTL it has left. The same serves
  * the additional section when an NS, MX or SRV target holds an alias.
+ * Stale answers and SERVFAILs say why in an RFC 8914 Extended DNS Error.
  */
 #include "engine/engine_internal.h"
 
@@ -23,15 +24,19 @@ static engine_alias_t from_view(engine_ctx_t *ctx, const knot_dname_t *target,
 	const policy_alias_view_t *v = ctx->conf->aliases == NULL ? NULL :
 		__atomic_load_n(ctx->conf->aliases, __ATOMIC_ACQUIRE);
 	uint32_t left = 0;
-	switch (policy_alias_view_answer(v, target, type, policy_alias_clock_ms(),
-	                                 rrs, &left)) {
-	case POLICY_ALIAS_DATA:
+	bool stale = false;
+	policy_alias_status_t status = policy_alias_view_answer(v, target, type,
+	                                                        policy_alias_clock_ms(),
+	                                                        rrs, &left, &stale);
+	if (status != POLICY_ALIAS_UNKNOWN) {
+		if (stale) {
+			engine_set_ede(ctx, KNOT_EDNS_EDE_STALE, "ALIAS target served stale");
+		}
+		if (status == POLICY_ALIAS_NODATA) {
+			return ENGINE_ALIAS_NODATA;
+		}
 		*ttl = min_ttl(*ttl, left);
 		return ENGINE_ALIAS_DATA;
-	case POLICY_ALIAS_NODATA:
-		return ENGINE_ALIAS_NODATA;
-	case POLICY_ALIAS_UNKNOWN:
-		break;
 	}
 	return ENGINE_ALIAS_SERVFAIL;
 }

@@ -9,6 +9,8 @@
 
 #include "engine/engine_internal.h"
 
+#define EDE_TEXT_MAX 64   /* our own reasons are short */
+
 /* Options must tile the RDATA exactly (RFC 6891 6.1.2). */
 static bool options_well_formed(const knot_rrset_t *opt)
 {
@@ -171,6 +173,33 @@ int engine_edns_reserve(engine_ctx_t *ctx)
 	return knot_pkt_reserve(ctx->resp, knot_edns_wire_size(&ctx->opt)) == KNOT_EOK ? 0 : -1;
 }
 
+void engine_set_ede(engine_ctx_t *ctx, uint16_t code, const char *text)
+{
+	if (!ctx->ede_set) {
+		ctx->ede_set = true;
+		ctx->ede_code = code;
+		ctx->ede_text = text;
+	}
+}
+
+/* The EDE option is not reserved up front (it is rare, and reserving it in
+ * every answer would truncate earlier): it goes in when what the answer
+ * left has room for it, else it is left out. */
+static void add_extended_error(engine_ctx_t *ctx)
+{
+	uint8_t data[2 + EDE_TEXT_MAX];
+	size_t text = ctx->ede_set ? strlen(ctx->ede_text) : 0;
+	if (!ctx->ede_set || text > EDE_TEXT_MAX ||
+	    ctx->resp->size + knot_edns_wire_size(&ctx->opt) + KNOT_EDNS_OPTION_HDRLEN +
+	    sizeof(uint16_t) + text > ctx->resp->max_size) {
+		return;
+	}
+	knot_wire_write_u16(data, ctx->ede_code);
+	memcpy(data + 2, ctx->ede_text, text);
+	(void)knot_edns_add_option(&ctx->opt, KNOT_EDNS_OPTION_EDE, (uint16_t)(2 + text),
+	                           data, &ctx->mm);
+}
+
 void engine_edns_write(engine_ctx_t *ctx)
 {
 	if (!ctx->edns || ctx->opt.rrs.rdata == NULL) {
@@ -184,6 +213,7 @@ void engine_edns_write(engine_ctx_t *ctx)
 		}
 	}
 	knot_pkt_reclaim(ctx->resp, knot_edns_wire_size(&ctx->opt));
+	add_extended_error(ctx);
 	if (knot_pkt_begin(ctx->resp, KNOT_ADDITIONAL) == KNOT_EOK) {
 		(void)knot_pkt_put(ctx->resp, KNOT_COMPR_HINT_NONE, &ctx->opt, 0);
 	}

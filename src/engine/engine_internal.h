@@ -40,6 +40,11 @@ typedef struct engine_ctx {
 
 	uint16_t rcode;                   /*!< extended rcode (12 bits) */
 	bool truncated;                   /*!< engine_truncate() ran: stop adding */
+
+	/* RFC 8914 Extended DNS Error: why an answer is stale or a SERVFAIL. */
+	bool ede_set;
+	uint16_t ede_code;                /*!< KNOT_EDNS_EDE_* */
+	const char *ede_text;             /*!< EXTRA-TEXT, a static string */
 } engine_ctx_t;
 
 /*!
@@ -50,6 +55,10 @@ uint16_t engine_edns_parse(engine_ctx_t *ctx);
 
 /*! \brief Prepare the response OPT and reserve its space; 0 or -1. */
 int engine_edns_reserve(engine_ctx_t *ctx);
+
+/*! \brief Say why (RFC 8914) in the answer's OPT: the first reason set
+ *  stands; sent when the query had EDNS and the option fits. */
+void engine_set_ede(engine_ctx_t *ctx, uint16_t code, const char *text);
 
 /*! \brief Write the reserved OPT with the final extended rcode. */
 void engine_edns_write(engine_ctx_t *ctx);

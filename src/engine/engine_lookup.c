@@ -353,6 +353,11 @@ static bool put_alias(engine_ctx_t *ctx, const zone_t *zone, const zone_node_t *
 		return true;
 	case ENGINE_ALIAS_SERVFAIL:
 		ctx->rcode = KNOT_RCODE_SERVFAIL;
+		if (ctx->conf->aliases == NULL) {
+			engine_set_ede(ctx, KNOT_EDNS_EDE_OTHER, "no resolver for ALIAS targets");
+		} else {
+			engine_set_ede(ctx, KNOT_EDNS_EDE_NREACH_AUTH, "ALIAS target not resolved");
+		}
 		return true;
 	}
 	return false;

@@ -347,11 +347,13 @@ void policy_alias_view_free(policy_alias_view_t *v);
  * \param rrs  DATA: the records (pointing into the view)
  * \param ttl  DATA: seconds left of the upstream TTL (at least 1), or
  *             POLICY_ALIAS_STALE_TTL when served stale
+ * \param stale  DATA or NODATA: set true when past the TTL (RFC 8767),
+ *               else false; may be NULL
  */
 policy_alias_status_t policy_alias_view_answer(const policy_alias_view_t *v,
                                                const knot_dname_t *target, uint16_t type,
                                                uint64_t now_ms, knot_rdataset_t *rrs,
-                                               uint32_t *ttl);
+                                               uint32_t *ttl, bool *stale);
 
 /*! \brief Milliseconds on the monotonic clock: the time base of expire_ms. */
 uint64_t policy_alias_clock_ms(void);

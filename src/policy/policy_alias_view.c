@@ -103,7 +103,7 @@ void policy_alias_view_free(policy_alias_view_t *v)
 policy_alias_status_t policy_alias_view_answer(const policy_alias_view_t *v,
                                                const knot_dname_t *target, uint16_t type,
                                                uint64_t now_ms, knot_rdataset_t *rrs,
-                                               uint32_t *ttl)
+                                               uint32_t *ttl, bool *stale)
 {
 	if (v == NULL) {
 		return POLICY_ALIAS_UNKNOWN;
@@ -119,6 +119,9 @@ policy_alias_status_t policy_alias_view_answer(const policy_alias_view_t *v,
 		*ttl = POLICY_ALIAS_STALE_TTL; /* RFC 8767: the upstream fails */
 	} else {
 		return POLICY_ALIAS_UNKNOWN;
+	}
+	if (stale != NULL) {
+		*stale = now_ms >= e->expire_ms;
 	}
 	*rrs = e->rrs;
 	return e->status;

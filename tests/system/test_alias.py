@@ -10,6 +10,7 @@ answers while the upstream is down and SERVFAIL after serve-stale; and
 bad aliases refused at start with FILE:LINE."""
 import time
 
+import dns.edns
 import dns.rcode
 import dns.rdatatype
 import pytest
@@ -76,6 +77,13 @@ def answer(srv, name, rtype="A", tcp=False):
     return resp.rcode(), sorted(r.to_text() for r in rrset), rrset.ttl
 
 
+def extended_errors(srv, name, rtype="A"):
+    """(rcode, [(RFC 8914 info code, extra text)]) of an EDNS query."""
+    resp = srv.query(name, rtype, use_edns=0)
+    return resp.rcode(), [(int(o.code), o.text) for o in resp.options
+                          if o.otype == dns.edns.OptionType.EDE]
+
+
 def assert_nodata(srv, name, rtype="A"):
     resp = srv.query(name, rtype)
     assert resp.rcode() == dns.rcode.NOERROR, resp
@@ -107,8 +115,11 @@ def test_in_zone(tmp_path):
         seen = {tuple(answer(srv, "pooled.example.com.")[1]) for _ in range(100)}
         assert seen == {("192.0.2.50",), ("192.0.2.51",)}
         assert_nodata(srv, "pooled.example.com.", "AAAA")
-        # A target in a zone not served (yet) and no resolver: SERVFAIL.
+        # A target in a zone not served (yet) and no resolver: SERVFAIL,
+        # with EDE 0 (Other) saying why.
         assert answer(srv, "app.example.com.")[0] == dns.rcode.SERVFAIL
+        assert extended_errors(srv, "app.example.com.") == \
+            (dns.rcode.SERVFAIL, [(0, "no resolver for ALIAS targets")])
         # Once the store zone exists, API changes to the target show at once.
         srv.create_zone("store.test.", nameservers=["ns1.store.test."])
         assert srv.patch("store.test", [replace("www", "A", 40, "192.0.2.77")]).status == 204
@@ -171,8 +182,11 @@ def test_out_of_zone(tmp_path):
     srv = AliasServer(tmp_path / "main", upstream.port)
     srv.start()
     try:
-        # Before the first resolution (the upstream is not running): SERVFAIL.
+        # Before the first resolution (the upstream is not running): SERVFAIL,
+        # with EDE 22 (No Reachable Authority).
         assert answer(srv, "example.com.")[0] == dns.rcode.SERVFAIL
+        assert extended_errors(srv, "example.com.") == \
+            (dns.rcode.SERVFAIL, [(22, "ALIAS target not resolved")])
         assert_nodata(srv, "example.com.", "TXT")
         upstream.start()
         # Retried after 1 s, then 2 s: resolved within a few seconds.
@@ -180,6 +194,7 @@ def test_out_of_zone(tmp_path):
             srv.log()
         assert answer(srv, "example.com.")[1] == ["198.51.100.7"]
         assert answer(srv, "example.com.", "AAAA")[1] == ["2001:db8::7"]
+        assert extended_errors(srv, "example.com.") == (dns.rcode.NOERROR, [])
         # NXDOMAIN upstream: NODATA at the alias.
         assert_nodata(srv, "nx.example.com.")
         # The upstream truncated over UDP; the resolver asked over TCP.
@@ -210,6 +225,9 @@ def test_out_of_zone(tmp_path):
         assert answer(srv, "example.com.")[1] == ["198.51.100.8"]
         assert wait_for(lambda: answer(srv, "example.com.")[2] == 30, 8), srv.log()
         assert answer(srv, "example.com.")[1] == ["198.51.100.8"]
+        # ...saying so with EDE 3 (Stale Answer).
+        assert extended_errors(srv, "example.com.") == \
+            (dns.rcode.NOERROR, [(3, "ALIAS target served stale")])
         assert wait_for(lambda: answer(srv, "example.com.")[0] == dns.rcode.SERVFAIL, 12)
         assert time.monotonic() - down >= 4.0
         assert "keeping the last answer" in srv.log()

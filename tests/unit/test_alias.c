@@ -81,28 +81,31 @@ static void test_view(void **state)
 	knot_rdataset_clear(&rrs, NULL);   /* the view has its own copy */
 	knot_rdataset_t got;
 	uint32_t ttl = 0;
+	bool stale = true;
 	/* Fresh: the TTL left, counting down, at least 1. */
-	assert_int_equal(policy_alias_view_answer(v, t1, KNOT_RRTYPE_A, 1000, &got, &ttl),
+	assert_int_equal(policy_alias_view_answer(v, t1, KNOT_RRTYPE_A, 1000, &got, &ttl, &stale),
 	                 POLICY_ALIAS_DATA);
 	assert_int_equal(ttl, 9);
+	assert_false(stale);
 	assert_int_equal(got.count, 1);
 	assert_memory_equal(got.rdata->data, addr, 4);
-	assert_int_equal(policy_alias_view_answer(v, t1, KNOT_RRTYPE_A, 9500, &got, &ttl),
+	assert_int_equal(policy_alias_view_answer(v, t1, KNOT_RRTYPE_A, 9500, &got, &ttl, NULL),
 	                 POLICY_ALIAS_DATA);
 	assert_int_equal(ttl, 1);
 	/* Expired: stale within the window, then unknown. */
-	assert_int_equal(policy_alias_view_answer(v, t1, KNOT_RRTYPE_A, 15000, &got, &ttl),
+	assert_int_equal(policy_alias_view_answer(v, t1, KNOT_RRTYPE_A, 15000, &got, &ttl, &stale),
 	                 POLICY_ALIAS_DATA);
 	assert_int_equal(ttl, POLICY_ALIAS_STALE_TTL);
-	assert_int_equal(policy_alias_view_answer(v, t1, KNOT_RRTYPE_A, 20000, &got, &ttl),
+	assert_true(stale);
+	assert_int_equal(policy_alias_view_answer(v, t1, KNOT_RRTYPE_A, 20000, &got, &ttl, NULL),
 	                 POLICY_ALIAS_UNKNOWN);
-	assert_int_equal(policy_alias_view_answer(v, t1, KNOT_RRTYPE_AAAA, 1000, &got, &ttl),
+	assert_int_equal(policy_alias_view_answer(v, t1, KNOT_RRTYPE_AAAA, 1000, &got, &ttl, NULL),
 	                 POLICY_ALIAS_NODATA);
-	assert_int_equal(policy_alias_view_answer(v, t2, KNOT_RRTYPE_A, 0, &got, &ttl),
+	assert_int_equal(policy_alias_view_answer(v, t2, KNOT_RRTYPE_A, 0, &got, &ttl, NULL),
 	                 POLICY_ALIAS_UNKNOWN);
-	assert_int_equal(policy_alias_view_answer(v, t2, KNOT_RRTYPE_AAAA, 0, &got, &ttl),
+	assert_int_equal(policy_alias_view_answer(v, t2, KNOT_RRTYPE_AAAA, 0, &got, &ttl, NULL),
 	                 POLICY_ALIAS_UNKNOWN);
-	assert_int_equal(policy_alias_view_answer(NULL, t1, KNOT_RRTYPE_A, 0, &got, &ttl),
+	assert_int_equal(policy_alias_view_answer(NULL, t1, KNOT_RRTYPE_A, 0, &got, &ttl, NULL),
 	                 POLICY_ALIAS_UNKNOWN);
 	policy_alias_view_free(v);
 }

@@ -65,14 +65,21 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Ask name/type; the answer is parsed into f->pkt. Returns the rcode. */
-static uint16_t ask(fixture_t *f, const char *name, uint16_t type)
+/* Ask name/type, with EDNS (an OPT with payload 1232 and no options)
+ * when edns; the answer is parsed into f->pkt. Returns the rcode. */
+static uint16_t ask_with(fixture_t *f, const char *name, uint16_t type, bool edns)
 {
 	knot_dname_storage_t qname;
 	assert_non_null(knot_dname_from_str(qname, name, sizeof(qname)));
 	uint8_t wire[512];
 	size_t len;
 	assert_int_equal(alias_query_build(qname, type, 7, wire, sizeof(wire), &len), 0);
+	if (edns) {
+		static const uint8_t opt[] = { 0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0 };
+		memcpy(wire + len, opt, sizeof(opt));
+		len += sizeof(opt);
+		knot_wire_set_arcount(wire, 1);
+	}
 	engine_query_t q = { .transport = ENGINE_TRANSPORT_UDP };
 	size_t answer_len;
 	assert_int_equal(engine_handle(f->set, &f->conf, &q, wire, len, f->answer,
@@ -82,6 +89,21 @@ static uint16_t ask(fixture_t *f, const char *name, uint16_t type)
 	f->pkt = knot_pkt_new(f->answer, answer_len, NULL);
 	assert_int_equal(knot_pkt_parse(f->pkt, 0), KNOT_EOK);
 	return knot_wire_get_rcode(f->answer);
+}
+
+static uint16_t ask(fixture_t *f, const char *name, uint16_t type)
+{
+	return ask_with(f, name, type, false);
+}
+
+/* The answer's Extended DNS Error code (RFC 8914), -1 when it has none. */
+static int ede_of(const fixture_t *f)
+{
+	if (f->pkt->opt_rr == NULL) {
+		return -1;
+	}
+	const uint8_t *o = knot_edns_get_option(f->pkt->opt_rr, KNOT_EDNS_OPTION_EDE, NULL);
+	return o == NULL ? -1 : knot_wire_read_u16(o + KNOT_EDNS_OPTION_HDRLEN);
 }
 
 static const knot_rrset_t *only_answer(const fixture_t *f, uint16_t type)
@@ -172,6 +194,43 @@ static void test_out_of_zone(void **state)
 	assert_int_equal(ask(f, "out.example.com.", KNOT_RRTYPE_A), KNOT_RCODE_SERVFAIL);
 }
 
+/* RFC 8914: with EDNS, stale answers say so (Stale Answer) and SERVFAILs
+ * say why; fresh answers and queries without EDNS carry nothing. */
+static void test_extended_errors(void **state)
+{
+	fixture_t *f = *state;
+	f->conf.aliases = NULL;
+	assert_int_equal(ask_with(f, "out.example.com.", KNOT_RRTYPE_A, true),
+	                 KNOT_RCODE_SERVFAIL);
+	assert_int_equal(ede_of(f), KNOT_EDNS_EDE_OTHER);
+	assert_int_equal(ask(f, "out.example.com.", KNOT_RRTYPE_A), KNOT_RCODE_SERVFAIL);
+	assert_null(f->pkt->opt_rr);
+	f->conf.aliases = &f->view;
+	policy_alias_view_free((policy_alias_view_t *)f->view);
+	f->view = NULL;
+	assert_int_equal(ask_with(f, "out.example.com.", KNOT_RRTYPE_A, true),
+	                 KNOT_RCODE_SERVFAIL);
+	assert_int_equal(ede_of(f), KNOT_EDNS_EDE_NREACH_AUTH);
+	uint64_t now = policy_alias_clock_ms();
+	publish(f, now + 100500, now + 200000);
+	assert_int_equal(ask_with(f, "out.example.com.", KNOT_RRTYPE_A, true),
+	                 KNOT_RCODE_NOERROR);
+	assert_int_equal(ede_of(f), -1);
+	publish(f, now - 1000, now + 100000);
+	assert_int_equal(ask_with(f, "out.example.com.", KNOT_RRTYPE_A, true),
+	                 KNOT_RCODE_NOERROR);
+	assert_int_equal(only_answer(f, KNOT_RRTYPE_A)->ttl, POLICY_ALIAS_STALE_TTL);
+	assert_int_equal(ede_of(f), KNOT_EDNS_EDE_STALE);
+	assert_int_equal(ask_with(f, "out.example.com.", KNOT_RRTYPE_AAAA, true),
+	                 KNOT_RCODE_NOERROR);
+	assert_nodata(f);
+	assert_int_equal(ede_of(f), KNOT_EDNS_EDE_STALE);
+	/* In-zone targets are never stale. */
+	assert_int_equal(ask_with(f, "example.com.", KNOT_RRTYPE_A, true), KNOT_RCODE_NOERROR);
+	assert_int_equal(ede_of(f), -1);
+	f->conf.aliases = NULL;
+}
+
 /* The names the resolver is given: outside targets, once, and none that
  * a served zone holds. */
 static void test_targets(void **state)
@@ -201,6 +260,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_in_zone),
 		cmocka_unit_test(test_out_of_zone),
+		cmocka_unit_test(test_extended_errors),
 		cmocka_unit_test(test_targets),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
