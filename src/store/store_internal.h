@@ -59,6 +59,11 @@ struct store {
  * \retval 0, -CIRRUS_EIO, -CIRRUS_EINVAL (schema newer than the code) */
 int store_migrate(store_t *st);
 
+/*! \brief For read-only openers, which cannot migrate: accept a file whose
+ *  pending migrations are all layout_only (store_schema.c).
+ * \retval 0, -CIRRUS_EIO, -CIRRUS_EINVAL (older or newer than the code reads) */
+int store_check_readable(store_t *st);
+
 /*! \brief Keep SQLite's current message as the last error; returns -CIRRUS_EIO. */
 int store_fail(store_t *st);
 

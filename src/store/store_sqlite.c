@@ -248,7 +248,8 @@ int store_open(const char *path, store_t **out, char *err, size_t errlen)
 }
 
 /* For readers that must never write (function mode): no file is created
- * and no migration can run, so a store older than the code fails here. */
+ * and no migration can run, so a store older than the code fails here --
+ * unless what it lacks changes only how rows are stored (layout_only). */
 int store_open_readonly(const char *path, store_t **out, char *err, size_t errlen)
 {
 	*out = NULL;
@@ -265,7 +266,7 @@ int store_open_readonly(const char *path, store_t **out, char *err, size_t errle
 	if (ret == 0) {
 		sqlite3_extended_result_codes(st->db, 1);
 		sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
-		ret = store_migrate(st);
+		ret = store_check_readable(st);
 	}
 	if (ret < 0) {
 		snprintf(err, errlen, "%s: %s", path, st->err);

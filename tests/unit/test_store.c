@@ -103,11 +103,11 @@ static store_record_t rec_len(const char *owner, uint16_t type, uint32_t ttl,
 static void test_open_migrate_reopen(void **state)
 {
 	fixture_t *fx = *state;
-	assert_int_equal(store_schema_version(fx->st), 4);
+	assert_int_equal(store_schema_version(fx->st), 5);
 	assert_string_equal(store_last_error(fx->st), "");
 	store_t *st = reopen(fx);
-	assert_int_equal(store_schema_version(st), 4);
-	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM schema_migrations"), 4);
+	assert_int_equal(store_schema_version(st), 5);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM schema_migrations"), 5);
 	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM sqlite_schema"
 	                                   " WHERE name = 'tsig_keys'"), 1);
 	sqlite3 *db;
@@ -680,7 +680,7 @@ static void test_first_open_race(void **state)
 		assert_int_equal(pthread_join(thread[i], NULL), 0);
 		assert_int_equal(opener[i].rc, 0);
 	}
-	assert_int_equal(sql_int(opener[0].path, "SELECT count(*) FROM schema_migrations"), 4);
+	assert_int_equal(sql_int(opener[0].path, "SELECT count(*) FROM schema_migrations"), 5);
 	char file[200];
 	const char *suffix[] = { "", "-wal", "-shm" };
 	for (size_t i = 0; i < 3; i++) {
@@ -916,7 +916,7 @@ static void test_migrate_policies(void **state)
 	                              NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	store_t *st = reopen(fx);
-	assert_int_equal(store_schema_version(st), 4);
+	assert_int_equal(store_schema_version(st), 5);
 	store_zone_t z;
 	assert_int_equal(store_zone_get(st, "example.com.", &z), 0);
 	assert_int_equal(z.serial, 7);
@@ -924,6 +924,74 @@ static void test_migrate_policies(void **state)
 	                     .spec = "{}" };
 	assert_int_equal(store_policy_put(st, &p), 0);
 	assert_int_equal(list_policies(st, NULL, NULL).count, 1);
+}
+
+/* Schema version 4 kept records in a rowid table with a unique index. A
+ * read-only opener (function mode) reads such a file as it is, since
+ * migration 5 changes only the layout; a writer moves every record into the
+ * clustered table. A file that lacks more than layout is refused to readers
+ * with what to do. */
+static void test_migrate_records_clustered(void **state)
+{
+	fixture_t *fx = *state;
+	assert_int_equal(store_zone_insert(fx->st, "example.com.", 3), 0);
+	store_record_t a1 = rec("www.example.com.", KNOT_RRTYPE_A, 300, "\xc0\x00\x02\x01");
+	store_record_t a2 = rec("www.example.com.", KNOT_RRTYPE_A, 300, "\xc0\x00\x02\x02");
+	store_record_t txt = rec("example.com.", KNOT_RRTYPE_TXT, 60, "\x02hi");
+	assert_int_equal(store_record_insert(fx->st, "example.com.", &a1), 0);
+	assert_int_equal(store_record_insert(fx->st, "example.com.", &a2), 0);
+	assert_int_equal(store_record_insert(fx->st, "example.com.", &txt), 0);
+	store_close(fx->st);
+	fx->st = NULL;
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"CREATE TABLE v4 (id INTEGER PRIMARY KEY,"
+		" zone_id INTEGER NOT NULL REFERENCES zones (id) ON DELETE CASCADE,"
+		" owner BLOB NOT NULL, type INTEGER NOT NULL, ttl INTEGER NOT NULL,"
+		" rdata BLOB NOT NULL, UNIQUE (zone_id, owner, type, rdata));"
+		"INSERT INTO v4 (zone_id, owner, type, ttl, rdata)"
+		" SELECT zone_id, owner, type, ttl, rdata FROM records;"
+		"DROP TABLE records; ALTER TABLE v4 RENAME TO records;"
+		"DELETE FROM schema_migrations WHERE version = 5;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	char err[256] = "";
+	store_t *ro = NULL;
+	assert_int_equal(store_open_readonly(fx->path, &ro, err, sizeof(err)), 0);
+	assert_int_equal(store_schema_version(ro), 4);
+	rec_list_t l = { .count = 0 };
+	assert_int_equal(store_zone_records(ro, "example.com.", collect_rec, &l), 0);
+	assert_int_equal(l.count, 3);
+	store_close(ro);
+
+	/* A file that also lacks migration 4 (a new table) is not readable. */
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM schema_migrations WHERE version = 4",
+	                              NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open_readonly(fx->path, &ro, err, sizeof(err)), CIRRUS_EINVAL);
+	assert_non_null(strstr(err, "schema version 3 is older"));
+	assert_non_null(strstr(err, "cirrus serve"));
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (4, 0)",
+	                              NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	store_t *st = reopen(fx);
+	assert_int_equal(store_schema_version(st), 5);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM sqlite_schema WHERE name ="
+	                                   " 'records' AND sql LIKE '%WITHOUT ROWID%'"), 1);
+	l = (rec_list_t){ .count = 0 };
+	assert_int_equal(store_zone_records(st, "example.com.", collect_rec, &l), 0);
+	assert_int_equal(l.count, 3);
+	assert_int_equal(count_recs(st, "www.example.com.", KNOT_RRTYPE_A, 300), 2);
+	assert_int_equal(count_recs(st, "example.com.", KNOT_RRTYPE_TXT, 60), 1);
+	/* The unique key holds as before: the same record twice is one row. */
+	assert_int_equal(store_record_insert(st, "example.com.", &a1), 0);
+	assert_int_equal(count_recs(st, "www.example.com.", KNOT_RRTYPE_A, 300), 2);
+	assert_int_equal(store_zone_remove(st, "example.com."), 0);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM records"), 0);
 }
 
 static void test_latency_tables(void **state)
@@ -969,6 +1037,7 @@ int main(void)
 		T(test_tokens),
 		T(test_policies),
 		T(test_migrate_policies),
+		T(test_migrate_records_clustered),
 		T(test_latency_tables),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
