@@ -60,6 +60,9 @@ function_data() {
 			--db "$FUNCTION_DATA/$tag.db" >&2 || return 1
 		say "$tag store imported in $(echo "$(date +%s.%N) - $t0" | bc) s"
 	done
+	# The kernel writes the new files back in the background (about 200 MB
+	# with the 1M zone): that must not overlap the timed starts.
+	sync
 }
 
 # function_starts -- COLD_RUNS cold starts of each way of loading, each zone.
