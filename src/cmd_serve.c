@@ -163,44 +163,35 @@ static int serve_load(serve_t *s)
 	return failed ? CIRRUS_EINVAL : 0;
 }
 
-/* Swap the health snapshot the engine reads; the old one is freed once no
- * worker can be reading it (RCU grace period). Called by the checker, under
- * its lock, so publishers never race. */
+/* What a publisher swapped out, once no worker can be reading it any more
+ * (an RCU grace period), for the publisher to free. */
+static void *after_grace(const void *old)
+{
+	if (old != NULL) {
+		synchronize_rcu();
+	}
+	return (void *)old;
+}
+
+/* The views the engine reads, swapped by their one publisher each: the
+ * checker and the registry under their locks, the resolver thread alone. */
 static void serve_publish_health(void *ctx, policy_health_t *fresh)
 {
 	serve_t *s = ctx;
-	const policy_health_t *old = s->health;
-	__atomic_store_n(&s->health, fresh, __ATOMIC_RELEASE);
-	if (old != NULL) {
-		synchronize_rcu();
-		policy_health_free((policy_health_t *)old);
-	}
+	policy_health_free(after_grace(__atomic_exchange_n(&s->health, fresh, __ATOMIC_ACQ_REL)));
 }
 
-/* Swap the registry's view the engine reads, as for health snapshots.
- * Called by the registry under its lock, so publishers never race. */
 static void serve_publish_services(void *ctx, registry_view_t *fresh)
 {
 	serve_t *s = ctx;
-	const registry_view_t *old = s->services;
-	__atomic_store_n(&s->services, fresh, __ATOMIC_RELEASE);
-	if (old != NULL) {
-		synchronize_rcu();
-		registry_view_free((registry_view_t *)old);
-	}
+	registry_view_free(after_grace(__atomic_exchange_n(&s->services, fresh, __ATOMIC_ACQ_REL)));
 }
 
-/* Swap the alias resolver's view the engine reads, as for health snapshots.
- * Called by the resolver thread only, so publishers never race. */
 static void serve_publish_aliases(void *ctx, policy_alias_view_t *fresh)
 {
 	serve_t *s = ctx;
-	const policy_alias_view_t *old = s->aliases;
-	__atomic_store_n(&s->aliases, fresh, __ATOMIC_RELEASE);
-	if (old != NULL) {
-		synchronize_rcu();
-		policy_alias_view_free((policy_alias_view_t *)old);
-	}
+	policy_alias_view_free(after_grace(__atomic_exchange_n(&s->aliases, fresh,
+	                                                       __ATOMIC_ACQ_REL)));
 }
 
 /* The alias targets of zones that no zone serves (served: the set that
