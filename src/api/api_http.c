@@ -55,6 +55,7 @@ static const route_t routes[] = {
 	{ "zones/*/policies/*/*", "DELETE", api_policy_delete, false },
 	{ "latency/*", "GET", api_latency_get, false },
 	{ "latency/*", "PUT", api_latency_put, false },
+	{ "latency/*", "DELETE", api_latency_delete, false },
 	{ "audit", "GET", api_audit_get, false },
 	{ "tokens", "GET", api_tokens_list, false },
 	{ "tokens", "POST", api_tokens_create, false },

@@ -147,6 +147,7 @@ void api_policy_put(api_req_t *req);
 void api_policy_delete(api_req_t *req);
 void api_latency_get(api_req_t *req);
 void api_latency_put(api_req_t *req);
+void api_latency_delete(api_req_t *req);
 void api_audit_get(api_req_t *req);
 void api_tokens_list(api_req_t *req);
 void api_tokens_create(api_req_t *req);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0
- * api_latency.c -- /api/v1/latency/{name}: load or replace (PUT) and read
+ * api_latency.c -- /api/v1/latency/{name}: load or replace (PUT), delete and read
  * a latency table kept in the store, which latency rules of policies name
  * with `latency-table` (docs/policies.md). The body is a list of rows,
  * each a client prefix, a region and milliseconds; it becomes the table
@@ -110,5 +110,21 @@ void api_latency_get(api_req_t *req)
 	} else {
 		api_reply_json(req, MHD_HTTP_OK, json_pack("{s:s, s:o}", "name", req->arg,
 		                                           "rows", rows));
+	}
+}
+
+void api_latency_delete(api_req_t *req)
+{
+	static const char *const known[] = { NULL };
+	if (!api_need_admin(req) || !api_query_known(req, known)) {
+		return;
+	}
+	ctl_actor_t who = { .actor = req->actor, .request_id = req->id };
+	ctl_error_t err = { 0 };
+	int r = ctl_latency_delete(req->api->ctl, req->arg, &who, &err);
+	if (r != 0) {
+		api_reply_ctl(req, r, &err);
+	} else {
+		api_reply_empty(req, MHD_HTTP_NO_CONTENT);
 	}
 }

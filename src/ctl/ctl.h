@@ -253,6 +253,13 @@ int ctl_latency_put(ctl_t *ctl, const char *name, const char *text, const ctl_ac
  * \retval 0; -CIRRUS_ENOENT (404), -CIRRUS_EINVAL (400, bad name), -CIRRUS_EIO */
 int ctl_latency_get(ctl_t *ctl, const char *name, char **text, ctl_error_t *err);
 
+/*! \brief Remove a stored latency table that no policy names, with its
+ * audit row ("latency.delete").
+ * \retval 0; -CIRRUS_ENOENT (404), -CIRRUS_EBUSY (409: a policy names it, and
+ * the message says which), -CIRRUS_EINVAL (400, bad name), -CIRRUS_EIO */
+int ctl_latency_delete(ctl_t *ctl, const char *name, const ctl_actor_t *who,
+                       ctl_error_t *err);
+
 /*! \brief The store, for reads that need no zone (audit, tokens). Callers
  * must hold no other ctl call at the same time: use ctl_store_lock(). */
 store_t *ctl_store_lock(ctl_t *ctl);

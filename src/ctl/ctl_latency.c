@@ -153,6 +153,16 @@ static int republish(ctl_t *ctl, size_t index, const fresh_t *v, size_t n)
 	return rc;
 }
 
+/* Rows of a table's text (one per line). */
+static json_int_t rows_in(const char *text)
+{
+	json_int_t rows = 0;
+	for (const char *c = text; c != NULL && *c != '\0'; c++) {
+		rows += *c == '\n';
+	}
+	return rows;
+}
+
 /* The table, its audit row ("latency.put": name and rows before and after,
  * and the policies compiled again), in one store transaction. */
 static int store_table(ctl_t *ctl, const char *name, const char *text, json_t *names,
@@ -160,17 +170,11 @@ static int store_table(ctl_t *ctl, const char *name, const char *text, json_t *n
 {
 	char *old = NULL;
 	int got = store_latency_get(ctl->st, name, &old);
-	size_t before_rows = 0, after_rows = 0;
-	for (const char *c = old; c != NULL && *c != '\0'; c++) {
-		before_rows += *c == '\n';
-	}
-	for (const char *c = text; *c != '\0'; c++) {
-		after_rows += *c == '\n';
-	}
+	json_int_t before_rows = rows_in(old), after_rows = rows_in(text);
 	free(old);
-	json_t *b = got == 0 ? json_pack("{s:s, s:I}", "name", name, "rows",
-	                                 (json_int_t)before_rows) : json_null();
-	json_t *a = json_pack("{s:s, s:I, s:O}", "name", name, "rows", (json_int_t)after_rows,
+	json_t *b = got == 0 ? json_pack("{s:s, s:I}", "name", name, "rows", before_rows) :
+	            json_null();
+	json_t *a = json_pack("{s:s, s:I, s:O}", "name", name, "rows", after_rows,
 	                      "policies", names);
 	char *before = json_dumps(b, JSON_COMPACT | JSON_ENCODE_ANY);
 	char *after = a != NULL ? json_dumps(a, JSON_COMPACT) : NULL;
@@ -248,4 +252,73 @@ int ctl_latency_get(ctl_t *ctl, const char *name, char **text, ctl_error_t *err)
 		return ctl_fail(err, rc, 404, NULL, "no latency table '%s'", name);
 	}
 	return rc == 0 ? 0 : ctl_fail(err, rc, 500, NULL, "the store cannot read the table");
+}
+
+/* The first store policy that names the table, as "zone owner type". */
+typedef struct user {
+	ctl_t *ctl;
+	size_t zone;
+	const char *name;
+	const char *text;
+	char found[KNOT_DNAME_TXT_MAXLEN * 2 + 16];
+} user_t;
+
+static int find_user(void *ctx, const store_policy_t *row)
+{
+	user_t *u = ctx;
+	char why[1536];
+	policy_t *p = NULL;
+	/* Compiled only when it names the table; one that cannot even be read
+	 * counts as a user too, to be safe. */
+	int rc = ctl_policy_compile_stored(u->ctl->st, row,
+	                                   zone_apex(u->ctl->store_zones[u->zone]), u->name,
+	                                   u->text, &p, why, sizeof(why));
+	if (rc == 0 && p == NULL) {
+		return 0;
+	}
+	policy_free(p);
+	snprintf(u->found, sizeof(u->found), "%s %s %s", row->zone, row->owner, row->type);
+	return 1;   /* stop: one is enough to refuse */
+}
+
+int ctl_latency_delete(ctl_t *ctl, const char *name, const ctl_actor_t *who, ctl_error_t *err)
+{
+	int rc = check_name(name, err);
+	if (rc != 0) {
+		return rc;
+	}
+	pthread_mutex_lock(&ctl->lock);
+	char *old = NULL;
+	rc = store_latency_get(ctl->st, name, &old);
+	if (rc != 0) {
+		rc = ctl_fail(err, rc, rc == CIRRUS_ENOENT ? 404 : 500, NULL, rc == CIRRUS_ENOENT ?
+		              "no latency table '%s'" : "the store cannot read the table", name);
+	}
+	user_t u = { .ctl = ctl, .name = name, .text = old };
+	for (size_t z = 0; rc == 0 && u.found[0] == '\0' && z < ctl->store_count; z++) {
+		char zone[KNOT_DNAME_TXT_MAXLEN + 1];
+		knot_dname_to_str(zone, zone_apex(ctl->store_zones[z]), sizeof(zone));
+		u.zone = z;
+		int r = store_policy_list(ctl->st, zone, NULL, NULL, find_user, &u);
+		rc = r < 0 ? ctl_fail(err, r, 500, NULL, "the store cannot list policies") : 0;
+	}
+	if (rc == 0 && u.found[0] != '\0') {
+		rc = ctl_fail(err, CIRRUS_EEXIST, 409, NULL, "latency table '%s' is named by the "
+		              "policy %s: change or delete that first", name, u.found);
+	}
+	json_t *b = rc == 0 ? json_pack("{s:s, s:I}", "name", name, "rows", rows_in(old)) : NULL;
+	char *before = b != NULL ? json_dumps(b, JSON_COMPACT) : NULL;
+	store_audit_t row = { .actor = who->actor, .request_id = who->request_id,
+	                      .action = "latency.delete", .before = before, .after = NULL };
+	if (rc == 0 && (before == NULL || store_begin(ctl->st) != 0 ||
+	                store_latency_delete(ctl->st, name) != 0 ||
+	                store_audit_append(ctl->st, &row) != 0 || store_commit(ctl->st) != 0)) {
+		store_rollback(ctl->st);
+		rc = ctl_fail(err, CIRRUS_EIO, 500, NULL, "the store refused the deletion");
+	}
+	pthread_mutex_unlock(&ctl->lock);
+	json_decref(b);
+	free(before);
+	free(old);
+	return rc;
 }

@@ -259,3 +259,5 @@ int store_latency_put(store_t *st, const char *name, const char *data);
 /*! \brief The text of a latency table, malloc'ed (the caller frees it).
  * \retval 0, -CIRRUS_ENOENT, -CIRRUS_EIO, -CIRRUS_ENOMEM */
 int store_latency_get(store_t *st, const char *name, char **data);
+/*! \brief Remove a latency table. \retval 0, -CIRRUS_ENOENT, -CIRRUS_EIO */
+int store_latency_delete(store_t *st, const char *name);

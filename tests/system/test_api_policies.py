@@ -158,6 +158,42 @@ def test_delete_keeps_other_data_at_the_name(srv):
     assert srv.query(f"www.{ZONE}", "TXT").answer[0][0].to_text() == '"hi"'
 
 
+def test_latency_table_delete(srv):
+    """A table that a policy names (nested in a rule too) is not deleted (409,
+    naming the policy); once no policy names it, DELETE removes it with an
+    audit row, and it stays gone after a restart."""
+    rows = table(("10.1.0.0/16", "eu-west", 12), ("10.1.0.0/16", "us-east", 85))
+    assert srv.call("PUT", "latency/rtt", rows).status == 204
+    nested = {"rule": "failover", "endpoints": [
+        {"rdata": "192.0.2.1", "level": 1, "health": "down-key"},
+        {"rule": "latency", "latency-table": "rtt", "level": 2, "endpoints": [
+            {"rdata": "192.0.2.90", "region": "eu-west"},
+            {"rdata": "192.0.2.91", "region": "us-east"}]}]}
+    assert put(srv, "deep", "A", nested).status == 201
+    body = assert_error(srv.call("DELETE", "latency/rtt"), 409)
+    assert f"deep.{ZONE} A" in body["error"], body
+    assert srv.call("DELETE", f"zones/{ZONE}/policies/deep/A").status == 204
+    assert srv.get("latency/rtt").json() == {"name": "rtt", **rows}
+
+    writer = srv.make_token("writer", f"zone:{ZONE.rstrip('.')}:write")
+    assert_error(srv.call("DELETE", "latency/rtt", token=writer), 403)
+    assert_error(srv.call("DELETE", "latency/no%20such"), 400, "name")
+    assert srv.call("DELETE", "latency/rtt").status == 204
+    assert_error(srv.get("latency/rtt"), 404)
+    assert_error(srv.call("DELETE", "latency/rtt"), 404)
+    entries = srv.get("audit?limit=20").json()["entries"]
+    deletes = [e for e in entries if e["action"] == "latency.delete"]
+    assert len(deletes) == 1, entries
+    assert deletes[0]["before"] == {"name": "rtt", "rows": 2}
+    assert deletes[0]["after"] is None
+    # a policy naming it is refused again, as before the table was loaded
+    body = assert_error(put(srv, "api", "A", LATENCY), 400)
+    assert "no latency table 'rtt'" in body["error"]
+    assert srv.stop() == 0
+    srv.start()
+    assert_error(srv.get("latency/rtt"), 404)
+
+
 @pytest.mark.parametrize("name,rtype,spec,status,field", [
     ("www", "A", {**WEIGHTED, "colour": "blue"}, 400, "colour"),
     ("www", "A", {"rule": "weighted", "endpoints": [{"rdata": "192.0.2.1"},
