@@ -2,8 +2,9 @@
  * fn_zones.c -- the zones a function instance answers from: zone files
  * loaded once at start, and the store's zones read through a read-only
  * connection. A poll thread compares each store zone's serial and times
- * with the version it built and rebuilds only the zones that changed; the
- * new set is published by pointer swap (RCU, bulletproof flavour: reader
+ * with the version it built and rebuilds only the zones that changed (all
+ * of them when a latency table changed: a table moves no serial, and the
+ * policies of any zone may read it); the new set is published by pointer swap (RCU, bulletproof flavour: reader
  * threads belong to libmicrohttpd and need no registration), so queries
  * never wait for the store. A zone in the store and in a file is served
  * from the store, as in `cirrus serve`.
@@ -46,6 +47,7 @@ struct fn_zones {
 	store_t *st;                /* NULL until the file exists */
 	stored_t *stored;           /* sorted by name, as store_zone_list */
 	size_t stored_count;
+	store_latency_stamp_t tables;   /* as the stored zones were built with */
 	char last_err[640];         /* last store failure, logged once */
 	unsigned poll_ms;
 	pthread_t thread;
@@ -144,13 +146,14 @@ static const stored_t *find_stored(const fn_zones_t *z, const char *name)
  * changed ones rebuilt. A zone that fails to build keeps its previous
  * version (or none: NULL) until its row changes again, so a broken zone is
  * logged once rather than every poll. */
-static int build_stored(fn_zones_t *z, const rows_t *rows, stored_t *next)
+static int build_stored(fn_zones_t *z, const rows_t *rows, bool tables_changed,
+                        stored_t *next)
 {
 	for (size_t i = 0; i < rows->count; i++) {
 		const store_zone_t *row = &rows->v[i];
 		const stored_t *old = find_stored(z, row->name);
 		zone_t *zone = old != NULL ? old->zone : NULL;
-		if (old == NULL || !same_version(&old->row, row)) {
+		if (old == NULL || tables_changed || !same_version(&old->row, row)) {
 			char err[1024];
 			zone_t *fresh = NULL;
 			int rc = ctl_store_zone_load(z->st, row->name, &fresh, err, sizeof(err));
@@ -242,13 +245,15 @@ static void unref_stored(stored_t *v, size_t count)
 }
 
 /* Take the listed rows as the store zones; 1 when a new set was published. */
-static int apply(fn_zones_t *z, const rows_t *rows)
+static int apply(fn_zones_t *z, const rows_t *rows, const store_latency_stamp_t *tables)
 {
 	stored_t *next = calloc(rows->count + 1, sizeof(*next));
 	if (next == NULL) {
 		return CIRRUS_ENOMEM;
 	}
-	int rc = build_stored(z, rows, next);
+	bool tables_changed = tables->count != z->tables.count ||
+	                      tables->latest_us != z->tables.latest_us;
+	int rc = build_stored(z, rows, tables_changed, next);
 	bool publishing = rc == 0 && stored_differ(z, next, rows->count);
 	if (publishing) {
 		rc = publish(z, next, rows->count);
@@ -262,6 +267,7 @@ static int apply(fn_zones_t *z, const rows_t *rows)
 	unref_stored(z->stored, z->stored_count);
 	z->stored = next;
 	z->stored_count = rows->count;
+	z->tables = *tables;
 	return publishing ? 1 : 0;
 }
 
@@ -272,10 +278,14 @@ int fn_zones_poll(fn_zones_t *z)
 		return rc > 0 ? 0 : rc;
 	}
 	rows_t rows = { 0 };
+	store_latency_stamp_t tables;
 	rc = store_zone_list(z->st, collect_row, &rows);
 	if (rc == 0) {
+		rc = store_latency_stamp(z->st, &tables);
+	}
+	if (rc == 0) {
 		z->last_err[0] = '\0';
-		rc = apply(z, &rows);
+		rc = apply(z, &rows, &tables);
 	} else if (rc != CIRRUS_ENOMEM) {
 		char msg[600];
 		snprintf(msg, sizeof(msg), "store %s: %s; still serving the previous zones",

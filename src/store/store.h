@@ -259,5 +259,13 @@ int store_latency_put(store_t *st, const char *name, const char *data);
 /*! \brief The text of a latency table, malloc'ed (the caller frees it).
  * \retval 0, -CIRRUS_ENOENT, -CIRRUS_EIO, -CIRRUS_ENOMEM */
 int store_latency_get(store_t *st, const char *name, char **data);
+/*! \brief What changes when any latency table is stored or removed: for
+ *  readers that poll (function mode), whose zones' policies may read one. */
+typedef struct store_latency_stamp {
+	int64_t count;
+	int64_t latest_us;    /*!< the newest updated_us, 0 without tables */
+} store_latency_stamp_t;
+/*! \brief The latency tables' stamp. \retval 0, -CIRRUS_EIO */
+int store_latency_stamp(store_t *st, store_latency_stamp_t *out);
 /*! \brief Remove a latency table. \retval 0, -CIRRUS_ENOENT, -CIRRUS_EIO */
 int store_latency_delete(store_t *st, const char *name);

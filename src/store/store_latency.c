@@ -45,6 +45,24 @@ int store_latency_delete(store_t *st, const char *name)
 	return ret;
 }
 
+int store_latency_stamp(store_t *st, store_latency_stamp_t *out)
+{
+	sqlite3_stmt *s;
+	int ret = store_prepare(st, "SELECT count(*), coalesce(max(updated_us), 0)"
+	                        " FROM latency_tables", &s);
+	if (ret < 0) {
+		return ret;
+	}
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		out->count = sqlite3_column_int64(s, 0);
+		out->latest_us = sqlite3_column_int64(s, 1);
+	} else {
+		ret = store_fail(st);
+	}
+	sqlite3_finalize(s);
+	return ret;
+}
+
 int store_latency_get(store_t *st, const char *name, char **data)
 {
 	sqlite3_stmt *s;

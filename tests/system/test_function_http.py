@@ -470,6 +470,27 @@ def test_store_policies(api, function):
     wait_for(lambda: answer_of(srv, "www.pol.test") == (0, ["192.0.2.11"]))
 
 
+def test_store_latency_table_changes(api, function):
+    """A latency table changed or added through the API moves no zone's
+    serial, yet the function's policies read the new one at the next poll.
+    The client is the HTTP peer, 127.0.0.1."""
+    def rtt(eu, us):
+        return {"rows": [{"prefix": "127.0.0.0/8", "region": "eu", "ms": eu},
+                         {"prefix": "127.0.0.0/8", "region": "us", "ms": us}]}
+    writer = api()
+    writer.create_zone("lat.test.", nameservers=["ns1.lat.test."])
+    assert writer.call("PUT", "latency/rtt", rtt(10, 90)).status == 204
+    spec = {"rule": "latency", "latency-table": "rtt", "endpoints": [
+        {"rdata": "192.0.2.1", "region": "eu"}, {"rdata": "192.0.2.2", "region": "us"}]}
+    assert writer.call("PUT", "zones/lat.test/policies/www/A", spec).status == 201
+    srv = function("--db", writer.db, "--poll-interval", "100")
+    assert answer_of(srv, "www.lat.test") == (0, ["192.0.2.1"])
+    serial = writer.serial("lat.test.")
+    assert writer.call("PUT", "latency/rtt", rtt(90, 10)).status == 204
+    assert writer.serial("lat.test.") == serial
+    wait_for(lambda: answer_of(srv, "www.lat.test") == (0, ["192.0.2.2"]))
+
+
 def test_store_is_opened_read_only(tmp_path):
     missing = tmp_path / "missing.db"
     res = cirrus_cli("function", "http", "--db", missing, "--listen", "127.0.0.1",
