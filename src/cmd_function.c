@@ -261,6 +261,9 @@ static int run(const fn_args_t *a, const conf_t *conf, const sigset_t *stop)
 	if (rc == 0 && (rc = fn_zones_start(zones)) != 0) {
 		snprintf(err, sizeof(err), "cannot start the store poll thread");
 	}
+	if (rc == 0 && (rc = fn_zones_verify_image(zones)) != 0) {
+		snprintf(err, sizeof(err), "cannot start the image check");
+	}
 	if (rc == 0) {
 		log_info("function: ready, %zu zone%s", fn_zones_count(zones),
 		         fn_zones_count(zones) == 1 ? "" : "s");
@@ -419,6 +422,8 @@ static int lambda_serve(fn_lambda_t *rt, const lambda_args_t *a)
 	           policy_health_new((const char *const *)conf.health_down.v,
 	                             conf.health_down.n, &health) != 0) {
 		fn_lambda_init_error(rt, "Cirrus.OutOfMemory", "out of memory");
+	} else if (fn_zones_verify_image(zones) != 0) {
+		fn_lambda_init_error(rt, "Cirrus.OutOfMemory", "cannot start the image check");
 	} else {
 		engine_conf_t engine;
 		engine_settings(&conf, a->conf_path != NULL, &engine);

@@ -144,7 +144,7 @@ static int serve_load(serve_t *s)
 		return CIRRUS_ENOMEM;
 	}
 	conf_image_t image;
-	conf_image_open(s->image_path, &image);
+	conf_image_open(s->image_path, false, &image);
 	for (size_t i = 0; i < n; i++) {
 		const conf_zone_t *z = &s->conf.zones[i];
 		int r = conf_zone_load(s->conf.path, z, &image, &s->zones[i]);

@@ -54,7 +54,7 @@ static int attach_policies(const char *conf_path, const conf_zone_t *z, zone_t *
 	return r;
 }
 
-void conf_image_open(const char *path, conf_image_t *img)
+void conf_image_open(const char *path, bool verify_later, conf_image_t *img)
 {
 	char err[1024] = "";
 	*img = (conf_image_t){ .path = path };
@@ -62,12 +62,14 @@ void conf_image_open(const char *path, conf_image_t *img)
 		return;
 	}
 	double start = clock_monotonic_ms();
-	if (zone_image_load(path, true, &img->zones, &img->count, err, sizeof(err)) != 0) {
+	unsigned flags = ZONE_IMAGE_SOURCES | (verify_later ? ZONE_IMAGE_VERIFY_LATER : 0);
+	if (zone_image_load(path, flags, &img->zones, &img->count, err, sizeof(err)) != 0) {
 		log_warning("%s; loading the zone files instead", err);
 		return;
 	}
-	log_info("image %s: %zu zone%s mapped and checked in %.1f ms", path, img->count,
-	         img->count == 1 ? "" : "s", clock_monotonic_ms() - start);
+	log_info("image %s: %zu zone%s mapped%s in %.1f ms", path, img->count,
+	         img->count == 1 ? "" : "s", verify_later ? "" : " and checked",
+	         clock_monotonic_ms() - start);
 }
 
 void conf_image_close(conf_image_t *img)

@@ -20,9 +20,11 @@ typedef struct conf_image {
  * \brief Open a compiled image (`cirrus zone compile`). One that cannot be
  * used (missing, damaged, another build's, older than its files) is logged
  * as a warning and leaves img empty: the zone files are loaded instead.
- * \param path  the image, or NULL for none
+ * \param path          the image, or NULL for none
+ * \param verify_later  its checksum is left to the caller
+ *                      (ZONE_IMAGE_VERIFY_LATER: function mode)
  */
-void conf_image_open(const char *path, conf_image_t *img);
+void conf_image_open(const char *path, bool verify_later, conf_image_t *img);
 
 /*! \brief Free the image's zones no one took. */
 void conf_image_close(conf_image_t *img);

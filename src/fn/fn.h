@@ -185,6 +185,14 @@ int fn_zones_poll(fn_zones_t *z);
 int fn_zones_start(fn_zones_t *z);
 
 /*!
+ * \brief Check the compiled image's checksum now that the instance answers
+ * (images are loaded with ZONE_IMAGE_VERIFY_LATER), at idle priority; a
+ * damaged image is logged and ends the process with status 1
+ * (fn_verify.c). No image, nothing to do. \retval 0, -CIRRUS_ENOMEM, -CIRRUS_EIO
+ */
+int fn_zones_verify_image(fn_zones_t *z);
+
+/*!
  * \brief Stop the poll thread, waiting at most wait_ms for a rebuild in
  * progress. \retval 0, -CIRRUS_ELIMIT (still busy: do not free z)
  */

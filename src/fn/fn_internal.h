@@ -50,3 +50,8 @@ void fn_handle_doh(fn_req_t *req);
 void fn_handle_resolve(fn_req_t *req);
 void fn_handle_healthz(fn_req_t *req);
 void fn_handle_readyz(fn_req_t *req);
+
+/*! \brief Check the checksum of the image zones come from (the first zone
+ *  from one names it) on a detached thread of idle priority; a damaged one
+ *  ends the process (fn_verify.c). \retval 0, -CIRRUS_ENOMEM, -CIRRUS_EIO */
+int fn_image_verify_start(zone_t *const *zones, size_t count, const char *path);

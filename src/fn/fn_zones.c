@@ -22,6 +22,7 @@
 #include "conf/conf_zones.h"
 #include "ctl/ctl.h"
 #include "fn/fn.h"
+#include "fn/fn_internal.h"
 #include "store/store.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -43,6 +44,7 @@ struct fn_zones {
 	zone_t **files;             /* references */
 	size_t file_count;
 	char *store_path;
+	char *image_path;           /* the image file zones came from, or NULL */
 	bool store_required;
 	store_t *st;                /* NULL until the file exists */
 	stored_t *stored;           /* sorted by name, as store_zone_list */
@@ -66,7 +68,7 @@ static int load_files(fn_zones_t *z, const fn_zones_conf_t *conf)
 	}
 	int rc = 0;
 	conf_image_t image;
-	conf_image_open(conf->image_path, &image);
+	conf_image_open(conf->image_path, true, &image);
 	for (size_t i = 0; i < conf->file_count; i++) {
 		const conf_zone_t *f = &conf->files[i];
 		int r = conf_zone_load(conf->conf_path, f, &image, &z->files[z->file_count]);
@@ -300,7 +302,11 @@ int fn_zones_poll(fn_zones_t *z)
 int fn_zones_new(const fn_zones_conf_t *conf, fn_zones_t **out, char *err, size_t errlen)
 {
 	fn_zones_t *z = calloc(1, sizeof(*z));
-	if (z == NULL || (conf->store_path && !(z->store_path = strdup(conf->store_path)))) {
+	if (z == NULL || (conf->store_path && !(z->store_path = strdup(conf->store_path))) ||
+	    (conf->image_path && !(z->image_path = strdup(conf->image_path)))) {
+		if (z != NULL) {
+			free(z->store_path);
+		}
 		free(z);
 		snprintf(err, errlen, "out of memory");
 		return CIRRUS_ENOMEM;
@@ -357,6 +363,12 @@ static void *poll_main(void *arg)
 	return NULL;
 }
 
+int fn_zones_verify_image(fn_zones_t *z)
+{
+	return z->image_path != NULL ?
+	       fn_image_verify_start(z->files, z->file_count, z->image_path) : 0;
+}
+
 int fn_zones_start(fn_zones_t *z)
 {
 	if (z->poll_ms == 0 || z->store_path == NULL) {
@@ -403,6 +415,7 @@ void fn_zones_free(fn_zones_t *z)
 	free(z->files);
 	store_close(z->st);
 	free(z->store_path);
+	free(z->image_path);
 	pthread_mutex_destroy(&z->lock);
 	pthread_cond_destroy(&z->wake);
 	free(z);

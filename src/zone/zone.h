@@ -121,17 +121,34 @@ int zone_load_file(const char *path, const char *origin, zone_diag_cb_t diag,
 int zone_image_write(const char *path, zone_t *const *zones, size_t count, char *err,
                      size_t errlen);
 
+/*! \brief How zone_image_load() checks an image (flags). */
+enum {
+	/*! refuse the image if a zone's source file still exists and changed
+	 *  (size or mtime) since compiling */
+	ZONE_IMAGE_SOURCES = 1 << 0,
+	/*! an image mapped at its home is used before its checksum is checked:
+	 *  the caller runs zone_image_verify() soon after (function mode, where
+	 *  the check is a tenth of a cold start); a moved copy is always checked */
+	ZONE_IMAGE_VERIFY_LATER = 1 << 1,
+};
+
 /*!
  * \brief Load every zone of a compiled image.
- * \param check_sources  refuse the image if a zone's source file still
- *                       exists and changed (size or mtime) since compiling
- * \param zones          set to a malloc'ed array of count zones, each owned by
- *                       the caller (zone_free); free the array itself
+ * \param flags  ZONE_IMAGE_*
+ * \param zones  set to a malloc'ed array of count zones, each owned by
+ *               the caller (zone_free); free the array itself
  * \retval 0; -CIRRUS_EINVAL not an image, another build's layout, damaged or
  *         stale; -CIRRUS_EIO; -CIRRUS_ENOMEM (message in err)
  */
-int zone_image_load(const char *path, bool check_sources, zone_t ***zones, size_t *count,
+int zone_image_load(const char *path, unsigned flags, zone_t ***zones, size_t *count,
                     char *err, size_t errlen);
+
+/*! \brief The image a zone's nodes live in, or NULL (loaded from text). */
+zone_image_t *zone_image_of(const zone_t *zone);
+
+/*! \brief Check an image's checksum against its header.
+ * \retval 0, -CIRRUS_EINVAL (damaged) */
+int zone_image_verify(const zone_image_t *image);
 
 /*! \brief References on an image's block, for zone versions sharing it. */
 void zone_image_retain(zone_image_t *image);

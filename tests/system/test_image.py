@@ -254,3 +254,41 @@ def test_policies_apply_to_zones_from_an_image(servers, tmp_path):
         assert "from image" in fn.log()
     finally:
         assert fn.stop() == 0
+
+
+def test_function_checks_its_image_after_it_answers(servers, tmp_path):
+    """`function http` answers from an image at once and checks its checksum
+    right after, at idle priority: an intact image keeps serving; one with a
+    changed byte ends the instance with status 1 and says why (serve checks
+    before it answers: test_unusable_image_falls_back_to_files)."""
+    import time
+    from test_function_http import FnServer
+    s = new_server(servers, tmp_path)
+    s.write_conf()
+    image = tmp_path / "zones.img"
+    assert compile_image("-c", str(s.conf_path), "-O", str(image)).returncode == 0
+    args = ["-c", str(s.conf_path), "--image", str(image)]
+    fn = FnServer(tmp_path, args).start()
+    try:
+        body, _ = fn.resolve(name="www.example.org", type="A")
+        assert body["Status"] == 0 and "from image" in fn.log()
+        deadline = time.monotonic() + 5
+        while "checksum verified" not in fn.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "checksum verified" in fn.log() and fn.proc.poll() is None, fn.log()
+    finally:
+        assert fn.stop() == 0
+
+    data = bytearray(image.read_bytes())
+    data[len(data) // 2] ^= 0x5A     # inside the nodes, past the header
+    image.write_bytes(bytes(data))
+    proc = subprocess.Popen([cirrus_bin(), "function", "http", "--listen", "127.0.0.1",
+                             "--port", "0"] + args, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    assert "damaged zone image (checksum)" in err and str(image) in err, err

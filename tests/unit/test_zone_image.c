@@ -84,7 +84,7 @@ static void write_image(zone_t *const *zones, size_t count)
 
 static int load_image(zone_t ***zones, size_t *count, char *err, size_t errlen)
 {
-	return zone_image_load(image_path, true, zones, count, err, errlen);
+	return zone_image_load(image_path, ZONE_IMAGE_SOURCES, zones, count, err, errlen);
 }
 
 static void free_zones(zone_t **zones, size_t count)
@@ -220,7 +220,7 @@ static void test_refuses_what_is_not_an_image(void **state)
 	char err[256] = "";
 	assert_int_equal(load_image(&got, &count, err, sizeof(err)), CIRRUS_EINVAL);
 	assert_non_null(strstr(err, "not a zone image"));
-	assert_int_equal(zone_image_load("/nonexistent/cirrus.img", false, &got, &count, err,
+	assert_int_equal(zone_image_load("/nonexistent/cirrus.img", 0, &got, &count, err,
 	                                 sizeof(err)), CIRRUS_EIO);
 }
 
@@ -263,6 +263,52 @@ static void test_damage_never_crashes(void **state)
 	put_file(bad, size);
 	assert_int_equal(load_image(&got, &count, err, sizeof(err)), CIRRUS_EINVAL);
 	assert_non_null(strstr(err, "damaged zone image (checksum)"));
+	free(bad);
+	free(good);
+}
+
+/* ZONE_IMAGE_VERIFY_LATER: an image at home loads without its checksum
+ * checked, and zone_image_verify() then tells intact from damaged; a
+ * moved copy is checked at load all the same. */
+static void test_verify_later(void **state)
+{
+	(void)state;
+	zone_t *src = must_load("example.com", ZONE_A);
+	write_image(&src, 1);
+	zone_free(src);
+	size_t size;
+	uint8_t *good = read_file(&size);
+	zone_t **got = NULL;
+	size_t count = 0;
+	char err[256] = "";
+	assert_int_equal(zone_image_load(image_path, ZONE_IMAGE_VERIFY_LATER, &got, &count, err,
+	                                 sizeof(err)), 0);
+	assert_non_null(zone_image_of(got[0]));
+	assert_int_equal(zone_image_verify(zone_image_of(got[0])), 0);
+	free_zones(got, count);
+
+	uint8_t *bad = malloc(size);
+	memcpy(bad, good, size);
+	bad[size - 3] ^= 0x20;     /* in the source file's name: harmless to load */
+	put_file(bad, size);
+	assert_int_equal(load_image(&got, &count, err, sizeof(err)), CIRRUS_EINVAL);
+	assert_int_equal(zone_image_load(image_path, ZONE_IMAGE_VERIFY_LATER, &got, &count, err,
+	                                 sizeof(err)), 0);
+	assert_int_equal(zone_image_verify(zone_image_of(got[0])), CIRRUS_EINVAL);
+	free_zones(got, count);
+
+	uint64_t home;
+	memcpy(&home, good + 32, sizeof(home));
+	void *squat = mmap((void *)(uintptr_t)home, 4096, PROT_NONE,
+	                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	assert_ptr_equal(squat, (void *)(uintptr_t)home);
+	assert_int_equal(zone_image_load(image_path, ZONE_IMAGE_VERIFY_LATER, &got, &count, err,
+	                                 sizeof(err)), CIRRUS_EINVAL);
+	assert_non_null(strstr(err, "checksum"));
+	munmap(squat, 4096);
+	zone_t *text = must_load("example.org", ZONE_B);
+	assert_null(zone_image_of(text));
+	zone_free(text);
 	free(bad);
 	free(good);
 }
@@ -370,7 +416,7 @@ static void test_stale_source_is_refused(void **state)
 	assert_int_equal(load_image(&got, &count, err, sizeof(err)), CIRRUS_EINVAL);
 	assert_non_null(strstr(err, "changed after the image was compiled"));
 	/* without the check it loads, as compiled */
-	assert_int_equal(zone_image_load(image_path, false, &got, &count, err, sizeof(err)), 0);
+	assert_int_equal(zone_image_load(image_path, 0, &got, &count, err, sizeof(err)), 0);
 	free_zones(got, count);
 	unlink(zone_path);
 }
@@ -382,6 +428,7 @@ int main(void)
 		cmocka_unit_test(test_versions_share_the_block),
 		cmocka_unit_test(test_refuses_what_is_not_an_image),
 		cmocka_unit_test(test_damage_never_crashes),
+		cmocka_unit_test(test_verify_later),
 		cmocka_unit_test(test_header_from_another_build_is_refused),
 		cmocka_unit_test(test_home_taken_loads_a_moved_copy),
 		cmocka_unit_test(test_stale_source_is_refused),
