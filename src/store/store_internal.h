@@ -25,6 +25,9 @@ typedef enum store_stmt_id {
 	STMT_ZONE_SERIAL,    /*!< serial and updated time, on every change */
 	STMT_AUDIT_INSERT,
 	STMT_JOURNAL_INSERT,
+	STMT_INSTANCE_PUT,     /*!< a registration (keeps created_us) */
+	STMT_INSTANCE_DELETE,
+	STMT_INSTANCE_RENEW,   /*!< a stored heartbeat: hundreds a second under churn */
 	STMT_BEGIN,          /*!< BEGIN IMMEDIATE */
 	STMT_COMMIT,
 	STMT_ROLLBACK,

@@ -41,6 +41,17 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	                      " before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[STMT_JOURNAL_INSERT] = "INSERT INTO journal (zone_id, old_serial, new_serial, time_us,"
 	                        " removed, added) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	/* A new registration of the same instance keeps its created_us. */
+	[STMT_INSTANCE_PUT] = "INSERT INTO service_instances (zone, service, instance,"
+	                      " data, expires_us, created_us, updated_us)"
+	                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"
+	                      " ON CONFLICT (zone, service, instance) DO UPDATE SET"
+	                      " data = excluded.data, expires_us = excluded.expires_us,"
+	                      " updated_us = excluded.updated_us",
+	[STMT_INSTANCE_DELETE] = "DELETE FROM service_instances WHERE zone = ?1"
+	                         " AND service = ?2 AND instance = ?3",
+	[STMT_INSTANCE_RENEW] = "UPDATE service_instances SET expires_us = ?4"
+	                        " WHERE zone = ?1 AND service = ?2 AND instance = ?3",
 	[STMT_BEGIN] = "BEGIN IMMEDIATE",
 	[STMT_COMMIT] = "COMMIT",
 	[STMT_ROLLBACK] = "ROLLBACK",
