@@ -33,7 +33,8 @@ spread over --services services, then:
 
 Targets (issue 6): registration-to-answer p99 under 5 ms, removal within
 1 s of the lease end, throughput under churn at least 90% of idle.
-Results: a table on stdout and OUT/churn.md; raw rows in OUT/churn.jsonl.
+Results: a table on stdout and OUT/churn.md; raw rows in OUT/churn.jsonl
+(with every registration-to-answer and PUT sample, in ms, to pool runs).
 
   churn.py CIRRUS_BIN [--out DIR] [--runs 3] [--seconds 20] ...
 
@@ -479,7 +480,8 @@ def one_run(ctx, run):
     row = {"kind": "churn", "run": run, "instances": a.instances, "services": a.services,
            "idle": idle, "churn": churn, "qps_ratio": churn["qps"] / idle["qps"],
            "churn_cpu_util": api_cpu, "capacity_ratio": 1.0 - api_cpu,
-           "reg_samples": len(reg), "reg_p50_ms": writes.pct(reg, 50),
+           "reg_samples": len(reg), "reg_ms": reg, "put_ms": got["put_ms"],
+           "reg_p50_ms": writes.pct(reg, 50),
            "reg_p99_ms": writes.pct(reg, 99), "reg_max_ms": max(reg),
            "put_p50_ms": writes.pct(got["put_ms"], 50),
            "put_p99_ms": writes.pct(got["put_ms"], 99), "probe_nice": got["probe_nice"],
