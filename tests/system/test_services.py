@@ -15,7 +15,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from util_api import api, assert_error  # noqa: F401  (api is a fixture)
+from util_api import api, assert_error, kill_9_when  # noqa: F401  (api is a fixture)
 
 ZONE = "svc.test."
 BASE = "services/svc.test/web/instances"
@@ -292,14 +292,7 @@ def test_concurrent_registrations_survive_kill_9(srv):
     threads = [threading.Thread(target=client, args=(w,)) for w in range(4)]
     for t in threads:
         t.start()
-    deadline = time.monotonic() + 30
-    while len(acked) < 60 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    srv.proc.send_signal(signal.SIGKILL)
-    srv.proc.wait(timeout=10)
-    stop.set()
-    for t in threads:
-        t.join(timeout=30)
+    kill_9_when(srv, acked, 60, threads, stop)
     assert len(acked) >= 60, f"only {len(acked)} registrations acknowledged before the kill"
 
     srv.stderr.close()
