@@ -164,6 +164,12 @@ int ctl_rrsets_patch_with(ctl_t *ctl, const char *zone, const ctl_change_t *chan
  */
 int ctl_durable_wait(ctl_t *ctl, uint64_t ticket, ctl_error_t *err);
 
+/*! \brief The end of a call that stored a change (ticket) and then returned
+ * rc: ctl_durable_wait() whatever rc (a change stored before a later step
+ * failed is synced all the same), then rc, or the wait's code when rc is 0
+ * (err is then the wait's). */
+int ctl_durable_finish(ctl_t *ctl, int rc, uint64_t ticket, ctl_error_t *err);
+
 /*! \brief A zone as listed by the API. */
 typedef struct ctl_zone_info {
 	const char *name;       /*!< presentation, trailing dot */

@@ -136,11 +136,7 @@ int ctl_rrsets_patch_with(ctl_t *ctl, const char *zone, const ctl_change_t *chan
 		ctl_txn_abort(t);
 	}
 	pthread_mutex_unlock(&ctl->lock);
-	if (ticket == &mine) {
-		int w = ctl_durable_wait(ctl, mine, rc == 0 ? err : NULL);
-		rc = rc != 0 ? rc : w;
-	}
-	return rc;
+	return ticket == &mine ? ctl_durable_finish(ctl, rc, mine, err) : rc;
 }
 
 /* One record parsed from text into the builder and the store. */

@@ -144,3 +144,9 @@ int ctl_durable_wait(ctl_t *ctl, uint64_t ticket, ctl_error_t *err)
 	return ok ? 0 : ctl_fail(err, CIRRUS_EIO, 500, NULL, "stored, but the disk sync failed: "
 	                         "the change may not survive a power loss and is not served");
 }
+
+int ctl_durable_finish(ctl_t *ctl, int rc, uint64_t ticket, ctl_error_t *err)
+{
+	int w = ctl_durable_wait(ctl, ticket, rc == 0 ? err : NULL);
+	return rc != 0 ? rc : w;
+}

@@ -231,8 +231,7 @@ int ctl_policy_put(ctl_t *ctl, const char *zone, const char *name, const char *t
 	}
 	pthread_mutex_unlock(&ctl->lock);
 	free(text);
-	int w = ctl_durable_wait(ctl, ticket, rc == 0 ? err : NULL);
-	return rc != 0 ? rc : w;
+	return ctl_durable_finish(ctl, rc, ticket, err);
 }
 
 int ctl_policy_delete(ctl_t *ctl, const char *zone, const char *name, const char *type,
@@ -254,8 +253,7 @@ int ctl_policy_delete(ctl_t *ctl, const char *zone, const char *name, const char
 		rc = change(ctl, &t, NULL, NULL, before, json_null(), who, &ticket, err);
 	}
 	pthread_mutex_unlock(&ctl->lock);
-	int w = ctl_durable_wait(ctl, ticket, rc == 0 ? err : NULL);
-	return rc != 0 ? rc : w;
+	return ctl_durable_finish(ctl, rc, ticket, err);
 }
 
 typedef struct list_ctx {

@@ -872,14 +872,6 @@ static json_t *listing_of(const registry_instance_t *in)
 	return o;
 }
 
-/* A change's answer once it is durable: rc, or the sync's failure (the
- * change is in memory and stored, not acknowledged). Registry lock not held. */
-static int durable(registry_t *r, int rc, uint64_t ticket, ctl_error_t *err)
-{
-	int w = ctl_durable_wait(r->ctl, ticket, rc == 0 ? err : NULL);
-	return rc != 0 ? rc : w;
-}
-
 int registry_register(registry_t *r, const char *zone, const char *service,
                       const char *id, const json_t *body, const ctl_actor_t *who,
                       json_t **listing, ctl_error_t *err)
@@ -951,7 +943,8 @@ int registry_register(registry_t *r, const char *zone, const char *service,
 	json_t *made = rc == 0 && listing != NULL ? listing_of(in) : NULL;
 	pthread_mutex_unlock(&r->lock);
 	free(in);
-	rc = durable(r, rc, ticket, err);
+	/* a failed sync leaves the change in memory and stored, not acknowledged */
+	rc = ctl_durable_finish(r->ctl, rc, ticket, err);
 	if (rc == 0 && listing != NULL) {
 		*listing = made;
 	} else {
@@ -1038,7 +1031,7 @@ int registry_deregister(registry_t *r, const char *zone, const char *service,
 	}
 	stages_free(&st, 1);
 	pthread_mutex_unlock(&r->lock);
-	return durable(r, rc, ticket, err);
+	return ctl_durable_finish(r->ctl, rc, ticket, err);
 }
 
 int registry_list(registry_t *r, const char *zone, const char *service, json_t **out,
