@@ -55,24 +55,13 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
  * PASSIVE does. A PASSIVE checkpoint alone rarely finds the moment between
  * two commits to have copied everything, and a WAL that never starts over
  * grows: every commit then extends the file, which costs more than the copy.
- * A PASSIVE pass goes first, though: it copies the frames and syncs the
- * database file while commits go on, so the RESTART holds the write lock
- * only to copy and sync what was committed meanwhile. Without it a commit
- * that met the checkpoint waited for the copy and sync of the whole WAL
- * (3 to 10 ms for 1000 frames on the benchmark VM, once a second under the
- * service-discovery churn: the tail of its registrations).
  * At the hard bound it waits (busy timeout) for the writer and the readers. */
 static void ckpt_run(store_ckpt_t *c, int frames)
 {
 	bool hard = frames >= (int)(c->pages * CKPT_HARD_FACTOR);
 	int log = 0, copied = 0;
-	sqlite3_busy_timeout(c->db, 0);
-	int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
-	if (rc == SQLITE_OK || rc == SQLITE_BUSY) {
-		sqlite3_busy_timeout(c->db, hard ? CKPT_HARD_WAIT_MS : 0);
-		rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_RESTART, &log,
-		                               &copied);
-	}
+	sqlite3_busy_timeout(c->db, hard ? CKPT_HARD_WAIT_MS : 0);
+	int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_RESTART, &log, &copied);
 	/* BUSY: a commit or another checkpointer was in the way, or (hard) the
 	 * wait for readers timed out; the next commit asks again. */
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {

@@ -16,9 +16,6 @@
 #include "util/error.h"
 
 #define BUSY_TIMEOUT_MS 5000  /* a second writer waits this long for the lock */
-#define BUSY_FINE_TRIES 50    /* first tries BUSY_FINE_US apart, then BUSY_COARSE_US */
-#define BUSY_FINE_US 100
-#define BUSY_COARSE_US 5000
 
 static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_ZONE_ID] = "SELECT id FROM zones WHERE name = ?1",
@@ -215,23 +212,6 @@ static int set_wal(store_t *st)
 	return ret;
 }
 
-/* sqlite3_busy_timeout() sleeps 1, 2, 5, 10 ms... between tries, so a
- * commit that meets a lock held for a millisecond (the checkpointer's
- * RESTART step) sleeps several. Try every BUSY_FINE_US for the first few
- * milliseconds, then every BUSY_COARSE_US, up to BUSY_TIMEOUT_MS in all. */
-static int busy_wait(void *arg, int tries)
-{
-	(void)arg;
-	long waited = tries < BUSY_FINE_TRIES ? (long)tries * BUSY_FINE_US :
-	              (long)BUSY_FINE_TRIES * BUSY_FINE_US +
-	              (long)(tries - BUSY_FINE_TRIES) * BUSY_COARSE_US;
-	if (waited >= BUSY_TIMEOUT_MS * 1000L) {
-		return 0;
-	}
-	usleep(tries < BUSY_FINE_TRIES ? BUSY_FINE_US : BUSY_COARSE_US);
-	return 1;
-}
-
 static int open_db(store_t *st, const char *path)
 {
 	int ret = create_private(st, path);
@@ -243,7 +223,7 @@ static int open_db(store_t *st, const char *path)
 		return st->db ? store_fail(st) : store_failf(st, CIRRUS_ENOMEM, "out of memory");
 	}
 	sqlite3_extended_result_codes(st->db, 1);
-	sqlite3_busy_handler(st->db, busy_wait, NULL);
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
 	ret = set_wal(st);
 	if (ret == 0) {
 		/* FULL: a commit fsyncs the WAL, so it survives power loss too. */
@@ -305,7 +285,7 @@ int store_open_readonly(const char *path, store_t **out, char *err, size_t errle
 	}
 	if (ret == 0) {
 		sqlite3_extended_result_codes(st->db, 1);
-		sqlite3_busy_handler(st->db, busy_wait, NULL);
+		sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
 		ret = store_migrate(st);
 	}
 	if (ret < 0) {
