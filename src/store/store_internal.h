@@ -25,6 +25,9 @@ typedef enum store_stmt_id {
 	STMT_ZONE_SERIAL,    /*!< serial and updated time, on every change */
 	STMT_AUDIT_INSERT,
 	STMT_JOURNAL_INSERT,
+	STMT_INSTANCE_PUT,     /*!< a registration (keeps created_us) */
+	STMT_INSTANCE_DELETE,
+	STMT_INSTANCE_RENEW,   /*!< a stored heartbeat: hundreds a second under churn */
 	STMT_BEGIN,          /*!< BEGIN IMMEDIATE */
 	STMT_COMMIT,
 	STMT_ROLLBACK,
@@ -52,8 +55,15 @@ struct store {
 	char txn_zone[256];              /*!< zone whose id is cached, "" = none; */
 	int64_t txn_zone_id;             /*!< valid only inside one transaction */
 	store_ckpt_t *ckpt;              /*!< NULL until store_checkpoint_start() */
+	bool lazy;                       /*!< synchronous=NORMAL now (store_begin_lazy) */
+	pthread_mutex_t sync_lock;       /*!< wal_fd, for store_sync() on any thread */
+	int wal_fd;                      /*!< the WAL for store_sync(), -1 until then */
 	char err[512];                   /*!< last failure, for store_last_error */
 };
+
+/*! \brief Set up and tear down what store_sync() uses (store_sync.c). */
+void store_sync_init(store_t *st);
+void store_sync_deinit(store_t *st);
 
 /*! \brief Apply pending migrations in one transaction (store_schema.c).
  * \retval 0, -CIRRUS_EIO, -CIRRUS_EINVAL (schema newer than the code) */

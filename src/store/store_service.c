@@ -26,13 +26,7 @@ int store_instance_put(store_t *st, const store_instance_t *in)
 		return store_failf(st, CIRRUS_EINVAL, "instance key empty or too long");
 	}
 	sqlite3_stmt *s;
-	/* A new registration of the same instance keeps its created_us. */
-	int ret = store_prepare(st, "INSERT INTO service_instances (zone, service, instance,"
-	                        " data, expires_us, created_us, updated_us)"
-	                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"
-	                        " ON CONFLICT (zone, service, instance) DO UPDATE SET"
-	                        " data = excluded.data, expires_us = excluded.expires_us,"
-	                        " updated_us = excluded.updated_us", &s);
+	int ret = store_stmt(st, STMT_INSTANCE_PUT, &s);
 	if (ret < 0) {
 		return ret;
 	}
@@ -42,17 +36,15 @@ int store_instance_put(store_t *st, const store_instance_t *in)
 	sqlite3_bind_text(s, 4, in->data, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 5, in->expires_us);
 	sqlite3_bind_int64(s, 6, in->updated_us ? in->updated_us : store_now_us());
-	ret = store_step_done(st, s);
-	sqlite3_finalize(s);
-	return ret;
+	return store_step_done(st, s);
 }
 
 /* Run a statement on (zone, service, instance) [+ ?4]; ENOENT when no row changed. */
-static int instance_write(store_t *st, const char *sql, const char *zone,
+static int instance_write(store_t *st, store_stmt_id_t id, const char *zone,
                           const char *service, const char *instance, int64_t value)
 {
 	sqlite3_stmt *s;
-	int ret = store_prepare(st, sql, &s);
+	int ret = store_stmt(st, id, &s);
 	if (ret < 0) {
 		return ret;
 	}
@@ -66,23 +58,19 @@ static int instance_write(store_t *st, const char *sql, const char *zone,
 	if (ret == 0 && sqlite3_changes(st->db) == 0) {
 		ret = store_failf(st, CIRRUS_ENOENT, "no such instance");
 	}
-	sqlite3_finalize(s);
 	return ret;
 }
 
 int store_instance_delete(store_t *st, const char *zone, const char *service,
                           const char *instance)
 {
-	return instance_write(st, "DELETE FROM service_instances WHERE zone = ?1"
-	                      " AND service = ?2 AND instance = ?3", zone, service, instance, 0);
+	return instance_write(st, STMT_INSTANCE_DELETE, zone, service, instance, 0);
 }
 
 int store_instance_renew(store_t *st, const char *zone, const char *service,
                          const char *instance, int64_t expires_us)
 {
-	return instance_write(st, "UPDATE service_instances SET expires_us = ?4"
-	                      " WHERE zone = ?1 AND service = ?2 AND instance = ?3",
-	                      zone, service, instance, expires_us);
+	return instance_write(st, STMT_INSTANCE_RENEW, zone, service, instance, expires_us);
 }
 
 static int instance_from_row(store_t *st, sqlite3_stmt *s, store_instance_t *out)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
- * store_sqlite.c -- opening the SQLite store (WAL, synchronous=FULL,
- * foreign keys, busy timeout), transactions, the prepared-statement cache
- * and the error helpers the other store/ files share.
+ * store_sqlite.c -- opening the SQLite store (WAL, synchronous=FULL but
+ * for lazy transactions, foreign keys, busy timeout), transactions, the
+ * prepared-statement cache and the error helpers the other store/ files
+ * share.
  */
 #include <fcntl.h>
 #include <stdarg.h>
@@ -37,6 +38,17 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	                      " before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[STMT_JOURNAL_INSERT] = "INSERT INTO journal (zone_id, old_serial, new_serial, time_us,"
 	                        " removed, added) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	/* A new registration of the same instance keeps its created_us. */
+	[STMT_INSTANCE_PUT] = "INSERT INTO service_instances (zone, service, instance,"
+	                      " data, expires_us, created_us, updated_us)"
+	                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"
+	                      " ON CONFLICT (zone, service, instance) DO UPDATE SET"
+	                      " data = excluded.data, expires_us = excluded.expires_us,"
+	                      " updated_us = excluded.updated_us",
+	[STMT_INSTANCE_DELETE] = "DELETE FROM service_instances WHERE zone = ?1"
+	                         " AND service = ?2 AND instance = ?3",
+	[STMT_INSTANCE_RENEW] = "UPDATE service_instances SET expires_us = ?4"
+	                        " WHERE zone = ?1 AND service = ?2 AND instance = ?3",
 	[STMT_BEGIN] = "BEGIN IMMEDIATE",
 	[STMT_COMMIT] = "COMMIT",
 	[STMT_ROLLBACK] = "ROLLBACK",
@@ -220,10 +232,19 @@ static int open_db(store_t *st, const char *path)
 	return ret;
 }
 
+static store_t *store_alloc(void)
+{
+	store_t *st = calloc(1, sizeof(*st));
+	if (st != NULL) {
+		store_sync_init(st);
+	}
+	return st;
+}
+
 int store_open(const char *path, store_t **out, char *err, size_t errlen)
 {
 	*out = NULL;
-	store_t *st = calloc(1, sizeof(*st));
+	store_t *st = store_alloc();
 	if (st == NULL) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		return CIRRUS_ENOMEM;
@@ -253,7 +274,7 @@ int store_open(const char *path, store_t **out, char *err, size_t errlen)
 int store_open_readonly(const char *path, store_t **out, char *err, size_t errlen)
 {
 	*out = NULL;
-	store_t *st = calloc(1, sizeof(*st));
+	store_t *st = store_alloc();
 	if (st == NULL) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		return CIRRUS_ENOMEM;
@@ -287,6 +308,7 @@ void store_close(store_t *st)
 		sqlite3_finalize(st->stmt[i]);
 	}
 	sqlite3_close(st->db);
+	store_sync_deinit(st);
 	free(st);
 }
 
@@ -303,24 +325,39 @@ static int store_txn_step(store_t *st, store_stmt_id_t id)
 	return ret == 0 ? store_step_done(st, s) : ret;
 }
 
-int store_begin(store_t *st)
+/* The durability of a commit is the connection's setting when the
+ * transaction begins (SQLite refuses to change it inside one). */
+static int begin(store_t *st, bool lazy)
 {
 	if (!sqlite3_get_autocommit(st->db)) {
 		return store_failf(st, CIRRUS_EINVAL, "a transaction is already open");
 	}
+	if (lazy != st->lazy) {
+		int rc = store_exec(st, lazy ? "PRAGMA synchronous = NORMAL" :
+		                    "PRAGMA synchronous = FULL");
+		if (rc != 0) {
+			return rc;
+		}
+		st->lazy = lazy;
+	}
 	store_zone_id_forget(st);
 	return store_txn_step(st, STMT_BEGIN);
+}
+
+int store_begin(store_t *st)
+{
+	return begin(st, false);
+}
+
+int store_begin_lazy(store_t *st)
+{
+	return begin(st, true);
 }
 
 int store_commit(store_t *st)
 {
 	store_zone_id_forget(st);
 	return store_txn_step(st, STMT_COMMIT);
-}
-
-int store_set_lazy(store_t *st, bool lazy)
-{
-	return store_exec(st, lazy ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL");
 }
 
 void store_rollback(store_t *st)

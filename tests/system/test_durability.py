@@ -3,13 +3,11 @@ concurrent writers to one zone do not lose updates.
 
 Both tests drive the real server through its REST API and check the
 outcome the way a client would: DNS answers and the audit log."""
-import signal
 import threading
-import time
 
 import dns.rcode
 
-from util_api import api, replace  # noqa: F401  (api is a fixture)
+from util_api import api, kill_9_when, replace  # noqa: F401  (api is a fixture)
 
 ZONE = "durable.test."
 
@@ -35,13 +33,7 @@ def test_acknowledged_writes_survive_kill_9(api):
 
     t = threading.Thread(target=writer)
     t.start()
-    deadline = time.monotonic() + 20
-    while len(acked) < 25 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    srv.proc.send_signal(signal.SIGKILL)
-    srv.proc.wait(timeout=10)
-    stop.set()
-    t.join(timeout=30)
+    kill_9_when(srv, acked, 25, [t], stop, timeout=20)
     assert len(acked) >= 25, f"only {len(acked)} writes acknowledged before the kill"
 
     srv.stderr.close()

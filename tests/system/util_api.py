@@ -7,6 +7,7 @@ the `api` fixture from here (`from util_api import api`).
 """
 import http.client
 import json
+import signal
 import socket
 import subprocess
 import time
@@ -154,6 +155,19 @@ class ApiServer(conftest.Server):
         r = self.get(f"zones/{zone}")
         assert r.status == 200, r
         return r.json()["serial"]
+
+
+def kill_9_when(srv, acked, count, threads, stop, timeout=30):
+    """SIGKILL the server once `acked` holds `count` entries (or after
+    `timeout` s), then tell the writer threads to stop and join them."""
+    deadline = time.monotonic() + timeout
+    while len(acked) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    srv.proc.send_signal(signal.SIGKILL)
+    srv.proc.wait(timeout=10)
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
 
 
 def replace(name, rtype, ttl, *records):
