@@ -64,7 +64,7 @@ const zone_t *ctl_find_zone(const ctl_t *ctl, const knot_dname_t *apex, bool *fr
 	return NULL;
 }
 
-int ctl_zone_set(ctl_t *ctl, zone_set_t **out)
+int ctl_publish(ctl_t *ctl)
 {
 	size_t total = ctl->store_count + ctl->file_count, n = 0;
 	zone_t **all = malloc((total ? total : 1) * sizeof(*all));
@@ -79,8 +79,12 @@ int ctl_zone_set(ctl_t *ctl, zone_set_t **out)
 			all[n++] = ctl->file_zones[i];
 		}
 	}
-	int rc = zone_set_new(all, n, out);
+	zone_set_t *set = NULL;
+	int rc = zone_set_new(all, n, &set);
 	free(all);
+	if (rc == 0) {
+		ctl->publish(ctl->publish_ctx, set);
+	}
 	return rc;
 }
 
@@ -191,7 +195,6 @@ int ctl_new(store_t *st, ctl_serial_policy_t policy, ctl_publish_cb_t publish,
 	*ctl = (ctl_t){ .st = st, .policy = policy, .publish = publish,
 	                .publish_ctx = publish_ctx };
 	pthread_mutex_init(&ctl->lock, NULL);
-	ctl_durable_init(&ctl->durable);
 	list_ctx_t l = { .ctl = ctl, .err = err, .errlen = errlen };
 	int rc = store_zone_list(st, load_listed, &l);
 	if (rc == 0) {
@@ -218,7 +221,6 @@ void ctl_free(ctl_t *ctl)
 	}
 	free(ctl->store_zones);
 	free(ctl->file_zones);
-	ctl_durable_deinit(&ctl->durable);
 	pthread_mutex_destroy(&ctl->lock);
 	free(ctl);
 }
@@ -397,9 +399,4 @@ store_t *ctl_store_trylock(ctl_t *ctl)
 void ctl_store_unlock(ctl_t *ctl)
 {
 	pthread_mutex_unlock(&ctl->lock);
-}
-
-uint64_t ctl_store_stored(ctl_t *ctl)
-{
-	return ctl_durable_stored(ctl, NULL);
 }

@@ -2,11 +2,9 @@
  * ctl.h -- the control plane's one door. Every change (REST API, RFC 2136
  * UPDATE, later the service registry) comes through here and goes, in this
  * order: validate, commit to the store together with its audit row and
- * journal entry, build the next zone version (copy-on-write), sync the
- * store, publish a new zone set to the data plane. Callers authenticate
- * and authorize first. Thread-safe: one mutex serializes all changes
- * (serializable per zone); the sync runs outside it, shared by the changes
- * stored meanwhile (group commit, ctl_durable_wait).
+ * journal entry, build the next zone version (copy-on-write), publish a new
+ * zone set to the data plane. Callers authenticate and authorize first.
+ * Thread-safe: one mutex serializes all changes (serializable per zone).
  */
 #pragma once
 
@@ -141,34 +139,11 @@ int ctl_rrsets_patch(ctl_t *ctl, const char *zone, const ctl_change_t *changes,
  * code, which rolls the change back (500). */
 typedef int (*ctl_store_hook_t)(void *ctx, store_t *st);
 
-/*!
- * \brief ctl_rrsets_patch() with hook(hook_ctx, store) run in its store
- * transaction; audited as "rrsets.patch". Same return codes.
- * \param ticket  NULL: return once the change is durable and served; else
- *                return once it is stored (0 when nothing was), and the
- *                caller, having released its own locks (so that changes
- *                stored meanwhile share the sync), calls ctl_durable_wait()
- *                before it acknowledges the change
- */
+/*! \brief ctl_rrsets_patch() with hook(hook_ctx, store) run in its store
+ * transaction; audited as "rrsets.patch". Same return codes. */
 int ctl_rrsets_patch_with(ctl_t *ctl, const char *zone, const ctl_change_t *changes,
                           size_t count, ctl_store_hook_t hook, void *hook_ctx,
-                          const ctl_actor_t *who, uint64_t *ticket, ctl_error_t *err);
-
-/*!
- * \brief Wait until the change of ticket (0: none) is durable and served:
- * the first waiter to find no sync in flight syncs the store for every
- * change stored so far (group commit; docs/architecture.md). Call it with
- * no ctl call or lock of the caller's held.
- * \retval 0, -CIRRUS_EIO (500: the sync failed; the change is stored, may
- *         not survive a power loss, and is not served)
- */
-int ctl_durable_wait(ctl_t *ctl, uint64_t ticket, ctl_error_t *err);
-
-/*! \brief The end of a call that stored a change (ticket) and then returned
- * rc: ctl_durable_wait() whatever rc (a change stored before a later step
- * failed is synced all the same), then rc, or the wait's code when rc is 0
- * (err is then the wait's). */
-int ctl_durable_finish(ctl_t *ctl, int rc, uint64_t ticket, ctl_error_t *err);
+                          const ctl_actor_t *who, ctl_error_t *err);
 
 /*! \brief A zone as listed by the API. */
 typedef struct ctl_zone_info {
@@ -291,9 +266,6 @@ store_t *ctl_store_lock(ctl_t *ctl);
 /*! \brief ctl_store_lock() if no change holds it now, else NULL at once. */
 store_t *ctl_store_trylock(ctl_t *ctl);
 void ctl_store_unlock(ctl_t *ctl);
-/*! \brief The ticket for ctl_durable_wait() of a transaction committed with
- * store_begin_lazy() under ctl_store_lock(); call before ctl_store_unlock(). */
-uint64_t ctl_store_stored(ctl_t *ctl);
 
 /*
  * RFC 2136 dynamic UPDATE, signed with TSIG keys (RFC 8945) kept in the

@@ -111,16 +111,13 @@ static int apply_change(ctl_txn_t *t, const ctl_change_t *c, size_t index, ctl_e
 int ctl_rrsets_patch(ctl_t *ctl, const char *zone, const ctl_change_t *changes,
                      size_t count, const ctl_actor_t *who, ctl_error_t *err)
 {
-	return ctl_rrsets_patch_with(ctl, zone, changes, count, NULL, NULL, who, NULL, err);
+	return ctl_rrsets_patch_with(ctl, zone, changes, count, NULL, NULL, who, err);
 }
 
 int ctl_rrsets_patch_with(ctl_t *ctl, const char *zone, const ctl_change_t *changes,
                           size_t count, ctl_store_hook_t hook, void *hook_ctx,
-                          const ctl_actor_t *who, uint64_t *ticket, ctl_error_t *err)
+                          const ctl_actor_t *who, ctl_error_t *err)
 {
-	uint64_t mine = 0;
-	ticket = ticket != NULL ? ticket : &mine;
-	*ticket = 0;
 	pthread_mutex_lock(&ctl->lock);
 	ctl_txn_t *t = NULL;
 	int rc = ctl_txn_begin(ctl, zone, &t, err);
@@ -131,12 +128,12 @@ int ctl_rrsets_patch_with(ctl_t *ctl, const char *zone, const ctl_change_t *chan
 		rc = apply_change(t, &changes[i], i, err);
 	}
 	if (rc == 0) {
-		rc = ctl_txn_commit(t, "rrsets.patch", who, ticket, err);
+		rc = ctl_txn_commit(t, "rrsets.patch", who, err);
 	} else {
 		ctl_txn_abort(t);
 	}
 	pthread_mutex_unlock(&ctl->lock);
-	return ticket == &mine ? ctl_durable_finish(ctl, rc, mine, err) : rc;
+	return rc;
 }
 
 /* One record parsed from text into the builder and the store. */

@@ -10,24 +10,6 @@
 
 #include "ctl/ctl.h"
 
-/*! \brief A zone set waiting for its change's sync. */
-typedef struct ctl_pending {
-	zone_set_t *set;
-	uint64_t at;             /*!< the change's ticket */
-} ctl_pending_t;
-
-/*! \brief Group commit (ctl_durable.c): changes stored, synced, served. */
-typedef struct ctl_durable {
-	pthread_mutex_t lock;    /*!< the fields below; taken under ctl->lock, never around it */
-	pthread_cond_t done;     /*!< a sync ended */
-	uint64_t stored;         /*!< changes stored so far (each one's ticket) */
-	uint64_t durable;        /*!< every change up to this one is synced */
-	uint64_t failed;         /*!< the last change a failed sync covered */
-	ctl_pending_t *pending;  /*!< sets to serve once synced, oldest first */
-	size_t pending_count, pending_alloc;
-	bool syncing;            /*!< a waiter is syncing (lock not held) */
-} ctl_durable_t;
-
 struct ctl {
 	store_t *st;
 	pthread_mutex_t lock;         /*!< held by every ctl_* call */
@@ -39,7 +21,6 @@ struct ctl {
 	size_t store_alloc;
 	zone_t **file_zones;          /*!< from zone files; ctl holds a reference */
 	size_t file_count;
-	ctl_durable_t durable;
 };
 
 /*! \brief Set err and return code (status from the code when 0). */
@@ -59,21 +40,8 @@ const zone_t *ctl_find_zone(const ctl_t *ctl, const knot_dname_t *apex, bool *fr
 /*! \brief Keep a new store zone (takes a reference). */
 int ctl_store_append(ctl_t *ctl, zone_t *zone);
 
-/*! \brief A zone set of the current zones (ctl->lock held).
- * \retval 0, -CIRRUS_ENOMEM */
-int ctl_zone_set(ctl_t *ctl, zone_set_t **out);
-
-/*! \brief Hand the data plane a zone set with the current zones, once every
- * change stored is durable (syncing the store first if one is not; ctl->lock
- * held). \retval 0, -CIRRUS_ENOMEM, -CIRRUS_EIO (the sync failed: nothing served) */
+/*! \brief Hand the data plane a new zone set with the current zones. */
 int ctl_publish(ctl_t *ctl);
-
-void ctl_durable_init(ctl_durable_t *d);
-void ctl_durable_deinit(ctl_durable_t *d);
-/*! \brief Count a change committed with store_begin_lazy() (ctl->lock held)
- * and keep set (taken over; NULL: the zones did not change) to serve once
- * it is durable. Returns its ticket for ctl_durable_wait(). */
-uint64_t ctl_durable_stored(ctl_t *ctl, zone_set_t *set);
 
 /*
  * A change to one store zone (ctl_txn.c). Hold ctl->lock from begin to
@@ -118,12 +86,9 @@ int ctl_txn_records(ctl_txn_t *t, const knot_dname_t *owner, uint16_t type, uint
 /*! \brief Run hook(ctx, store) in the commit's store transaction. */
 void ctl_txn_hook(ctl_txn_t *t, ctl_store_hook_t hook, void *ctx);
 /*! \brief Bump the serial, check, store (data, audit, journal), publish;
- * frees t either way. With ticket NULL the change is durable and served on
- * return (a sync under ctl->lock); else it is stored, and served once
- * ctl_durable_wait(*ticket) returns, which the caller calls after releasing
- * ctl->lock (group commit). \retval 0; -CIRRUS_ESEMANTIC (422), -CIRRUS_EIO (500) */
+ * frees t either way. \retval 0; -CIRRUS_ESEMANTIC (422), -CIRRUS_EIO (500) */
 int ctl_txn_commit(ctl_txn_t *t, const char *action, const ctl_actor_t *who,
-                   uint64_t *ticket, ctl_error_t *err);
+                   ctl_error_t *err);
 void ctl_txn_abort(ctl_txn_t *t);
 
 /*! \brief Compile the stored policies of a store zone freshly built and

@@ -125,11 +125,9 @@ static int stored(ctl_t *ctl, const target_t *t, json_t **out, ctl_error_t *err)
 	return rc;
 }
 
-/* One change (put: p and after; delete: p NULL), as one transaction
- * (*ticket: ctl_durable_wait's). */
+/* One change (put: p and after; delete: p NULL), as one transaction. */
 static int change(ctl_t *ctl, const target_t *t, policy_t *p, const char *spec,
-                  json_t *before, json_t *after, const ctl_actor_t *who, uint64_t *ticket,
-                  ctl_error_t *err)
+                  json_t *before, json_t *after, const ctl_actor_t *who, ctl_error_t *err)
 {
 	store_policy_t row = { .spec = spec };
 	snprintf(row.zone, sizeof(row.zone), "%.*s", (int)sizeof(row.zone) - 1, t->zone);
@@ -148,7 +146,7 @@ static int change(ctl_t *ctl, const target_t *t, policy_t *p, const char *spec,
 		ctl_txn_abort(x);
 		return rc;
 	}
-	return ctl_txn_commit(x, p != NULL ? "policy.put" : "policy.delete", who, ticket, err);
+	return ctl_txn_commit(x, p != NULL ? "policy.put" : "policy.delete", who, err);
 }
 
 /* Compile spec for the target; a bad spec is 400 naming its part. */
@@ -210,7 +208,6 @@ int ctl_policy_put(ctl_t *ctl, const char *zone, const char *name, const char *t
 		free(text);
 		return rc;
 	}
-	uint64_t ticket = 0;
 	pthread_mutex_lock(&ctl->lock);
 	json_t *before = NULL;
 	rc = stored(ctl, &t, &before, err);
@@ -222,8 +219,7 @@ int ctl_policy_put(ctl_t *ctl, const char *zone, const char *name, const char *t
 	}
 	if (rc == 0) {
 		*created = before == NULL;
-		rc = change(ctl, &t, p, text, before != NULL ? before : json_null(), after, who,
-		            &ticket, err);
+		rc = change(ctl, &t, p, text, before != NULL ? before : json_null(), after, who, err);
 	} else {
 		policy_free(p);
 		json_decref(before);
@@ -231,7 +227,7 @@ int ctl_policy_put(ctl_t *ctl, const char *zone, const char *name, const char *t
 	}
 	pthread_mutex_unlock(&ctl->lock);
 	free(text);
-	return ctl_durable_finish(ctl, rc, ticket, err);
+	return rc;
 }
 
 int ctl_policy_delete(ctl_t *ctl, const char *zone, const char *name, const char *type,
@@ -242,7 +238,6 @@ int ctl_policy_delete(ctl_t *ctl, const char *zone, const char *name, const char
 	if (rc != 0) {
 		return rc;
 	}
-	uint64_t ticket = 0;
 	pthread_mutex_lock(&ctl->lock);
 	json_t *before = NULL;
 	rc = stored(ctl, &t, &before, err);
@@ -250,10 +245,10 @@ int ctl_policy_delete(ctl_t *ctl, const char *zone, const char *name, const char
 		rc = ctl_fail(err, CIRRUS_ENOENT, 404, NULL, "no policy %s %s in zone %s", t.name,
 		              t.type_text, t.zone);
 	} else if (rc == 0) {
-		rc = change(ctl, &t, NULL, NULL, before, json_null(), who, &ticket, err);
+		rc = change(ctl, &t, NULL, NULL, before, json_null(), who, err);
 	}
 	pthread_mutex_unlock(&ctl->lock);
-	return ctl_durable_finish(ctl, rc, ticket, err);
+	return rc;
 }
 
 typedef struct list_ctx {

@@ -387,7 +387,7 @@ static int commit_to_store(ctl_txn_t *t, const char *action, uint32_t old_serial
                            uint32_t new_serial, const ctl_actor_t *who)
 {
 	store_t *st = t->ctl->st;
-	int rc = store_begin_lazy(st);   /* synced by ctl_durable_wait (group commit) */
+	int rc = store_begin(st);
 	if (rc == 0) {
 		rc = store_changes(t);
 	}
@@ -437,7 +437,7 @@ static int check_policies(ctl_txn_t *t, ctl_error_t *err)
 }
 
 int ctl_txn_commit(ctl_txn_t *t, const char *action, const ctl_actor_t *who,
-                   uint64_t *ticket, ctl_error_t *err)
+                   ctl_error_t *err)
 {
 	ctl_t *ctl = t->ctl;
 	uint32_t old_serial = zone_update_serial(t->u);
@@ -455,31 +455,21 @@ int ctl_txn_commit(ctl_txn_t *t, const char *action, const ctl_actor_t *who,
 	if (rc == 0 && commit_to_store(t, action, old_serial, new_serial, who) != 0) {
 		rc = ctl_fail(err, CIRRUS_EIO, 500, NULL, "the store refused the change");
 	}
-	if (rc != 0) {
-		ctl_txn_abort(t);
-		return rc;
-	}
-	/* stored: from here on the change has a ticket, whatever fails */
 	zone_t *base = ctl->store_zones[t->index], *next = NULL;
-	zone_set_t *set = NULL;
-	if (zone_update_commit(t->u, &next) != 0) {
+	if (rc == 0 && zone_update_commit(t->u, &next) != 0) {
 		rc = ctl_fail(err, CIRRUS_ENOMEM, 500, NULL, "stored, but not yet served: out of memory");
-	} else {
+	} else if (rc == 0) {
 		t->u = NULL;
 		int pr = policy_zone_set(next, t->policies, t->policy_count);
 		zone_ref(next);
 		ctl->store_zones[t->index] = next;
 		zone_unref(base); /* still served until the new set is in */
-		if (ctl_zone_set(ctl, &set) != 0) {
-			rc = ctl_fail(err, CIRRUS_ENOMEM, 500, NULL, "stored, but not yet served: "
-			              "out of memory");
-		}
+		rc = ctl_publish(ctl);
 		if (pr != 0) {
 			rc = ctl_fail(err, pr, 500, NULL, "stored, but served without its policies "
 			              "until the next change: out of memory");
 		}
 	}
-	*ticket = ctl_durable_stored(ctl, set);
 	ctl_txn_abort(t);
 	return rc;
 }

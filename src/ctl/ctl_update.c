@@ -99,9 +99,8 @@ static uint16_t check_zone(ctl_upd_t *upd)
 	return OK;
 }
 
-/* The changes in one transaction, stored when there are any (*ticket:
- * ctl_durable_wait's). */
-static uint16_t run(ctl_upd_t *upd, const char *client, uint64_t *ticket)
+/* The changes in one transaction, committed when there are any. */
+static uint16_t run(ctl_upd_t *upd, const char *client)
 {
 	ctl_error_t err = { 0 };
 	ctl_txn_t *t = NULL;
@@ -116,7 +115,7 @@ static uint16_t run(ctl_upd_t *upd, const char *client, uint64_t *ticket)
 		return rcode;
 	}
 	ctl_actor_t who = { .actor = upd->key.name, .request_id = client };
-	int rc = ctl_txn_commit(t, "update", &who, ticket, &err);
+	int rc = ctl_txn_commit(t, "update", &who, &err);
 	if (rc == CIRRUS_ESEMANTIC) {
 		return ctl_upd_fail(upd, KNOT_RCODE_REFUSED, "the zone would be invalid: %s",
 		                    err.message);
@@ -150,15 +149,10 @@ static uint16_t process(ctl_upd_t *upd, const char *client, uint16_t *tsig_rcode
 	if (rcode == OK && !upd->have_key) {
 		rcode = ctl_upd_fail(upd, KNOT_RCODE_REFUSED, "unsigned updates are not allowed");
 	}
-	uint64_t ticket = 0;
 	if (rcode == OK) {
-		rcode = run(upd, client, &ticket);
+		rcode = run(upd, client);
 	}
 	pthread_mutex_unlock(&ctl->lock);
-	ctl_error_t err = { 0 };
-	if (ctl_durable_wait(ctl, ticket, &err) != 0 && rcode == OK) {
-		rcode = ctl_upd_fail(upd, KNOT_RCODE_SERVFAIL, "%s", err.message);
-	}
 	return rcode;
 }
 

@@ -425,7 +425,7 @@ typedef struct rows {
 	bool put;
 } rows_t;
 
-static int store_rows(registry_t *r, const rows_t *rows, uint64_t *ticket);
+static int store_rows(registry_t *r, const rows_t *rows);
 static int rows_write(void *ctx, store_t *st);
 
 /* The bare tags of the served instances, sorted, each once; NULL when
@@ -486,12 +486,9 @@ static bool view_same(const registry_instance_t *a, size_t na, const registry_in
  * when it fails with ENOENT or EEXIST and gone_ok: the zone is gone or no
  * longer a store zone, so there are no records to change). Rows with no
  * record to change go in a transaction of their own. On failure the stages
- * stay the caller's. The change is stored, not yet durable: the caller
- * waits for *ticket (raised to the change's) with ctl_durable_wait() once
- * it has released the registry's lock, so that changes do not queue behind
- * one another's sync. */
+ * stay the caller's. */
 static int apply(registry_t *r, size_t zi, stage_t *st, size_t n, const rows_t *rows,
-                 const ctl_actor_t *who, bool gone_ok, uint64_t *ticket, ctl_error_t *err)
+                 const ctl_actor_t *who, bool gone_ok, ctl_error_t *err)
 {
 	zstate_t *z = &r->zones[zi];
 	int rc = 0;
@@ -513,18 +510,17 @@ static int apply(registry_t *r, size_t zi, stage_t *st, size_t n, const rows_t *
 	rc = shallow == NULL || diffs == NULL ? CIRRUS_ENOMEM :
 	     stage_changes(z, st, n, browse, shallow, diffs, &before, &after, &changes, &count);
 	bool rows_done = rows == NULL;
-	uint64_t mine = 0;
 	if (rc != 0) {
 		fail(err, rc, 500, NULL, "out of memory");
 	} else if (count > 0) {
 		rc = ctl_rrsets_patch_with(r->ctl, z->name, changes, count,
-		                           rows ? rows_write : NULL, (void *)rows, who, &mine, err);
+		                           rows ? rows_write : NULL, (void *)rows, who, err);
 		rows_done = rows_done || rc == 0;
 		if (gone_ok && (rc == CIRRUS_ENOENT || rc == CIRRUS_EEXIST)) {
 			rc = 0;
 		}
 	}
-	if (rc == 0 && !rows_done && (rc = store_rows(r, rows, &mine)) != 0) {
+	if (rc == 0 && !rows_done && (rc = store_rows(r, rows)) != 0) {
 		fail(err, rc, 500, NULL, "the store refused the instance");
 	}
 	free(changes);
@@ -538,7 +534,6 @@ static int apply(registry_t *r, size_t zi, stage_t *st, size_t n, const rows_t *
 	}
 	free(shallow);
 	free(diffs);
-	*ticket = mine > *ticket ? mine : *ticket;
 	if (rc != 0) {
 		return rc;
 	}
@@ -713,19 +708,16 @@ static int rows_write(void *ctx, store_t *st)
 	return rc;
 }
 
-/* Put or delete rows in one transaction of their own, stored (*ticket). */
-static int store_rows(registry_t *r, const rows_t *rows, uint64_t *ticket)
+/* Put or delete rows in one transaction of their own. */
+static int store_rows(registry_t *r, const rows_t *rows)
 {
 	store_t *st = ctl_store_lock(r->ctl);
-	int rc = store_begin_lazy(st);
+	int rc = store_begin(st);
 	rc = rc == 0 ? rows_write((void *)rows, st) : rc;
 	if (rc == 0) {
 		rc = store_commit(st);
 	} else {
 		store_rollback(st);
-	}
-	if (rc == 0) {
-		*ticket = ctl_store_stored(r->ctl);
 	}
 	if (rc != 0) {
 		log_warning("registry: %s: store: %s", rows->zone, store_last_error(st));
@@ -926,10 +918,9 @@ int registry_register(registry_t *r, const char *zone, const char *service,
 	}
 	const registry_instance_t *row = in;
 	const rows_t rows = { .zone = z, .in = &row, .n = 1, .put = true };
-	uint64_t ticket = 0;
 	if (rc != 0) {
 		fail(err, rc, 500, NULL, "out of memory");
-	} else if ((rc = apply(r, (size_t)zi, &st, 1, &rows, who, false, &ticket, err)) != 0) {
+	} else if ((rc = apply(r, (size_t)zi, &st, 1, &rows, who, false, err)) != 0) {
 		/* nothing changed: the row and the records commit together */
 	} else if (!had || strcmp(old.check, in->check) != 0) {
 		if (had) {
@@ -940,16 +931,11 @@ int registry_register(registry_t *r, const char *zone, const char *service,
 		r->checked += in->check[0] != '\0';
 	}
 	stages_free(&st, 1);
-	json_t *made = rc == 0 && listing != NULL ? listing_of(in) : NULL;
+	if (rc == 0 && listing != NULL) {
+		*listing = listing_of(in);
+	}
 	pthread_mutex_unlock(&r->lock);
 	free(in);
-	/* a failed sync leaves the change in memory and stored, not acknowledged */
-	rc = ctl_durable_finish(r->ctl, rc, ticket, err);
-	if (rc == 0 && listing != NULL) {
-		*listing = made;
-	} else {
-		json_decref(made);
-	}
 	return rc;
 }
 
@@ -1014,7 +1000,6 @@ int registry_deregister(registry_t *r, const char *zone, const char *service,
 	registry_instance_t gone;
 	const registry_instance_t *row = &gone;
 	const rows_t rows = { .zone = z, .in = &row, .n = 1, .put = false };
-	uint64_t ticket = 0;
 	if (rc != 0) {
 		fail(err, rc, 500, NULL, "out of memory");
 	} else if (!found) {
@@ -1023,7 +1008,7 @@ int registry_deregister(registry_t *r, const char *zone, const char *service,
 		gone = st.v[at];
 		memmove(&st.v[at], &st.v[at + 1], (st.count - at - 1) * sizeof(*st.v));
 		st.count--;
-		rc = apply(r, (size_t)zi, &st, 1, &rows, who, true, &ticket, err);
+		rc = apply(r, (size_t)zi, &st, 1, &rows, who, true, err);
 	}
 	if (rc == 0) {
 		watch_remove(r, z, &gone);
@@ -1031,7 +1016,7 @@ int registry_deregister(registry_t *r, const char *zone, const char *service,
 	}
 	stages_free(&st, 1);
 	pthread_mutex_unlock(&r->lock);
-	return ctl_durable_finish(r->ctl, rc, ticket, err);
+	return rc;
 }
 
 int registry_list(registry_t *r, const char *zone, const char *service, json_t **out,
@@ -1071,7 +1056,7 @@ typedef bool (*keep_fn)(registry_t *r, const char *zone, registry_instance_t *in
                         void *ctx, bool *changed);
 
 static size_t sweep_zone(registry_t *r, size_t zi, keep_fn keep, void *ctx,
-                         const ctl_actor_t *who, uint64_t *ticket)
+                         const ctl_actor_t *who)
 {
 	zstate_t *z = &r->zones[zi];
 	stage_t *st = calloc(z->count ? z->count : 1, sizeof(*st));
@@ -1120,7 +1105,7 @@ static size_t sweep_zone(registry_t *r, size_t zi, keep_fn keep, void *ctx,
 	ctl_error_t err = { 0 };
 	if (rc != 0 || n == 0 || (dropped > 0 && ptrs == NULL)) {
 		/* nothing to do, or out of memory: the next sweep tries again */
-	} else if (apply(r, zi, st, n, c > 0 ? &rows : NULL, who, true, ticket, &err) != 0) {
+	} else if (apply(r, zi, st, n, c > 0 ? &rows : NULL, who, true, &err) != 0) {
 		log_warning("registry: %s: %s: %s (the next sweep tries again)", z->name,
 		            who->actor, err.message);
 	} else if (c > 0) {
@@ -1161,13 +1146,12 @@ static bool zone_has_expired(const zstate_t *z, int64_t now)
 }
 
 /* Store the lease ends heartbeats moved since the last sweep: one
- * transaction. A failure leaves them to the next sweep. Returns the
- * ticket to wait for when they are to be synced now, else 0. */
-static uint64_t flush_leases(registry_t *r)
+ * transaction. A failure leaves them to the next sweep. */
+static void flush_leases(registry_t *r)
 {
-	/* Most sweeps do not wait for the disk: a crash of the server loses
-	 * nothing of them, one of the machine at most LEASE_SYNC_US of lease
-	 * ends (or less: any change's sync covers them). */
+	/* Most sweeps do not wait for the disk (the store's lock is held, and
+	 * changes queue behind it): a crash of the server loses nothing of
+	 * them, one of the machine at most LEASE_SYNC_US of lease ends. */
 	bool sync = now_us() - r->leases_synced_us >= LEASE_SYNC_US;
 	store_t *st = NULL;
 	int rc = 0;
@@ -1182,7 +1166,8 @@ static uint64_t flush_leases(registry_t *r)
 				}
 				if (st == NULL) {
 					st = ctl_store_lock(r->ctl);
-					rc = store_begin_lazy(st);
+					rc = store_set_lazy(st, !sync);
+					rc = rc == 0 ? store_begin(st) : rc;
 				}
 				int w = rc == 0 ? store_instance_renew(st, z->name, s->name, s->v[i].id,
 				                                       s->v[i].expires_us) : rc;
@@ -1192,17 +1177,17 @@ static uint64_t flush_leases(registry_t *r)
 		}
 	}
 	if (st == NULL) {
-		return 0;
+		return;
 	}
 	rc = rc == 0 ? store_commit(st) : rc;
-	uint64_t ticket = 0;
+	r->leases_synced_us = rc == 0 && sync ? now_us() : r->leases_synced_us;
 	if (rc != 0) {
 		store_rollback(st);
 		log_warning("registry: %zu heartbeat(s) not stored: %s; the next sweep tries again",
 		            n, store_last_error(st));
-	} else if (sync) {
-		ticket = ctl_store_stored(r->ctl);
-		r->leases_synced_us = now_us();
+	}
+	if (!sync && store_set_lazy(st, false) != 0) {
+		log_error("registry: the store stays lazy: %s", store_last_error(st));
 	}
 	ctl_store_unlock(r->ctl);
 	for (size_t zi = 0; rc == 0 && zi < r->zone_count; zi++) {
@@ -1212,7 +1197,6 @@ static uint64_t flush_leases(registry_t *r)
 			}
 		}
 	}
-	return ticket;
 }
 
 /* The checker's state of each instance check, by health key. */
@@ -1271,7 +1255,7 @@ static bool keep_follow_health(registry_t *r, const char *zone, registry_instanc
 	return true;
 }
 
-static void follow_health(registry_t *r, uint64_t *ticket)
+static void follow_health(registry_t *r)
 {
 	if (r->health == NULL || r->checked == 0) {
 		return;
@@ -1284,7 +1268,7 @@ static void follow_health(registry_t *r, uint64_t *ticket)
 	qsort(hs.v, hs.count, sizeof(*hs.v), hstate_cmp);
 	const ctl_actor_t who = { .actor = "health", .request_id = "instance-check" };
 	for (size_t zi = 0; zi < r->zone_count; zi++) {
-		sweep_zone(r, zi, keep_follow_health, &hs, &who, ticket);
+		sweep_zone(r, zi, keep_follow_health, &hs, &who);
 	}
 	/* The states of instances whose down flag did not move (unknown -> up)
 	 * are not staged: take them too, for the listing. */
@@ -1314,21 +1298,15 @@ int registry_sweep(registry_t *r)
 	int64_t now = now_us();
 	const ctl_actor_t who = { .actor = "lease", .request_id = "lease-sweep" };
 	int total = 0;
-	uint64_t ticket = 0;
 	pthread_mutex_lock(&r->lock);
 	for (size_t zi = 0; zi < r->zone_count; zi++) {
 		if (zone_has_expired(&r->zones[zi], now)) {
-			total += (int)sweep_zone(r, zi, keep_unexpired, &now, &who, &ticket);
+			total += (int)sweep_zone(r, zi, keep_unexpired, &now, &who);
 		}
 	}
-	uint64_t leases = flush_leases(r);
-	ticket = leases > ticket ? leases : ticket;
-	follow_health(r, &ticket);
+	flush_leases(r);
+	follow_health(r);
 	pthread_mutex_unlock(&r->lock);
-	ctl_error_t err = { 0 };
-	if (ctl_durable_wait(r->ctl, ticket, &err) != 0) {
-		log_warning("registry: sweep: %s", err.message);
-	}
 	return total;
 }
 
@@ -1516,7 +1494,7 @@ void registry_free(registry_t *r)
 		pthread_join(r->thread, NULL);
 	}
 	pthread_mutex_lock(&r->lock);
-	uint64_t ticket = flush_leases(r);   /* the heartbeats since the last sweep */
+	flush_leases(r);   /* the heartbeats since the last sweep */
 	for (size_t zi = 0; zi < r->zone_count; zi++) {
 		zstate_t *z = &r->zones[zi];
 		for (size_t si = 0; si < z->count; si++) {
@@ -1528,7 +1506,6 @@ void registry_free(registry_t *r)
 		free(z->svcs);
 	}
 	pthread_mutex_unlock(&r->lock);
-	ctl_durable_wait(r->ctl, ticket, NULL);
 	free(r->zones);
 	names_free(r->view_names, r->view_count);
 	pthread_cond_destroy(&r->wake);

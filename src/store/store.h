@@ -29,8 +29,8 @@ void store_close(store_t *st);
 
 /*!
  * \brief Take WAL checkpoints out of the committing thread (for the server).
- * From then on a commit only appends to the WAL and fsyncs it (or, begun
- * with store_begin_lazy(), leaves that to store_sync()) (wal_autocheckpoint=0); a thread of the store's own, on a connection of
+ * From then on a commit only appends to the WAL and fsyncs it
+ * (wal_autocheckpoint=0); a thread of the store's own, on a connection of
  * its own, copies the WAL into the database once a commit leaves `pages`
  * frames or more in it: a RESTART checkpoint that waits for no one (when a
  * commit is in progress it copies what it can, as PASSIVE does), and one
@@ -91,21 +91,13 @@ int store_zone_records(store_t *st, const char *name, store_record_cb_t cb, void
  * nothing (on error, call store_rollback()).
  */
 int store_begin(store_t *st);
-/*! \brief store_begin() for a transaction whose commit does not wait for
- * the disk (synchronous=NORMAL): once committed it survives a crash of the
- * process, and one of the machine after store_sync() or the next durable
- * commit. \retval 0, -CIRRUS_EIO, -CIRRUS_EINVAL (a transaction is open) */
-int store_begin_lazy(store_t *st);
 int store_commit(store_t *st);
-/*!
- * \brief Make every transaction committed so far durable: an fdatasync of
- * the WAL (what synchronous=FULL does in each commit). Unlike the rest of
- * this interface it may run on any thread while another uses the store,
- * so that changes go on committing during the sync (group commit). Nothing
- * to do for ":memory:". No message in store_last_error().
- * \retval 0, -CIRRUS_EIO
- */
-int store_sync(store_t *st);
+/*! \brief While lazy, commits do not wait for the disk (synchronous=NORMAL):
+ * they survive a crash of the process, not of the machine, until the next
+ * durable commit syncs them too. For data a crash may lose anyway; set it
+ * back right after. Outside a transaction only.
+ * \retval 0, -CIRRUS_EIO */
+int store_set_lazy(store_t *st, bool lazy);
 void store_rollback(store_t *st);
 
 /*! \retval 0, -CIRRUS_EEXIST */

@@ -3,10 +3,9 @@
  *
  * By default SQLite checkpoints inside the commit that takes the WAL past
  * 1000 frames: that one request copies the WAL into the database file and
- * fsyncs it. Here commits only append to the WAL and fsync it, or leave
- * the fsync to store_sync() (a checkpoint syncs the WAL before it copies,
- * so nothing reaches the database file ahead of the WAL's sync); the WAL
- * hook tells this thread how long the WAL is, and the
+ * fsyncs it. Here commits only append to the WAL and fsync it
+ * (synchronous=FULL is unchanged, so an acknowledged change is as durable
+ * as before); the WAL hook tells this thread how long the WAL is, and the
  * thread, on a connection of its own, checkpoints without waiting for
  * anyone (see ckpt_run). Should it never get the write lock, a checkpoint
  * that waits for it at 16 times the threshold bounds the WAL.
@@ -30,8 +29,8 @@ static bool ckpt_due(const store_ckpt_t *c)
 	return c->frames >= (int)c->pages && c->frames - c->done >= (int)c->pages;
 }
 
-/* sqlite3_wal_hook: runs in the committing thread once the commit is in
- * the WAL; only notes the WAL's length and wakes the checkpointer. */
+/* sqlite3_wal_hook: runs in the committing thread once the commit is
+ * durable; only notes the WAL's length and wakes the checkpointer. */
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	(void)db, (void)name;

@@ -55,15 +55,8 @@ struct store {
 	char txn_zone[256];              /*!< zone whose id is cached, "" = none; */
 	int64_t txn_zone_id;             /*!< valid only inside one transaction */
 	store_ckpt_t *ckpt;              /*!< NULL until store_checkpoint_start() */
-	bool lazy;                       /*!< synchronous=NORMAL now (store_begin_lazy) */
-	pthread_mutex_t sync_lock;       /*!< wal_fd, for store_sync() on any thread */
-	int wal_fd;                      /*!< the WAL for store_sync(), -1 until then */
 	char err[512];                   /*!< last failure, for store_last_error */
 };
-
-/*! \brief Set up and tear down what store_sync() uses (store_sync.c). */
-void store_sync_init(store_t *st);
-void store_sync_deinit(store_t *st);
 
 /*! \brief Apply pending migrations in one transaction (store_schema.c).
  * \retval 0, -CIRRUS_EIO, -CIRRUS_EINVAL (schema newer than the code) */

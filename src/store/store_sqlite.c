@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0
- * store_sqlite.c -- opening the SQLite store (WAL, synchronous=FULL but
- * for lazy transactions, foreign keys, busy timeout), transactions, the
- * prepared-statement cache and the error helpers the other store/ files
- * share.
+ * store_sqlite.c -- opening the SQLite store (WAL, synchronous=FULL,
+ * foreign keys, busy timeout), transactions, the prepared-statement cache
+ * and the error helpers the other store/ files share.
  */
 #include <fcntl.h>
 #include <stdarg.h>
@@ -232,19 +231,10 @@ static int open_db(store_t *st, const char *path)
 	return ret;
 }
 
-static store_t *store_alloc(void)
-{
-	store_t *st = calloc(1, sizeof(*st));
-	if (st != NULL) {
-		store_sync_init(st);
-	}
-	return st;
-}
-
 int store_open(const char *path, store_t **out, char *err, size_t errlen)
 {
 	*out = NULL;
-	store_t *st = store_alloc();
+	store_t *st = calloc(1, sizeof(*st));
 	if (st == NULL) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		return CIRRUS_ENOMEM;
@@ -274,7 +264,7 @@ int store_open(const char *path, store_t **out, char *err, size_t errlen)
 int store_open_readonly(const char *path, store_t **out, char *err, size_t errlen)
 {
 	*out = NULL;
-	store_t *st = store_alloc();
+	store_t *st = calloc(1, sizeof(*st));
 	if (st == NULL) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		return CIRRUS_ENOMEM;
@@ -308,7 +298,6 @@ void store_close(store_t *st)
 		sqlite3_finalize(st->stmt[i]);
 	}
 	sqlite3_close(st->db);
-	store_sync_deinit(st);
 	free(st);
 }
 
@@ -325,39 +314,24 @@ static int store_txn_step(store_t *st, store_stmt_id_t id)
 	return ret == 0 ? store_step_done(st, s) : ret;
 }
 
-/* The durability of a commit is the connection's setting when the
- * transaction begins (SQLite refuses to change it inside one). */
-static int begin(store_t *st, bool lazy)
+int store_begin(store_t *st)
 {
 	if (!sqlite3_get_autocommit(st->db)) {
 		return store_failf(st, CIRRUS_EINVAL, "a transaction is already open");
 	}
-	if (lazy != st->lazy) {
-		int rc = store_exec(st, lazy ? "PRAGMA synchronous = NORMAL" :
-		                    "PRAGMA synchronous = FULL");
-		if (rc != 0) {
-			return rc;
-		}
-		st->lazy = lazy;
-	}
 	store_zone_id_forget(st);
 	return store_txn_step(st, STMT_BEGIN);
-}
-
-int store_begin(store_t *st)
-{
-	return begin(st, false);
-}
-
-int store_begin_lazy(store_t *st)
-{
-	return begin(st, true);
 }
 
 int store_commit(store_t *st)
 {
 	store_zone_id_forget(st);
 	return store_txn_step(st, STMT_COMMIT);
+}
+
+int store_set_lazy(store_t *st, bool lazy)
+{
+	return store_exec(st, lazy ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL");
 }
 
 void store_rollback(store_t *st)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0
  * test_ctl.c -- the control plane over a real SQLite store: create, patch
  * atomically, reject bad changes without side effects, survive a restart,
- * group commit (served once synced, from several threads), export a zone
+ * changes from several threads at once, export a zone
  * that loads again, delete.
  */
 #include <pthread.h>
@@ -201,12 +201,12 @@ static void test_records_change(void **state)
 	int fail = CIRRUS_EIO, ok = 0;
 	uint32_t before = serial(f, "example.com.");
 	assert_int_equal(ctl_rrsets_patch_with(f->ctl, "example.com.", &c, 1, hook_ok, &fail,
-	                                       &who, NULL, &err), CIRRUS_EIO);
+	                                       &who, &err), CIRRUS_EIO);
 	assert_int_equal(serial(f, "example.com."), before);
 	assert_int_equal(served_rrset(f, "example.com.", "www.example.com.", KNOT_RRTYPE_A)->rrs.count, 2);
 	hook_calls = 0;
 	assert_int_equal(ctl_rrsets_patch_with(f->ctl, "example.com.", &c, 1, hook_ok, &ok,
-	                                       &who, NULL, &err), 0);
+	                                       &who, &err), 0);
 	assert_int_equal(hook_calls, 1);
 	char audit[1024] = "";
 	store_audit_filter_t filter = { .zone = "example.com.", .limit = 1 };
@@ -240,59 +240,6 @@ static ctl_change_t replace_a(const char *name, const char *const *addr)
 	                       .records = addr, .record_count = 1 };
 }
 
-/* Group commit: a change stored with a ticket is neither served nor is one
- * stored after it until a wait syncs them: one wait serves both (each
- * version's set, oldest first). A publication of another kind (a new zone)
- * syncs first and serves what is stored; all is in the store after a
- * restart. */
-static void test_group_commit(void **state)
-{
-	fixture_t *f = *state;
-	ctl_error_t err = { 0 };
-	const char *a[] = { "192.0.2.10" }, *b[] = { "192.0.2.11" }, *c[] = { "192.0.2.12" };
-	/* b replaces www, which the served version shares with a's: a's version,
-	 * superseded by b's, owns the node from then on, and must not be freed
-	 * while the served one still reads it (ASan) */
-	ctl_change_t ca = replace_a("a", a), cb = replace_a("www", b), cc = replace_a("c", c);
-	uint64_t ta = 0, tb = 0, tc = 0;
-	uint32_t before = serial(f, "example.com.");
-	int publishes = f->publishes;
-	assert_int_equal(ctl_rrsets_patch_with(f->ctl, "example.com.", &ca, 1, NULL, NULL, &who,
-	                                       &ta, &err), 0);
-	assert_int_equal(ctl_rrsets_patch_with(f->ctl, "example.com.", &cb, 1, NULL, NULL, &who,
-	                                       &tb, &err), 0);
-	assert_true(ta > 0 && tb > ta);
-	assert_null(served_rrset(f, "example.com.", "a.example.com.", KNOT_RRTYPE_A));
-	assert_int_equal(served_rrset(f, "example.com.", "www.example.com.", KNOT_RRTYPE_A)->rrs.count, 2);
-	assert_int_equal(serial(f, "example.com."), before);
-	assert_int_equal(f->publishes, publishes);
-	assert_int_equal(ctl_durable_wait(f->ctl, ta, &err), 0);
-	assert_non_null(served_rrset(f, "example.com.", "a.example.com.", KNOT_RRTYPE_A));
-	assert_int_equal(served_rrset(f, "example.com.", "www.example.com.", KNOT_RRTYPE_A)->rrs.count, 1);
-	assert_int_equal(serial(f, "example.com."), before + 2);
-	assert_int_equal(f->publishes, publishes + 2);
-	assert_int_equal(ctl_durable_wait(f->ctl, tb, &err), 0);   /* synced already */
-	assert_int_equal(ctl_durable_wait(f->ctl, 0, &err), 0);    /* nothing stored */
-	assert_int_equal(f->publishes, publishes + 2);
-
-	assert_int_equal(ctl_rrsets_patch_with(f->ctl, "example.com.", &cc, 1, NULL, NULL, &who,
-	                                       &tc, &err), 0);
-	const char *ns[] = { "ns1.example.net." };
-	ctl_zone_defaults_t d = { .nameservers = ns, .nameserver_count = 1 };
-	assert_int_equal(ctl_zone_create(f->ctl, "example.org.", &d, &who, &err), 0);
-	assert_non_null(served_rrset(f, "example.com.", "c.example.com.", KNOT_RRTYPE_A));
-	publishes = f->publishes;
-	assert_int_equal(ctl_durable_wait(f->ctl, tc, &err), 0);
-	assert_int_equal(f->publishes, publishes);   /* nothing older served over it */
-	assert_non_null(served_zone(f, "example.org."));
-	assert_int_equal(ctl_zone_delete(f->ctl, "example.org.", &who, &err), 0);
-	stop(f);
-	start(f);
-	assert_int_equal(served_rrset(f, "example.com.", "www.example.com.", KNOT_RRTYPE_A)->rrs.count, 1);
-	assert_non_null(served_rrset(f, "example.com.", "c.example.com.", KNOT_RRTYPE_A));
-	assert_int_equal(serial(f, "example.com."), before + 3);
-}
-
 #define WRITERS 4
 #define WRITES 25
 
@@ -317,9 +264,8 @@ static void *write_names(void *arg)
 	return NULL;
 }
 
-/* Changes from several threads at once (each waits for its own sync, and
- * waiters share syncs): every one acknowledged is served, once each, and
- * is there after a restart. */
+/* Changes from several threads at once: every one acknowledged is served,
+ * once each, and is there after a restart. */
 static void test_concurrent_patches(void **state)
 {
 	fixture_t *f = *state;
@@ -372,7 +318,6 @@ int main(void)
 		cmocka_unit_test(test_create_patch_restart),
 		cmocka_unit_test(test_rejected_patch_changes_nothing),
 		cmocka_unit_test(test_records_change),
-		cmocka_unit_test(test_group_commit),
 		cmocka_unit_test(test_concurrent_patches),
 		cmocka_unit_test(test_export_loads_and_delete),
 	};
