@@ -129,6 +129,18 @@ static void reseal(uint8_t *buf, size_t size)
 	memcpy(buf + CHECKSUM_AT, &sum, sizeof(sum));
 }
 
+/* Take the image's home address (a page there), so that it loads as a
+ * moved copy; munmap(result, 4096) gives it back. */
+static void *squat_home(const uint8_t *image)
+{
+	uint64_t home;
+	memcpy(&home, image + 32, sizeof(home)); /* image_header_t.base */
+	void *squat = mmap((void *)(uintptr_t)home, 4096, PROT_NONE,
+	                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	assert_ptr_equal(squat, (void *)(uintptr_t)home);
+	return squat;
+}
+
 static void test_round_trip_is_the_same_zone(void **state)
 {
 	(void)state;
@@ -297,11 +309,7 @@ static void test_verify_later(void **state)
 	assert_int_equal(zone_image_verify(zone_image_of(got[0])), CIRRUS_EINVAL);
 	free_zones(got, count);
 
-	uint64_t home;
-	memcpy(&home, good + 32, sizeof(home));
-	void *squat = mmap((void *)(uintptr_t)home, 4096, PROT_NONE,
-	                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	assert_ptr_equal(squat, (void *)(uintptr_t)home);
+	void *squat = squat_home(good);
 	assert_int_equal(zone_image_load(image_path, ZONE_IMAGE_VERIFY_LATER, &got, &count, err,
 	                                 sizeof(err)), CIRRUS_EINVAL);
 	assert_non_null(strstr(err, "checksum"));
@@ -342,11 +350,8 @@ static void test_home_taken_loads_a_moved_copy(void **state)
 	write_image(&src, 1);
 	size_t size;
 	uint8_t *buf = read_file(&size);
-	uint64_t home;
-	memcpy(&home, buf + 32, sizeof(home)); /* image_header_t.base */
-	void *squat = mmap((void *)(uintptr_t)home, 4096, PROT_NONE,
-	                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	assert_ptr_equal(squat, (void *)(uintptr_t)home);
+	void *squat = squat_home(buf);
+	uint64_t home = (uintptr_t)squat;
 
 	zone_t **got = NULL;
 	size_t count = 0;
