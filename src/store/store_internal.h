@@ -87,6 +87,11 @@ int store_stmt(store_t *st, store_stmt_id_t id, sqlite3_stmt **out);
  * \retval 0, -CIRRUS_EEXIST (UNIQUE constraint), -CIRRUS_EIO */
 int store_step_done(store_t *st, sqlite3_stmt *stmt);
 
+/*! \brief Run sql, a DELETE whose ?1 is name; when it removed no row, fail
+ * with missing (a format with one %s, given name).
+ * \retval 0, -CIRRUS_ENOENT, -CIRRUS_EIO */
+int store_delete_named(store_t *st, const char *sql, const char *name, const char *missing);
+
 /*! \brief Row id of a zone, looked up once per transaction.
  * \retval 0, -CIRRUS_ENOENT, -CIRRUS_EIO */
 int store_zone_id(store_t *st, const char *name, int64_t *id);

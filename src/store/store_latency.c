@@ -31,18 +31,8 @@ int store_latency_put(store_t *st, const char *name, const char *data)
 
 int store_latency_delete(store_t *st, const char *name)
 {
-	sqlite3_stmt *s;
-	int ret = store_prepare(st, "DELETE FROM latency_tables WHERE name = ?1", &s);
-	if (ret < 0) {
-		return ret;
-	}
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	ret = store_step_done(st, s);
-	sqlite3_finalize(s);
-	if (ret == 0 && sqlite3_changes(st->db) == 0) {
-		ret = store_failf(st, CIRRUS_ENOENT, "no latency table '%s'", name);
-	}
-	return ret;
+	return store_delete_named(st, "DELETE FROM latency_tables WHERE name = ?1", name,
+	                          "no latency table '%s'");
 }
 
 int store_latency_stamp(store_t *st, store_latency_stamp_t *out)

@@ -118,6 +118,22 @@ int store_step_done(store_t *st, sqlite3_stmt *stmt)
 	return ret;
 }
 
+int store_delete_named(store_t *st, const char *sql, const char *name, const char *missing)
+{
+	sqlite3_stmt *s;
+	int ret = store_prepare(st, sql, &s);
+	if (ret < 0) {
+		return ret;
+	}
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	ret = store_step_done(st, s);
+	sqlite3_finalize(s);
+	if (ret == 0 && sqlite3_changes(st->db) == 0) {
+		ret = store_failf(st, CIRRUS_ENOENT, missing, name);
+	}
+	return ret;
+}
+
 void store_zone_id_forget(store_t *st)
 {
 	st->txn_zone[0] = '\0';

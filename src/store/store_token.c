@@ -90,18 +90,8 @@ int store_token_list(store_t *st, store_token_cb_t cb, void *ctx)
 
 int store_token_delete(store_t *st, const char *name)
 {
-	sqlite3_stmt *s;
-	int ret = store_prepare(st, "DELETE FROM tokens WHERE name = ?1", &s);
-	if (ret < 0) {
-		return ret;
-	}
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	ret = store_step_done(st, s);
-	if (ret == 0 && sqlite3_changes(st->db) == 0) {
-		ret = store_failf(st, CIRRUS_ENOENT, "no token named '%s'", name);
-	}
-	sqlite3_finalize(s);
-	return ret;
+	return store_delete_named(st, "DELETE FROM tokens WHERE name = ?1", name,
+	                          "no token named '%s'");
 }
 
 int store_data_version(store_t *st, int64_t *out)

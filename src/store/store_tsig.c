@@ -103,16 +103,6 @@ int store_tsig_list(store_t *st, store_tsig_cb_t cb, void *ctx)
 
 int store_tsig_delete(store_t *st, const char *name)
 {
-	sqlite3_stmt *s;
-	int ret = store_prepare(st, "DELETE FROM tsig_keys WHERE name = ?1", &s);
-	if (ret < 0) {
-		return ret;
-	}
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	ret = store_step_done(st, s);
-	if (ret == 0 && sqlite3_changes(st->db) == 0) {
-		ret = store_failf(st, CIRRUS_ENOENT, "no TSIG key named '%s'", name);
-	}
-	sqlite3_finalize(s);
-	return ret;
+	return store_delete_named(st, "DELETE FROM tsig_keys WHERE name = ?1", name,
+	                          "no TSIG key named '%s'");
 }
