@@ -129,6 +129,15 @@ static void reseal(uint8_t *buf, size_t size)
 	memcpy(buf + CHECKSUM_AT, &sum, sizeof(sum));
 }
 
+/* Compile one zone to the test image and return the image's bytes. */
+static uint8_t *image_bytes(const char *origin, const char *text, size_t *size)
+{
+	zone_t *src = must_load(origin, text);
+	write_image(&src, 1);
+	zone_free(src);
+	return read_file(size);
+}
+
 /* Take the image's home address (a page there), so that it loads as a
  * moved copy; munmap(result, 4096) gives it back. */
 static void *squat_home(const uint8_t *image)
@@ -241,11 +250,8 @@ static void test_refuses_what_is_not_an_image(void **state)
 static void test_damage_never_crashes(void **state)
 {
 	(void)state;
-	zone_t *src = must_load("example.com", ZONE_A);
-	write_image(&src, 1);
-	zone_free(src);
 	size_t size;
-	uint8_t *good = read_file(&size);
+	uint8_t *good = image_bytes("example.com", ZONE_A, &size);
 	uint8_t *bad = malloc(size);
 	zone_t **got = NULL;
 	size_t count = 0;
@@ -285,11 +291,8 @@ static void test_damage_never_crashes(void **state)
 static void test_verify_later(void **state)
 {
 	(void)state;
-	zone_t *src = must_load("example.com", ZONE_A);
-	write_image(&src, 1);
-	zone_free(src);
 	size_t size;
-	uint8_t *good = read_file(&size);
+	uint8_t *good = image_bytes("example.com", ZONE_A, &size);
 	zone_t **got = NULL;
 	size_t count = 0;
 	char err[256] = "";
@@ -324,11 +327,8 @@ static void test_verify_later(void **state)
 static void test_header_from_another_build_is_refused(void **state)
 {
 	(void)state;
-	zone_t *src = must_load("example.org", ZONE_B);
-	write_image(&src, 1);
-	zone_free(src);
 	size_t size;
-	uint8_t *buf = read_file(&size);
+	uint8_t *buf = image_bytes("example.org", ZONE_B, &size);
 	buf[24] ^= 0xff; /* image_header_t.node_size */
 	put_file(buf, size);
 	free(buf);
