@@ -4,8 +4,9 @@
  * connection. A poll thread compares each store zone's serial and times
  * with the version it built and rebuilds only the zones that changed (all
  * of them when a latency table changed: a table moves no serial, and the
- * policies of any zone may read it); the new set is published by pointer swap (RCU, bulletproof flavour: reader
- * threads belong to libmicrohttpd and need no registration), so queries
+ * policies of any zone may read it); the new set is published by pointer
+ * swap (RCU, bulletproof flavour: reader threads belong to libmicrohttpd
+ * and need no registration), so queries
  * never wait for the store. A zone in the store and in a file is served
  * from the store, as in `cirrus serve`.
  */
