@@ -111,7 +111,10 @@ class Server:
                 dns.query.udp(probe, "127.0.0.1", port=self.port, timeout=0.2)
                 dns.query.tcp(probe, "127.0.0.1", port=self.port, timeout=0.5)
                 return
-            except (dns.exception.Timeout, OSError):
+            # BadResponse: until cirrus binds the port, the probe's own
+            # ephemeral port can be that very port, and the probe reads
+            # back its own query (a CI run hit this once).
+            except (dns.exception.Timeout, dns.query.BadResponse, OSError):
                 time.sleep(0.05)
         raise RuntimeError(f"cirrus did not answer within {timeout}s:\n{self.log()}")
 

@@ -380,7 +380,7 @@ def wait_ready(port, proc, name, log, timeout=20.0):
             if r.rcode() == dns.rcode.NOERROR and r.answer:
                 dns.query.tcp(probe, "127.0.0.1", port=port, timeout=1)
                 return
-        except (dns.exception.Timeout, OSError):
+        except (dns.exception.Timeout, dns.query.BadResponse, OSError):  # see conftest
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{name} did not answer for {ORIGIN} within {timeout}s:\n{log.read_text()}")
