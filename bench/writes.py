@@ -268,14 +268,21 @@ class Http:
             self.sock.close()
             self.sock = None
 
-    def send(self, method, path, body):
+    def encode(self, method, path, body):
+        """The request's bytes, for send_bytes() (a client that sends the
+        same request many times builds it once)."""
+        data = json.dumps(body, separators=(",", ":")).encode()
+        return ("%s %s HTTP/1.1\r\nHost: %s:%d\r\nAuthorization: Bearer %s\r\n"
+                "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                % (method, path, ADDR, self.port, self.token, len(data))).encode() + data
+
+    def send_bytes(self, req):
         if self.sock is None:
             self.connect()
-        data = json.dumps(body, separators=(",", ":")).encode()
-        req = ("%s %s HTTP/1.1\r\nHost: %s:%d\r\nAuthorization: Bearer %s\r\n"
-               "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-               % (method, path, ADDR, self.port, self.token, len(data))).encode() + data
         self.sock.sendall(req)
+
+    def send(self, method, path, body):
+        self.send_bytes(self.encode(method, path, body))
 
     def readable(self):
         return bool(self.buf) or bool(select.select([self.sock], [], [], 0)[0])
