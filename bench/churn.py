@@ -521,6 +521,7 @@ def report(ctx, rows, header):
     med_u = lambda key: statistics.median(r["unloaded"][key] for r in rows)  # noqa: E731
     runs_u = lambda key, f: ", ".join(f % r["unloaded"][key] for r in rows)  # noqa: E731
     reg99, exp_max = med("reg_p99_ms"), max(r["expiry_max_s"] for r in rows)
+    pooled = [ms for r in rows for ms in r["reg_ms"]]
     ratio = med("qps_ratio")
     ok = lambda b: "**met**" if b else "**missed**"  # noqa: E731
     a = ctx.args
@@ -537,6 +538,10 @@ def report(ctx, rows, header):
            "| registration-to-answer p99 | %.2f ms | %s | < %.0f ms %s |" % (
                reg99, ", ".join("%.2f" % r["reg_p99_ms"] for r in rows), TARGET_REG_P99_MS,
                ok(reg99 < TARGET_REG_P99_MS)),
+           # A run's p99 is its third-worst sample of about 220; the pooled
+           # one rests on every run's samples.
+           "| registration-to-answer p99, all runs' samples pooled | %.2f ms | %d samples | |" % (
+               writes.pct(pooled, 99), len(pooled)),
            "| registration PUT answered (200 received), p50 / p99 | %.2f / %.2f ms | %s | |" % (
                med("put_p50_ms"), med("put_p99_ms"),
                ", ".join("%.2f / %.2f" % (r["put_p50_ms"], r["put_p99_ms"]) for r in rows)),
