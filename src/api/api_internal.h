@@ -55,6 +55,7 @@ struct api_req {
 	unsigned status;                 /*!< of the reply, 0 until there is one */
 	struct MHD_Response *response;
 	bool www_authenticate;           /*!< add WWW-Authenticate to the reply */
+	bool renewal;                    /*!< a lease renewal: logged at debug, not as a change */
 };
 
 /* api_reply.c: the reply, with JSON bodies and errors. */

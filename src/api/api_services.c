@@ -137,6 +137,7 @@ void api_instance_heartbeat(api_req_t *req)
 	if (!split_path(req, 4, &p) || !need_service(req, &p)) {
 		return;
 	}
+	req->renewal = true;
 	ctl_error_t err = { 0 };
 	json_t *out = NULL;
 	int r = registry_heartbeat(req->api->registry, p.zone, p.service, p.id, &out, &err);

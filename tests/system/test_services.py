@@ -116,6 +116,10 @@ def test_heartbeat_keeps_and_changes_no_zone(srv):
     assert srv.serial(ZONE) == serial
     r = srv.call("POST", inst_path("nobody") + "/heartbeat")
     assert_error(r, 404)
+    # the registration is logged as a change; renewals are not (debug)
+    log = srv.log()
+    assert f"PUT /api/v1/{inst_path('i1')} -> 200" in log
+    assert "/heartbeat -> 200" not in log
 
 
 def test_lease_lapse_removes_within_a_second_and_audits(srv):
