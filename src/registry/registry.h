@@ -24,6 +24,7 @@
 #include "ctl/ctl.h"
 #include "health/health.h"
 #include "registry/registry_view.h"
+#include "util/arena.h"
 
 /*! \brief Most addresses and tags of one instance. */
 #define REGISTRY_ADDR_MAX 16
@@ -111,7 +112,7 @@ typedef struct registry_rrset {
 	char name[256 + 64];   /*!< absolute, lower case, trailing dot */
 	char type[8];          /*!< "A", "AAAA", "SRV", "PTR", "TXT" */
 	uint32_t ttl;
-	char **records;        /*!< sorted, each once */
+	char **records;        /*!< sorted, each once; the text is the set's */
 	size_t count;
 } registry_rrset_t;
 
@@ -119,6 +120,7 @@ typedef struct registry_rrset {
 typedef struct registry_rrsets {
 	registry_rrset_t *v;
 	size_t count, alloc;
+	arena_t strings;       /*!< every record's text, freed with the set */
 } registry_rrsets_t;
 
 /*!

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "registry/registry.h"
+#include "util/arena.h"
 #include "util/error.h"
 #include "util/grow.h"
 
@@ -213,29 +214,62 @@ json_t *registry_instance_json(const registry_instance_t *in)
 	return o;
 }
 
-/* One record before grouping. */
+/* One record before grouping. Its strings live in the output set's arena
+ * (the records keep pointing there), and the names every instance of a
+ * service shares (the service's name, its SRV owner, the browse name) are
+ * one copy each: most comparisons in the sort are then between equal
+ * pointers, not strings (entry_cmp). */
 typedef struct entry {
-	char *name;
+	const char *name;
 	const char *type;
 	uint32_t ttl;
-	char *rdata;
+	const char *rdata;
 } entry_t;
 
 typedef struct entries {
 	entry_t *v;
 	size_t count, alloc;
+	arena_t *strings;
 	int err;
 } entries_t;
 
-/* Append name/type/rdata; errors stick in e->err so callers add freely. */
+/* The shared names of the instance being added: made again only when the
+ * service or protocol differs from the previous instance's. */
+typedef struct shared_names {
+	char service[REGISTRY_LABEL_SIZE];
+	char proto[4];
+	const char *service_name;   /* SERVICE.ZONE */
+	const char *srv_owner;      /* _SERVICE._PROTO.ZONE */
+	const char *browse;         /* _services._dns-sd._udp.ZONE */
+} shared_names_t;
+
+/* Small: every service keeps the arena of its served set. */
+#define ENTRY_STRINGS_CHUNK 4096
+
+/* A copy of s in the arena; a name longer than 254 bytes or no memory
+ * sticks in e->err (NULL then), so that callers add freely. */
+static const char *keep(entries_t *e, const char *s, bool is_name)
+{
+	size_t len = strlen(s);
+	if (e->err == 0 && is_name && len > 254) {
+		e->err = CIRRUS_EINVAL;
+	}
+	if (e->err != 0) {
+		return NULL;
+	}
+	const char *copy = arena_memdup(e->strings, s, len + 1);
+	if (copy == NULL) {
+		e->err = CIRRUS_ENOMEM;
+	}
+	return copy;
+}
+
+/* Append name/type/rdata, both strings already kept (NULL after an error:
+ * nothing is added). */
 static void add(entries_t *e, const char *name, const char *type, uint32_t ttl,
                 const char *rdata)
 {
-	if (e->err != 0) {
-		return;
-	}
-	if (strlen(name) > 254) {
-		e->err = CIRRUS_EINVAL;
+	if (e->err != 0 || name == NULL || rdata == NULL) {
 		return;
 	}
 	entry_t *grown = grow_one(e->v, e->count, &e->alloc, sizeof(*grown), 64);
@@ -244,24 +278,14 @@ static void add(entries_t *e, const char *name, const char *type, uint32_t ttl,
 		return;
 	}
 	e->v = grown;
-	entry_t *x = &e->v[e->count];
-	x->name = strdup(name);
-	x->rdata = strdup(rdata);
-	x->type = type;
-	x->ttl = ttl;
-	if (x->name == NULL || x->rdata == NULL) {
-		free(x->name);
-		free(x->rdata);
-		e->err = CIRRUS_ENOMEM;
-		return;
-	}
-	e->count++;
+	e->v[e->count++] = (entry_t){ .name = name, .type = type, .ttl = ttl, .rdata = rdata };
 }
 
 static void add_addresses(entries_t *e, const char *name, const registry_instance_t *in)
 {
 	for (size_t a = 0; a < in->addr_count; a++) {
-		add(e, name, strchr(in->addrs[a], ':') ? "AAAA" : "A", in->ttl, in->addrs[a]);
+		add(e, name, strchr(in->addrs[a], ':') ? "AAAA" : "A", in->ttl,
+		    keep(e, in->addrs[a], false));
 	}
 }
 
@@ -280,61 +304,85 @@ static void txt_rdata(const registry_instance_t *in, char *out, size_t size)
 	}
 }
 
-static void add_instance(entries_t *e, const char *zone, const registry_instance_t *in)
+static void share_names(entries_t *e, const char *zone, const registry_instance_t *in,
+                        shared_names_t *n)
 {
-	char name[600], target[600], srv[700], rdata[REGISTRY_TAG_MAX * (REGISTRY_TAG_SIZE + 3)];
+	if (n->browse != NULL && strcmp(n->service, in->service) == 0 &&
+	    strcmp(n->proto, in->proto) == 0) {
+		return;
+	}
+	char name[700];
+	snprintf(n->service, sizeof(n->service), "%s", in->service);
+	snprintf(n->proto, sizeof(n->proto), "%s", in->proto);
+	snprintf(name, sizeof(name), "%s.%s", in->service, zone);
+	n->service_name = keep(e, name, true);
+	snprintf(name, sizeof(name), "_%s._%s.%s", in->service, in->proto, zone);
+	n->srv_owner = keep(e, name, true);
+	if (n->browse == NULL) {
+		snprintf(name, sizeof(name), "_services._dns-sd._udp.%s", zone);
+		n->browse = keep(e, name, true);
+	}
+}
+
+static void add_instance(entries_t *e, const char *zone, const registry_instance_t *in,
+                         shared_names_t *shared)
+{
+	char name[700], srv[700], rdata[REGISTRY_TAG_MAX * (REGISTRY_TAG_SIZE + 3)];
 	const char *svc = in->service;
-	snprintf(name, sizeof(name), "%s.%s", svc, zone);
-	add_addresses(e, name, in);
-	snprintf(target, sizeof(target), "%s.%s.%s", in->id, svc, zone);
+	share_names(e, zone, in, shared);
+	add_addresses(e, shared->service_name, in);
+	snprintf(name, sizeof(name), "%s.%s.%s", in->id, svc, zone);
+	const char *target = keep(e, name, true);
 	add_addresses(e, target, in);
 	for (size_t t = 0; t < in->tag_count; t++) {
 		if (registry_label_ok(in->tags[t])) { /* a bare tag that is a label */
 			snprintf(name, sizeof(name), "%s.%s.%s", in->tags[t], svc, zone);
-			add_addresses(e, name, in);
+			add_addresses(e, keep(e, name, true), in);
 		}
 	}
-	snprintf(srv, sizeof(srv), "%u %u %u %s", in->priority, in->weight, in->port, target);
-	snprintf(name, sizeof(name), "_%s._%s.%s", svc, in->proto, zone);
-	add(e, name, "SRV", in->ttl, srv);
-	char browse[600];
-	snprintf(browse, sizeof(browse), "_services._dns-sd._udp.%s", zone);
-	add(e, browse, "PTR", in->ttl, name);
-	char inst[700];
-	snprintf(inst, sizeof(inst), "%s.%s", in->id, name);
-	add(e, name, "PTR", in->ttl, inst);
-	add(e, inst, "SRV", in->ttl, srv);
+	snprintf(srv, sizeof(srv), "%u %u %u %s", in->priority, in->weight, in->port,
+	         target != NULL ? target : "");
+	const char *srv_rdata = keep(e, srv, false);
+	add(e, shared->srv_owner, "SRV", in->ttl, srv_rdata);
+	add(e, shared->browse, "PTR", in->ttl, shared->srv_owner);
+	snprintf(name, sizeof(name), "%s.%s", in->id, shared->srv_owner ? shared->srv_owner : "");
+	const char *inst = keep(e, name, true);
+	add(e, shared->srv_owner, "PTR", in->ttl, inst);
+	add(e, inst, "SRV", in->ttl, srv_rdata);
 	txt_rdata(in, rdata, sizeof(rdata));
-	add(e, inst, "TXT", in->ttl, rdata);
+	add(e, inst, "TXT", in->ttl, keep(e, rdata, false));
+}
+
+/* Equal strings are often the same copy (see entry_t): pointers first. */
+static int str_cmp(const char *a, const char *b)
+{
+	return a == b ? 0 : strcmp(a, b);
 }
 
 static int entry_cmp(const void *a, const void *b)
 {
 	const entry_t *x = a, *y = b;
-	int c = strcmp(x->name, y->name);
+	int c = str_cmp(x->name, y->name);
 	if (c == 0) {
-		c = strcmp(x->type, y->type);
+		c = str_cmp(x->type, y->type);
 	}
-	return c != 0 ? c : strcmp(x->rdata, y->rdata);
+	return c != 0 ? c : str_cmp(x->rdata, y->rdata);
 }
 
-static void entries_free(entries_t *e)
+static bool same_rrset(const entry_t *x, const entry_t *y)
 {
-	for (size_t i = 0; i < e->count; i++) {
-		free(e->v[i].name);
-		free(e->v[i].rdata);
-	}
-	free(e->v);
+	return str_cmp(x->name, y->name) == 0 && str_cmp(x->type, y->type) == 0;
 }
 
-/* Group sorted entries into RRsets; takes the rdata strings over. An RRset
- * fed by several instances gets the smallest of their TTLs. */
-static int group(entries_t *e, registry_rrsets_t *out)
+/* Group sorted entries into RRsets; the records point at the entries' text
+ * (out->strings). An RRset fed by several instances gets the smallest of
+ * their TTLs. */
+static int group(const entries_t *e, registry_rrsets_t *out)
 {
+	registry_rrset_t *rs = NULL;
 	for (size_t i = 0; i < e->count; i++) {
-		entry_t *x = &e->v[i];
-		registry_rrset_t *rs = out->count ? &out->v[out->count - 1] : NULL;
-		if (rs == NULL || strcmp(rs->name, x->name) != 0 || strcmp(rs->type, x->type) != 0) {
+		const entry_t *x = &e->v[i];
+		if (rs == NULL || !same_rrset(&e->v[i - 1], x)) {
 			registry_rrset_t *grown = grow_one(out->v, out->count, &out->alloc,
 			                                   sizeof(*grown), 16);
 			if (grown == NULL) {
@@ -347,21 +395,20 @@ static int group(entries_t *e, registry_rrsets_t *out)
 			snprintf(rs->type, sizeof(rs->type), "%s", x->type);
 			rs->ttl = x->ttl;
 			size_t run = 1; /* entries of this RRset: they are adjacent */
-			while (i + run < e->count && strcmp(e->v[i + run].name, x->name) == 0 &&
-			       strcmp(e->v[i + run].type, x->type) == 0) {
+			while (i + run < e->count && same_rrset(&e->v[i + run], x)) {
 				run++;
 			}
 			if ((rs->records = malloc(run * sizeof(char *))) == NULL) {
 				out->count--;
 				return CIRRUS_ENOMEM;
 			}
+		} else if (str_cmp(e->v[i - 1].rdata, x->rdata) == 0) {
+			/* the same address from a tag and an id, or two instances */
+			rs->ttl = x->ttl < rs->ttl ? x->ttl : rs->ttl;
+			continue;
 		}
 		rs->ttl = x->ttl < rs->ttl ? x->ttl : rs->ttl;
-		if (rs->count > 0 && strcmp(rs->records[rs->count - 1], x->rdata) == 0) {
-			continue; /* the same address from a tag and an id, or two instances */
-		}
-		rs->records[rs->count++] = x->rdata;
-		x->rdata = NULL;
+		rs->records[rs->count++] = (char *)x->rdata;
 	}
 	return 0;
 }
@@ -370,10 +417,12 @@ int registry_records(const char *zone, const registry_instance_t *inst, size_t n
                      registry_rrsets_t *out)
 {
 	memset(out, 0, sizeof(*out));
-	entries_t e = { 0 };
+	arena_init(&out->strings, ENTRY_STRINGS_CHUNK);
+	entries_t e = { .strings = &out->strings };
+	shared_names_t shared = { 0 };
 	for (size_t i = 0; i < n; i++) {
 		if (!inst[i].down) {
-			add_instance(&e, zone, &inst[i]);
+			add_instance(&e, zone, &inst[i], &shared);
 		}
 	}
 	int r = e.err;
@@ -381,7 +430,7 @@ int registry_records(const char *zone, const registry_instance_t *inst, size_t n
 		qsort(e.v, e.count, sizeof(*e.v), entry_cmp);
 		r = group(&e, out);
 	}
-	entries_free(&e);
+	free(e.v);
 	if (r != 0) {
 		registry_rrsets_free(out);
 	}
@@ -391,12 +440,10 @@ int registry_records(const char *zone, const registry_instance_t *inst, size_t n
 void registry_rrsets_free(registry_rrsets_t *s)
 {
 	for (size_t i = 0; i < s->count; i++) {
-		for (size_t k = 0; k < s->v[i].count; k++) {
-			free(s->v[i].records[k]);
-		}
 		free(s->v[i].records);
 	}
 	free(s->v);
+	arena_deinit(&s->strings);
 	memset(s, 0, sizeof(*s));
 }
 
