@@ -369,6 +369,15 @@ static int entry_cmp(const void *a, const void *b)
 	return c != 0 ? c : str_cmp(x->rdata, y->rdata);
 }
 
+/* snprintf(dst, size, "%s", src) without the format parsing: this runs
+ * for every RRset of a service at every change. */
+static void copy_text(char *dst, size_t size, const char *src)
+{
+	size_t len = strnlen(src, size - 1);
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
 static bool same_rrset(const entry_t *x, const entry_t *y)
 {
 	return str_cmp(x->name, y->name) == 0 && str_cmp(x->type, y->type) == 0;
@@ -391,8 +400,8 @@ static int group(const entries_t *e, registry_rrsets_t *out)
 			out->v = grown;
 			rs = &out->v[out->count++];
 			memset(rs, 0, sizeof(*rs));
-			snprintf(rs->name, sizeof(rs->name), "%s", x->name);
-			snprintf(rs->type, sizeof(rs->type), "%s", x->type);
+			copy_text(rs->name, sizeof(rs->name), x->name);
+			copy_text(rs->type, sizeof(rs->type), x->type);
 			rs->ttl = x->ttl;
 			size_t run = 1; /* entries of this RRset: they are adjacent */
 			while (i + run < e->count && same_rrset(&e->v[i + run], x)) {
