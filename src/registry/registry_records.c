@@ -243,8 +243,9 @@ typedef struct shared_names {
 	const char *browse;         /* _services._dns-sd._udp.ZONE */
 } shared_names_t;
 
-/* Small: every service keeps the arena of its served set. */
-#define ENTRY_STRINGS_CHUNK 4096
+/* Small: every service keeps the arena of its served set, and a service of
+ * one instance needs about 250 bytes (a 50-instance one about 10 KB). */
+#define ENTRY_STRINGS_CHUNK 1024
 
 /* A copy of s in the arena; a name longer than 254 bytes or no memory
  * sticks in e->err (NULL then), so that callers add freely. */

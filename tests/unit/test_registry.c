@@ -203,6 +203,41 @@ static void test_records(void **state)
 	assert_int_equal(s.count, 0);
 }
 
+/* Instances of several services and protocols in one call (as at start,
+ * when every instance of a zone is mapped at once): the names a service's
+ * instances share are made per service and protocol. */
+static void test_records_mixed_services(void **state)
+{
+	(void)state;
+	registry_instance_t v[4] = {
+		inst("web", "i1", "192.0.2.1", 80, NULL),
+		inst("api", "a1", "192.0.2.9", 53, NULL),
+		inst("web", "i2", "192.0.2.2", 81, NULL),
+		inst("api", "a2", "192.0.2.9", 54, NULL), /* the same address as a1 */
+	};
+	snprintf(v[1].proto, sizeof(v[1].proto), "udp");
+	registry_rrsets_t s;
+	assert_int_equal(registry_records("example.com.", v, 4, &s), 0);
+	assert_int_equal(find(&s, "web.example.com.", "A")->count, 2);
+	assert_int_equal(find(&s, "api.example.com.", "A")->count, 1);
+	assert_int_equal(find(&s, "_web._tcp.example.com.", "SRV")->count, 2);
+	assert_int_equal(find(&s, "_api._udp.example.com.", "SRV")->count, 1);
+	assert_int_equal(find(&s, "_api._tcp.example.com.", "SRV")->count, 1);
+	const registry_rrset_t *rs = find(&s, "_services._dns-sd._udp.example.com.", "PTR");
+	assert_int_equal(rs->count, 3);
+	assert_string_equal(rs->records[0], "_api._tcp.example.com.");
+	assert_string_equal(rs->records[1], "_api._udp.example.com.");
+	assert_string_equal(rs->records[2], "_web._tcp.example.com.");
+	registry_rrsets_free(&s);
+
+	/* a name over 255 bytes refuses the whole set */
+	char zone[300];
+	memset(zone, 'z', 240);
+	snprintf(zone + 240, sizeof(zone) - 240, ".example.");
+	assert_int_equal(registry_records(zone, v, 1, &s), CIRRUS_EINVAL);
+	assert_int_equal(s.count, 0);
+}
+
 static void test_diff(void **state)
 {
 	(void)state;
@@ -462,6 +497,7 @@ int main(void)
 		cmocka_unit_test(test_service_scope_allow),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_records),
+		cmocka_unit_test(test_records_mixed_services),
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_view),
 		cmocka_unit_test(test_view_pick),
