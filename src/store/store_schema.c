@@ -127,6 +127,27 @@ static const migration_t migrations[] = {
 	  "DROP TABLE records;"
 	  "ALTER TABLE records_by_zone RENAME TO records;",
 	  true },
+	/* 6: service instances keyed by (zone, service, instance) WITHOUT
+	 * ROWID: a registration wrote the row, the unique index and the expiry
+	 * index (3 of the 16 pages of its commit), now the row and the expiry
+	 * index; a lease flush finds each row by its key without the index. */
+	{ 6,
+	  "CREATE TABLE service_instances_by_key ("
+	  " zone TEXT NOT NULL,"
+	  " service TEXT NOT NULL,"
+	  " instance TEXT NOT NULL,"
+	  " data TEXT NOT NULL,"
+	  " expires_us INTEGER NOT NULL,"
+	  " created_us INTEGER NOT NULL,"
+	  " updated_us INTEGER NOT NULL,"
+	  " PRIMARY KEY (zone, service, instance)) WITHOUT ROWID;"
+	  "INSERT INTO service_instances_by_key (zone, service, instance, data, expires_us,"
+	  " created_us, updated_us) SELECT zone, service, instance, data, expires_us,"
+	  " created_us, updated_us FROM service_instances;"
+	  "DROP TABLE service_instances;"
+	  "ALTER TABLE service_instances_by_key RENAME TO service_instances;"
+	  "CREATE INDEX service_instances_expiry ON service_instances (expires_us);",
+	  true },
 };
 
 #define MIGRATION_COUNT (int)(sizeof(migrations) / sizeof(migrations[0]))

@@ -103,11 +103,11 @@ static store_record_t rec_len(const char *owner, uint16_t type, uint32_t ttl,
 static void test_open_migrate_reopen(void **state)
 {
 	fixture_t *fx = *state;
-	assert_int_equal(store_schema_version(fx->st), 5);
+	assert_int_equal(store_schema_version(fx->st), 6);
 	assert_string_equal(store_last_error(fx->st), "");
 	store_t *st = reopen(fx);
-	assert_int_equal(store_schema_version(st), 5);
-	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM schema_migrations"), 5);
+	assert_int_equal(store_schema_version(st), 6);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM schema_migrations"), 6);
 	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM sqlite_schema"
 	                                   " WHERE name = 'tsig_keys'"), 1);
 	sqlite3 *db;
@@ -680,7 +680,7 @@ static void test_first_open_race(void **state)
 		assert_int_equal(pthread_join(thread[i], NULL), 0);
 		assert_int_equal(opener[i].rc, 0);
 	}
-	assert_int_equal(sql_int(opener[0].path, "SELECT count(*) FROM schema_migrations"), 5);
+	assert_int_equal(sql_int(opener[0].path, "SELECT count(*) FROM schema_migrations"), 6);
 	char file[200];
 	const char *suffix[] = { "", "-wal", "-shm" };
 	for (size_t i = 0; i < 3; i++) {
@@ -916,7 +916,7 @@ static void test_migrate_policies(void **state)
 	                              NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	store_t *st = reopen(fx);
-	assert_int_equal(store_schema_version(st), 5);
+	assert_int_equal(store_schema_version(st), 6);
 	store_zone_t z;
 	assert_int_equal(store_zone_get(st, "example.com.", &z), 0);
 	assert_int_equal(z.serial, 7);
@@ -953,7 +953,7 @@ static void test_migrate_records_clustered(void **state)
 		"INSERT INTO v4 (zone_id, owner, type, ttl, rdata)"
 		" SELECT zone_id, owner, type, ttl, rdata FROM records;"
 		"DROP TABLE records; ALTER TABLE v4 RENAME TO records;"
-		"DELETE FROM schema_migrations WHERE version = 5;", NULL, NULL, NULL), SQLITE_OK);
+		"DELETE FROM schema_migrations WHERE version >= 5;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
 	char err[256] = "";
@@ -979,7 +979,7 @@ static void test_migrate_records_clustered(void **state)
 	sqlite3_close(db);
 
 	store_t *st = reopen(fx);
-	assert_int_equal(store_schema_version(st), 5);
+	assert_int_equal(store_schema_version(st), 6);
 	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM sqlite_schema WHERE name ="
 	                                   " 'records' AND sql LIKE '%WITHOUT ROWID%'"), 1);
 	l = (rec_list_t){ .count = 0 };
@@ -992,6 +992,71 @@ static void test_migrate_records_clustered(void **state)
 	assert_int_equal(count_recs(st, "www.example.com.", KNOT_RRTYPE_A, 300), 2);
 	assert_int_equal(store_zone_remove(st, "example.com."), 0);
 	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM records"), 0);
+}
+
+static int instance_cb(void *ctx, const store_instance_t *in)
+{
+	*(store_instance_t *)ctx = *in;
+	return 0;
+}
+
+/* Schema version 5 kept service instances in a rowid table with a unique
+ * index; migration 6 keys them WITHOUT ROWID (layout only: a read-only
+ * opener reads the old file). Rows, the upsert and the expiry index hold. */
+static void test_migrate_instances_by_key(void **state)
+{
+	fixture_t *fx = *state;
+	static store_instance_t in = { .zone = "example.com.", .service = "web",
+	                               .instance = "i1", .data = "{\"port\": 80}",
+	                               .expires_us = 5000, .created_us = 100 };
+	assert_int_equal(store_instance_put(fx->st, &in), 0);
+	store_close(fx->st);
+	fx->st = NULL;
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"CREATE TABLE v5 (id INTEGER PRIMARY KEY, zone TEXT NOT NULL,"
+		" service TEXT NOT NULL, instance TEXT NOT NULL, data TEXT NOT NULL,"
+		" expires_us INTEGER NOT NULL, created_us INTEGER NOT NULL,"
+		" updated_us INTEGER NOT NULL, UNIQUE (zone, service, instance));"
+		"INSERT INTO v5 (zone, service, instance, data, expires_us, created_us, updated_us)"
+		" SELECT zone, service, instance, data, expires_us, created_us, updated_us"
+		" FROM service_instances;"
+		"DROP TABLE service_instances; ALTER TABLE v5 RENAME TO service_instances;"
+		"CREATE INDEX service_instances_expiry ON service_instances (expires_us);"
+		"DELETE FROM schema_migrations WHERE version = 6;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	char err[256] = "";
+	store_t *ro = NULL;
+	assert_int_equal(store_open_readonly(fx->path, &ro, err, sizeof(err)), 0);
+	assert_int_equal(store_schema_version(ro), 5);
+	store_close(ro);
+
+	store_t *st = reopen(fx);
+	assert_int_equal(store_schema_version(st), 6);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM sqlite_schema WHERE name ="
+	                                   " 'service_instances' AND sql LIKE '%WITHOUT ROWID%'"),
+	                 1);
+	static store_instance_t got;
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(store_instance_list(st, "example.com.", "web", instance_cb, &got), 0);
+	assert_string_equal(got.instance, "i1");
+	assert_string_equal(got.data, "{\"port\": 80}");
+	assert_int_equal(got.expires_us, 5000);
+	int64_t created = got.created_us;
+	/* the upsert on the key: still one row, created_us kept */
+	in.expires_us = 9000;
+	assert_int_equal(store_instance_put(st, &in), 0);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM service_instances"), 1);
+	assert_int_equal(store_instance_list(st, "example.com.", "web", instance_cb, &got), 0);
+	assert_int_equal(got.expires_us, 9000);
+	assert_int_equal(got.created_us, created);
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(store_instance_expired(st, 10000, instance_cb, &got), 0);
+	assert_string_equal(got.instance, "i1");
+	assert_int_equal(store_instance_delete(st, "example.com.", "web", "i1"), 0);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM service_instances"), 0);
 }
 
 static void test_latency_tables(void **state)
@@ -1038,6 +1103,7 @@ int main(void)
 		T(test_policies),
 		T(test_migrate_policies),
 		T(test_migrate_records_clustered),
+		T(test_migrate_instances_by_key),
 		T(test_latency_tables),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
