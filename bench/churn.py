@@ -176,7 +176,7 @@ def heartbeater(port, api_port, token, members, period, leave_rate, seconds, see
             members[k] = (service, iid)
             requests[k] = beat_request(members[k])
             left += 1
-        while start + i * step <= now:
+        while start + i * step <= now and time.monotonic() - start < seconds:
             k = i % len(members)
             http.send_bytes(requests[k])
             status, body = http.recv()

@@ -6,6 +6,7 @@ otherwise build/src/cirrus. On teardown the server gets SIGTERM and must exit
 0 with no sanitizer report on stderr.
 """
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -29,18 +30,39 @@ def cirrus_bin():
     return path
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_handed_out = set()
+
+
 def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind(("127.0.0.1", 0))
-            port = t.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                try:
-                    u.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            return port
+    """A port free for both UDP and TCP on 127.0.0.1, below the kernel's
+    ephemeral range: a port the kernel may give to an outgoing socket (the
+    readiness probe's own, say) could be taken between this check and
+    cirrus's bind, or make the probe talk to itself. Never the same port
+    twice in one test run."""
+    low, _ = _ephemeral_range()
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(max(1024, low - 12000), low)
+        if port in _handed_out:
+            continue
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t, \
+                    socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                t.bind(("127.0.0.1", port))
+                u.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        _handed_out.add(port)
+        return port
     raise RuntimeError("no free port")
 
 

@@ -1010,6 +1010,9 @@ static void test_migrate_instances_by_key(void **state)
 	                               .instance = "i1", .data = "{\"port\": 80}",
 	                               .expires_us = 5000, .created_us = 100 };
 	assert_int_equal(store_instance_put(fx->st, &in), 0);
+	static store_instance_t other = { .zone = "example.net.", .service = "web",
+	                                  .instance = "i1", .data = "{}", .expires_us = 7000 };
+	assert_int_equal(store_instance_put(fx->st, &other), 0);
 	store_close(fx->st);
 	fx->st = NULL;
 	sqlite3 *db;
@@ -1031,6 +1034,10 @@ static void test_migrate_instances_by_key(void **state)
 	store_t *ro = NULL;
 	assert_int_equal(store_open_readonly(fx->path, &ro, err, sizeof(err)), 0);
 	assert_int_equal(store_schema_version(ro), 5);
+	static store_instance_t got;
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(store_instance_list(ro, "example.net.", NULL, instance_cb, &got), 0);
+	assert_int_equal(got.expires_us, 7000);
 	store_close(ro);
 
 	store_t *st = reopen(fx);
@@ -1038,7 +1045,7 @@ static void test_migrate_instances_by_key(void **state)
 	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM sqlite_schema WHERE name ="
 	                                   " 'service_instances' AND sql LIKE '%WITHOUT ROWID%'"),
 	                 1);
-	static store_instance_t got;
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM service_instances"), 2);
 	memset(&got, 0, sizeof(got));
 	assert_int_equal(store_instance_list(st, "example.com.", "web", instance_cb, &got), 0);
 	assert_string_equal(got.instance, "i1");
@@ -1048,7 +1055,7 @@ static void test_migrate_instances_by_key(void **state)
 	/* the upsert on the key: still one row, created_us kept */
 	in.expires_us = 9000;
 	assert_int_equal(store_instance_put(st, &in), 0);
-	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM service_instances"), 1);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM service_instances"), 2);
 	assert_int_equal(store_instance_list(st, "example.com.", "web", instance_cb, &got), 0);
 	assert_int_equal(got.expires_us, 9000);
 	assert_int_equal(got.created_us, created);
@@ -1056,7 +1063,7 @@ static void test_migrate_instances_by_key(void **state)
 	assert_int_equal(store_instance_expired(st, 10000, instance_cb, &got), 0);
 	assert_string_equal(got.instance, "i1");
 	assert_int_equal(store_instance_delete(st, "example.com.", "web", "i1"), 0);
-	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM service_instances"), 0);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM service_instances"), 1);
 }
 
 static void test_latency_tables(void **state)
