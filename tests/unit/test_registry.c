@@ -230,6 +230,19 @@ static void test_records_mixed_services(void **state)
 	assert_string_equal(rs->records[2], "_web._tcp.example.com.");
 	registry_rrsets_free(&s);
 
+	/* the longest name is the browse name, 23 bytes before the zone: with
+	 * a zone of 231 bytes it has 254 (taken), with 232 it has 255 */
+	char edge[240];
+	for (size_t len = 231; len <= 232; len++) {
+		memset(edge, 'e', len - 9);
+		snprintf(edge + len - 9, sizeof(edge) - (len - 9), ".example.");
+		assert_int_equal(strlen(edge), len);
+		int want = len == 231 ? 0 : CIRRUS_EINVAL;
+		assert_int_equal(registry_records(edge, v, 1, &s), want);
+		assert_int_equal(s.count, want == 0 ? 7 : 0);  /* A, A, SRV, PTR, PTR, SRV, TXT */
+		registry_rrsets_free(&s);
+	}
+
 	/* a name over 255 bytes refuses the whole set */
 	char zone[300];
 	memset(zone, 'z', 240);
