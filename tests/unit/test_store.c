@@ -926,6 +926,23 @@ static void test_migrate_policies(void **state)
 	assert_int_equal(list_policies(st, NULL, NULL).count, 1);
 }
 
+/* Close the store, run sql on the file behind its back (to make an older
+ * schema), and open it read-only: a store at version want. */
+static store_t *rewrite_behind(fixture_t *fx, const char *sql, int want)
+{
+	store_close(fx->st);
+	fx->st = NULL;
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	char err[256] = "";
+	store_t *ro = NULL;
+	assert_int_equal(store_open_readonly(fx->path, &ro, err, sizeof(err)), 0);
+	assert_int_equal(store_schema_version(ro), want);
+	return ro;
+}
+
 /* Schema version 4 kept records in a rowid table with a unique index. A
  * read-only opener (function mode) reads such a file as it is, since
  * migration 5 changes only the layout; a writer moves every record into the
@@ -941,11 +958,8 @@ static void test_migrate_records_clustered(void **state)
 	assert_int_equal(store_record_insert(fx->st, "example.com.", &a1), 0);
 	assert_int_equal(store_record_insert(fx->st, "example.com.", &a2), 0);
 	assert_int_equal(store_record_insert(fx->st, "example.com.", &txt), 0);
-	store_close(fx->st);
-	fx->st = NULL;
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
+	char err[256] = "";
+	store_t *ro = rewrite_behind(fx,
 		"CREATE TABLE v4 (id INTEGER PRIMARY KEY,"
 		" zone_id INTEGER NOT NULL REFERENCES zones (id) ON DELETE CASCADE,"
 		" owner BLOB NOT NULL, type INTEGER NOT NULL, ttl INTEGER NOT NULL,"
@@ -953,19 +967,14 @@ static void test_migrate_records_clustered(void **state)
 		"INSERT INTO v4 (zone_id, owner, type, ttl, rdata)"
 		" SELECT zone_id, owner, type, ttl, rdata FROM records;"
 		"DROP TABLE records; ALTER TABLE v4 RENAME TO records;"
-		"DELETE FROM schema_migrations WHERE version >= 5;", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
-
-	char err[256] = "";
-	store_t *ro = NULL;
-	assert_int_equal(store_open_readonly(fx->path, &ro, err, sizeof(err)), 0);
-	assert_int_equal(store_schema_version(ro), 4);
+		"DELETE FROM schema_migrations WHERE version >= 5;", 4);
 	rec_list_t l = { .count = 0 };
 	assert_int_equal(store_zone_records(ro, "example.com.", collect_rec, &l), 0);
 	assert_int_equal(l.count, 3);
 	store_close(ro);
 
 	/* A file that also lacks migration 4 (a new table) is not readable. */
+	sqlite3 *db;
 	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "DELETE FROM schema_migrations WHERE version = 4",
 	                              NULL, NULL, NULL), SQLITE_OK);
@@ -1013,11 +1022,7 @@ static void test_migrate_instances_by_key(void **state)
 	static store_instance_t other = { .zone = "example.net.", .service = "web",
 	                                  .instance = "i1", .data = "{}", .expires_us = 7000 };
 	assert_int_equal(store_instance_put(fx->st, &other), 0);
-	store_close(fx->st);
-	fx->st = NULL;
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
+	store_t *ro = rewrite_behind(fx,
 		"CREATE TABLE v5 (id INTEGER PRIMARY KEY, zone TEXT NOT NULL,"
 		" service TEXT NOT NULL, instance TEXT NOT NULL, data TEXT NOT NULL,"
 		" expires_us INTEGER NOT NULL, created_us INTEGER NOT NULL,"
@@ -1027,13 +1032,7 @@ static void test_migrate_instances_by_key(void **state)
 		" FROM service_instances;"
 		"DROP TABLE service_instances; ALTER TABLE v5 RENAME TO service_instances;"
 		"CREATE INDEX service_instances_expiry ON service_instances (expires_us);"
-		"DELETE FROM schema_migrations WHERE version = 6;", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
-
-	char err[256] = "";
-	store_t *ro = NULL;
-	assert_int_equal(store_open_readonly(fx->path, &ro, err, sizeof(err)), 0);
-	assert_int_equal(store_schema_version(ro), 5);
+		"DELETE FROM schema_migrations WHERE version = 6;", 5);
 	static store_instance_t got;
 	memset(&got, 0, sizeof(got));
 	assert_int_equal(store_instance_list(ro, "example.net.", NULL, instance_cb, &got), 0);
