@@ -255,7 +255,7 @@ int ctl_latency_get(ctl_t *ctl, const char *name, char **text, ctl_error_t *err)
 
 /*! \brief Remove a stored latency table that no policy names, with its
  * audit row ("latency.delete").
- * \retval 0; -CIRRUS_ENOENT (404), -CIRRUS_EBUSY (409: a policy names it, and
+ * \retval 0; -CIRRUS_ENOENT (404), -CIRRUS_EEXIST (409: a policy names it, and
  * the message says which), -CIRRUS_EINVAL (400, bad name), -CIRRUS_EIO */
 int ctl_latency_delete(ctl_t *ctl, const char *name, const ctl_actor_t *who,
                        ctl_error_t *err);

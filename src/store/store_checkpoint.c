@@ -29,8 +29,9 @@ static bool ckpt_due(const store_ckpt_t *c)
 	return c->frames >= (int)c->pages && c->frames - c->done >= (int)c->pages;
 }
 
-/* sqlite3_wal_hook: runs in the committing thread once the commit is
- * durable; only notes the WAL's length and wakes the checkpointer. */
+/* sqlite3_wal_hook: runs in the committing thread once the commit is in
+ * the WAL (synced, unless store_set_lazy() made it lazy); only notes the
+ * WAL's length and wakes the checkpointer. */
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	(void)db, (void)name;

@@ -30,13 +30,13 @@ def cirrus_bin():
     return path
 
 
-def _ephemeral_range():
+def _ephemeral_low():
+    """The first port of the kernel's ephemeral range."""
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            low, high = (int(x) for x in f.read().split())
-        return low, high
-    except (OSError, ValueError):
-        return 32768, 60999
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 _handed_out = set()
@@ -48,10 +48,9 @@ def free_port():
     readiness probe's own, say) could be taken between this check and
     cirrus's bind, or make the probe talk to itself. Never the same port
     twice in one test run."""
-    low, _ = _ephemeral_range()
-    rng = random.Random()
+    low = _ephemeral_low()
     for _ in range(1000):
-        port = rng.randrange(max(1024, low - 12000), low)
+        port = random.randrange(max(1024, low - 12000), low)
         if port in _handed_out:
             continue
         try:
