@@ -1166,8 +1166,7 @@ static void flush_leases(registry_t *r)
 				}
 				if (st == NULL) {
 					st = ctl_store_lock(r->ctl);
-					rc = store_set_lazy(st, !sync);
-					rc = rc == 0 ? store_begin(st) : rc;
+					rc = sync ? store_begin(st) : store_begin_lazy(st);
 				}
 				int w = rc == 0 ? store_instance_renew(st, z->name, s->name, s->v[i].id,
 				                                       s->v[i].expires_us) : rc;
@@ -1185,9 +1184,6 @@ static void flush_leases(registry_t *r)
 		store_rollback(st);
 		log_warning("registry: %zu heartbeat(s) not stored: %s; the next sweep tries again",
 		            n, store_last_error(st));
-	}
-	if (!sync && store_set_lazy(st, false) != 0) {
-		log_error("registry: the store stays lazy: %s", store_last_error(st));
 	}
 	ctl_store_unlock(r->ctl);
 	for (size_t zi = 0; rc == 0 && zi < r->zone_count; zi++) {

@@ -91,13 +91,17 @@ int store_zone_records(store_t *st, const char *name, store_record_cb_t cb, void
  * nothing (on error, call store_rollback()).
  */
 int store_begin(store_t *st);
+/*! \brief store_begin() for a transaction whose commit does not wait for
+ * the disk (synchronous=NORMAL, for this transaction only): once
+ * store_commit() returns, the change is in the WAL, seen by every reader,
+ * and survives a crash of the process; it survives one of the machine once
+ * store_sync() or a later durable commit has returned.
+ * \retval 0, -CIRRUS_EIO, -CIRRUS_EINVAL (a transaction is open) */
+int store_begin_lazy(store_t *st);
 int store_commit(store_t *st);
-/*! \brief While lazy, commits do not wait for the disk (synchronous=NORMAL):
- * they survive a crash of the process, not of the machine, until the next
- * durable commit syncs them too. For data a crash may lose anyway; set it
- * back right after. Outside a transaction only.
- * \retval 0, -CIRRUS_EIO */
-int store_set_lazy(store_t *st, bool lazy);
+/*! \brief Wait until every commit so far is on disk (fsync of the WAL, as
+ * a durable commit does). \retval 0, -CIRRUS_EIO */
+int store_sync(store_t *st);
 void store_rollback(store_t *st);
 
 /*! \retval 0, -CIRRUS_EEXIST */

@@ -30,7 +30,7 @@ static bool ckpt_due(const store_ckpt_t *c)
 }
 
 /* sqlite3_wal_hook: runs in the committing thread once the commit is in
- * the WAL (synced, unless store_set_lazy() made it lazy); only notes the
+ * the WAL (synced, unless store_begin_lazy() made it lazy); only notes the
  * WAL's length and wakes the checkpointer. */
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
 {

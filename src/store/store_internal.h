@@ -55,6 +55,7 @@ struct store {
 	char txn_zone[256];              /*!< zone whose id is cached, "" = none; */
 	int64_t txn_zone_id;             /*!< valid only inside one transaction */
 	store_ckpt_t *ckpt;              /*!< NULL until store_checkpoint_start() */
+	bool lazy;                       /*!< synchronous=NORMAL (store_begin_lazy) */
 	char err[512];                   /*!< last failure, for store_last_error */
 };
 

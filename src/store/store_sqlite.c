@@ -330,24 +330,68 @@ static int store_txn_step(store_t *st, store_stmt_id_t id)
 	return ret == 0 ? store_step_done(st, s) : ret;
 }
 
-int store_begin(store_t *st)
+/* PRAGMA synchronous changes only outside a transaction, and takes effect
+ * as it is prepared: no cached statement. */
+static int set_lazy(store_t *st, bool lazy)
+{
+	int ret = store_exec(st, lazy ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL");
+	if (ret == 0) {
+		st->lazy = lazy;
+	}
+	return ret;
+}
+
+static int begin(store_t *st, bool lazy)
 {
 	if (!sqlite3_get_autocommit(st->db)) {
 		return store_failf(st, CIRRUS_EINVAL, "a transaction is already open");
 	}
 	store_zone_id_forget(st);
-	return store_txn_step(st, STMT_BEGIN);
+	/* A lazy transaction's end sets FULL again; should that have failed,
+	 * it is set here, before anything else is written. */
+	int ret = st->lazy != lazy ? set_lazy(st, lazy) : 0;
+	return ret == 0 ? store_txn_step(st, STMT_BEGIN) : ret;
+}
+
+int store_begin(store_t *st)
+{
+	return begin(st, false);
+}
+
+int store_begin_lazy(store_t *st)
+{
+	return begin(st, true);
+}
+
+/* After a lazy transaction's end; a failure leaves st->lazy for begin(). */
+static void end_lazy(store_t *st)
+{
+	if (st->lazy && sqlite3_get_autocommit(st->db)) {
+		set_lazy(st, false);
+	}
 }
 
 int store_commit(store_t *st)
 {
 	store_zone_id_forget(st);
-	return store_txn_step(st, STMT_COMMIT);
+	int ret = store_txn_step(st, STMT_COMMIT);
+	end_lazy(st);
+	return ret;
 }
 
-int store_set_lazy(store_t *st, bool lazy)
+int store_sync(store_t *st)
 {
-	return store_exec(st, lazy ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL");
+	/* The WAL's file as SQLite opened it: the same xSync (fdatasync) a
+	 * durable commit makes. NULL or closed: nothing was written. */
+	sqlite3_file *wal = NULL;
+	if (sqlite3_file_control(st->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK) {
+		return store_fail(st);
+	}
+	if (wal != NULL && wal->pMethods != NULL &&
+	    wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) != SQLITE_OK) {
+		return store_failf(st, CIRRUS_EIO, "the disk did not confirm the write (fsync of the WAL)");
+	}
+	return 0;
 }
 
 void store_rollback(store_t *st)
@@ -357,4 +401,5 @@ void store_rollback(store_t *st)
 	if (!sqlite3_get_autocommit(st->db) && store_txn_step(st, STMT_ROLLBACK) != 0) {
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	}
+	end_lazy(st);
 }
