@@ -88,6 +88,22 @@ int ctl_publish(ctl_t *ctl)
 	return rc;
 }
 
+/* Changes are served once their commit is in the WAL and acknowledged
+ * after this: the WAL's fsync (a millisecond, far more when a virtual
+ * disk stalls) is not between a change and its answers, and, run outside
+ * the lock, not between the next change and its answers either. A crash
+ * of the process in between loses nothing (the commit is in the WAL); one
+ * of the machine can lose only changes nobody was told were made. */
+int ctl_sync(ctl_t *ctl, int rc, ctl_error_t *err)
+{
+	if (rc != 0 || store_sync(ctl->st) == 0) {
+		return rc;
+	}
+	log_error("ctl: the disk did not confirm a change (fsync of the store's WAL failed)");
+	return ctl_fail(err, CIRRUS_EIO, 500, NULL, "served, but the disk did not confirm the "
+	                "change; it may be lost if the machine stops");
+}
+
 uint32_t ctl_next_serial(ctl_serial_policy_t policy, uint32_t old)
 {
 	if (policy == CTL_SERIAL_DATE) {

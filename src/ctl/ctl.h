@@ -126,7 +126,8 @@ typedef struct ctl_change {
 /*!
  * \brief Apply changes to one zone atomically: all of them or none. The SOA
  * serial is bumped; the store, audit log and journal get the change in one
- * transaction before the new version is published.
+ * transaction before the new version is published, and on 0 it is on disk
+ * (ctl_sync).
  * \retval 0; -CIRRUS_ENOENT (404), -CIRRUS_EINVAL (400, err.field names the
  *         change, e.g. "rrsets[2].records[0]"), -CIRRUS_ESEMANTIC (422),
  *         -CIRRUS_EIO (500)
@@ -140,10 +141,19 @@ int ctl_rrsets_patch(ctl_t *ctl, const char *zone, const ctl_change_t *changes,
 typedef int (*ctl_store_hook_t)(void *ctx, store_t *st);
 
 /*! \brief ctl_rrsets_patch() with hook(hook_ctx, store) run in its store
- * transaction; audited as "rrsets.patch". Same return codes. */
+ * transaction; audited as "rrsets.patch". Same return codes, but on 0 the
+ * change is served and not yet on disk: call ctl_sync() before
+ * acknowledging it, after releasing any lock of the caller's own (others'
+ * changes and heartbeats need not wait for this one's disk). */
 int ctl_rrsets_patch_with(ctl_t *ctl, const char *zone, const ctl_change_t *changes,
                           size_t count, ctl_store_hook_t hook, void *hook_ctx,
                           const ctl_actor_t *who, ctl_error_t *err);
+
+/*! \brief Wait until every change so far is on disk (the store's WAL
+ * fsynced); call it holding no lock. Returns rc when rc is not 0 (a
+ * change that failed is not acknowledged, and no sync is waited for);
+ * else 0, or -CIRRUS_EIO (500 in err, logged) when the disk failed. */
+int ctl_sync(ctl_t *ctl, int rc, ctl_error_t *err);
 
 /*! \brief A zone as listed by the API. */
 typedef struct ctl_zone_info {

@@ -111,7 +111,8 @@ static int apply_change(ctl_txn_t *t, const ctl_change_t *c, size_t index, ctl_e
 int ctl_rrsets_patch(ctl_t *ctl, const char *zone, const ctl_change_t *changes,
                      size_t count, const ctl_actor_t *who, ctl_error_t *err)
 {
-	return ctl_rrsets_patch_with(ctl, zone, changes, count, NULL, NULL, who, err);
+	int rc = ctl_rrsets_patch_with(ctl, zone, changes, count, NULL, NULL, who, err);
+	return ctl_sync(ctl, rc, err);
 }
 
 int ctl_rrsets_patch_with(ctl_t *ctl, const char *zone, const ctl_change_t *changes,

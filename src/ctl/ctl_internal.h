@@ -86,7 +86,10 @@ int ctl_txn_records(ctl_txn_t *t, const knot_dname_t *owner, uint16_t type, uint
 /*! \brief Run hook(ctx, store) in the commit's store transaction. */
 void ctl_txn_hook(ctl_txn_t *t, ctl_store_hook_t hook, void *ctx);
 /*! \brief Bump the serial, check, store (data, audit, journal), publish;
- * frees t either way. \retval 0; -CIRRUS_ESEMANTIC (422), -CIRRUS_EIO (500) */
+ * frees t either way. The store's commit does not wait for the disk: the
+ * change is served from here on, and the caller runs ctl_sync() once it
+ * has released the lock, before it acknowledges the change.
+ * \retval 0; -CIRRUS_ESEMANTIC (422), -CIRRUS_EIO (500) */
 int ctl_txn_commit(ctl_txn_t *t, const char *action, const ctl_actor_t *who,
                    ctl_error_t *err);
 void ctl_txn_abort(ctl_txn_t *t);

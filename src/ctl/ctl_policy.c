@@ -227,7 +227,7 @@ int ctl_policy_put(ctl_t *ctl, const char *zone, const char *name, const char *t
 	}
 	pthread_mutex_unlock(&ctl->lock);
 	free(text);
-	return rc;
+	return ctl_sync(ctl, rc, err);
 }
 
 int ctl_policy_delete(ctl_t *ctl, const char *zone, const char *name, const char *type,
@@ -248,7 +248,7 @@ int ctl_policy_delete(ctl_t *ctl, const char *zone, const char *name, const char
 		rc = change(ctl, &t, NULL, NULL, before, json_null(), who, err);
 	}
 	pthread_mutex_unlock(&ctl->lock);
-	return rc;
+	return ctl_sync(ctl, rc, err);
 }
 
 typedef struct list_ctx {

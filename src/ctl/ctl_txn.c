@@ -14,7 +14,6 @@
 #include "ctl/ctl_internal.h"
 #include "util/error.h"
 #include "util/grow.h"
-#include "util/log.h"
 
 typedef struct touched {
 	knot_dname_storage_t owner;
@@ -384,8 +383,8 @@ static int store_changes(ctl_txn_t *t)
 }
 
 /* Store transaction: records, serial, audit row, journal entry. Lazy:
- * the change is served once it is in the WAL, and acknowledged once
- * ctl_txn_commit has synced it (see there). */
+ * the change is served once it is in the WAL; the caller syncs it
+ * (ctl_sync) before acknowledging it. */
 static int commit_to_store(ctl_txn_t *t, const char *action, uint32_t old_serial,
                            uint32_t new_serial, const ctl_actor_t *who)
 {
@@ -455,8 +454,7 @@ int ctl_txn_commit(ctl_txn_t *t, const char *action, const ctl_actor_t *who,
 	} else {
 		rc = check_policies(t, err);
 	}
-	bool stored = false;
-	if (rc == 0 && !(stored = commit_to_store(t, action, old_serial, new_serial, who) == 0)) {
+	if (rc == 0 && commit_to_store(t, action, old_serial, new_serial, who) != 0) {
 		rc = ctl_fail(err, CIRRUS_EIO, 500, NULL, "the store refused the change");
 	}
 	zone_t *base = ctl->store_zones[t->index], *next = NULL;
@@ -473,16 +471,6 @@ int ctl_txn_commit(ctl_txn_t *t, const char *action, const ctl_actor_t *who,
 			rc = ctl_fail(err, pr, 500, NULL, "stored, but served without its policies "
 			              "until the next change: out of memory");
 		}
-	}
-	/* Served before the disk confirmed it, acknowledged after: the WAL's
-	 * fsync (a millisecond, more under load) is not in the time from a
-	 * change to its answers, and a crash of the process loses nothing
-	 * (the commit is in the WAL); one of the machine in between can lose
-	 * only a change whose request got no answer. */
-	if (stored && store_sync(ctl->st) != 0) {
-		log_error("ctl: %s: %s", t->zone_text, store_last_error(ctl->st));
-		rc = rc != 0 ? rc : ctl_fail(err, CIRRUS_EIO, 500, NULL, "served, but the disk did "
-		                             "not confirm the change; it may be lost if the machine stops");
 	}
 	ctl_txn_abort(t);
 	return rc;

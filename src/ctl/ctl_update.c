@@ -153,6 +153,10 @@ static uint16_t process(ctl_upd_t *upd, const char *client, uint16_t *tsig_rcode
 		rcode = run(upd, client);
 	}
 	pthread_mutex_unlock(&ctl->lock);
+	ctl_error_t err = { 0 };
+	if (rcode == OK && upd->changes > 0 && ctl_sync(ctl, 0, &err) != 0) {
+		rcode = ctl_upd_fail(upd, KNOT_RCODE_SERVFAIL, "%s", err.message);
+	}
 	return rcode;
 }
 

@@ -60,6 +60,7 @@ struct registry {
 	size_t zone_count, zone_alloc;
 	size_t checked;            /*!< instances with a health check */
 	int64_t leases_synced_us;  /*!< when lease ends last went to the disk */
+	bool unsynced;             /*!< apply() committed; unlock_synced() syncs */
 	char **view_names;         /*!< names of the last published view, sorted */
 	size_t view_count;
 	unsigned sweep_ms;
@@ -480,6 +481,17 @@ static bool view_same(const registry_instance_t *a, size_t na, const registry_in
 	return same;
 }
 
+/* Release r->lock, then wait for the disk if a change committed under it
+ * (ctl_rrsets_patch_with leaves that to us): outside the lock, so that
+ * heartbeats and the next change need not wait for this one's fsync. */
+static int unlock_synced(registry_t *r, int rc, ctl_error_t *err)
+{
+	bool due = r->unsynced;
+	r->unsynced = false;
+	pthread_mutex_unlock(&r->lock);
+	return due ? ctl_sync(r->ctl, rc, err) : rc;
+}
+
 /* Make the staged services what the zone serves: one ctl patch (audited as
  * who) whose store transaction also writes rows (NULL: none), so both
  * commit or neither does; then the registry takes the stages over (even
@@ -516,6 +528,7 @@ static int apply(registry_t *r, size_t zi, stage_t *st, size_t n, const rows_t *
 		rc = ctl_rrsets_patch_with(r->ctl, z->name, changes, count,
 		                           rows ? rows_write : NULL, (void *)rows, who, err);
 		rows_done = rows_done || rc == 0;
+		r->unsynced = r->unsynced || rc == 0;
 		if (gone_ok && (rc == CIRRUS_ENOENT || rc == CIRRUS_EEXIST)) {
 			rc = 0;
 		}
@@ -934,7 +947,7 @@ int registry_register(registry_t *r, const char *zone, const char *service,
 	if (rc == 0 && listing != NULL) {
 		*listing = listing_of(in);
 	}
-	pthread_mutex_unlock(&r->lock);
+	rc = unlock_synced(r, rc, err);
 	free(in);
 	return rc;
 }
@@ -1015,8 +1028,7 @@ int registry_deregister(registry_t *r, const char *zone, const char *service,
 		r->checked -= gone.check[0] != '\0';
 	}
 	stages_free(&st, 1);
-	pthread_mutex_unlock(&r->lock);
-	return rc;
+	return unlock_synced(r, rc, err);
 }
 
 int registry_list(registry_t *r, const char *zone, const char *service, json_t **out,
@@ -1302,7 +1314,8 @@ int registry_sweep(registry_t *r)
 	}
 	flush_leases(r);
 	follow_health(r);
-	pthread_mutex_unlock(&r->lock);
+	ctl_error_t err = { 0 };
+	unlock_synced(r, 0, &err);  /* logged */
 	return total;
 }
 

@@ -100,7 +100,10 @@ int store_begin(store_t *st);
 int store_begin_lazy(store_t *st);
 int store_commit(store_t *st);
 /*! \brief Wait until every commit so far is on disk (fsync of the WAL, as
- * a durable commit does). \retval 0, -CIRRUS_EIO */
+ * a durable commit does). Needs no lock: it uses a handle of the WAL of
+ * its own, so a caller can wait for the disk while others change the
+ * store; its failure leaves store_last_error() alone.
+ * \retval 0, -CIRRUS_EIO */
 int store_sync(store_t *st);
 void store_rollback(store_t *st);
 

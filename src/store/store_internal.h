@@ -56,6 +56,7 @@ struct store {
 	int64_t txn_zone_id;             /*!< valid only inside one transaction */
 	store_ckpt_t *ckpt;              /*!< NULL until store_checkpoint_start() */
 	bool lazy;                       /*!< synchronous=NORMAL (store_begin_lazy) */
+	sqlite3_file *wal;               /*!< the WAL again, store_sync()'s alone */
 	char err[512];                   /*!< last failure, for store_last_error */
 };
 

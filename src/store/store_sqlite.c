@@ -247,6 +247,42 @@ static int open_db(store_t *st, const char *path)
 	return ret;
 }
 
+/* store_sync()'s handle of the WAL: opened through the connection's own
+ * VFS, which keeps SQLite's POSIX locks right when it is closed again (a
+ * plain close() of the file would drop them), and sharing no state with
+ * the connection, so that store_sync() needs no lock. Synced once here,
+ * alone: the first sync of a file the VFS has just created syncs its
+ * directory too, and only this one writes the handle. */
+static int open_wal(store_t *st)
+{
+	const char *db = sqlite3_db_filename(st->db, "main");
+	if (db == NULL || db[0] == '\0') {
+		return 0;  /* in memory (":memory:", tests): no WAL, nothing to sync */
+	}
+	sqlite3_vfs *vfs = NULL;
+	if (sqlite3_file_control(st->db, "main", SQLITE_FCNTL_VFS_POINTER, &vfs) != SQLITE_OK) {
+		return store_fail(st);
+	}
+	sqlite3_file *f = calloc(1, (size_t)vfs->szOsFile);
+	if (f == NULL) {
+		return store_failf(st, CIRRUS_ENOMEM, "out of memory");
+	}
+	const char *name = sqlite3_filename_wal(db);
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_WAL;
+	int rc = vfs->xOpen(vfs, name, f, flags, NULL);
+	if (rc == SQLITE_OK) {
+		st->wal = f;
+		rc = f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
+	} else {
+		if (f->pMethods != NULL) {  /* SQLite's rule for a failed xOpen */
+			f->pMethods->xClose(f);
+		}
+		free(f);
+	}
+	return rc == SQLITE_OK ? 0 : store_failf(st, CIRRUS_EIO, "%s: cannot open the WAL (%s)",
+	                                         name, sqlite3_errstr(rc));
+}
+
 int store_open(const char *path, store_t **out, char *err, size_t errlen)
 {
 	*out = NULL;
@@ -264,6 +300,9 @@ int store_open(const char *path, store_t **out, char *err, size_t errlen)
 	}
 	if (ret == 0) {
 		ret = store_migrate(st);
+	}
+	if (ret == 0) {
+		ret = open_wal(st);
 	}
 	if (ret < 0) {
 		snprintf(err, errlen, "%s: %s", path, st->err);
@@ -312,6 +351,10 @@ void store_close(store_t *st)
 	store_checkpoint_stop(st);
 	for (int i = 0; i < STMT_COUNT; i++) {
 		sqlite3_finalize(st->stmt[i]);
+	}
+	if (st->wal != NULL) {
+		st->wal->pMethods->xClose(st->wal);
+		free(st->wal);
 	}
 	sqlite3_close(st->db);
 	free(st);
@@ -381,19 +424,11 @@ int store_commit(store_t *st)
 
 int store_sync(store_t *st)
 {
-	/* The WAL's file as SQLite opened it: the same xSync (fdatasync) a
-	 * durable commit makes. NULL or closed: nothing was written. */
-	sqlite3_file *wal = NULL;
-	if (sqlite3_file_control(st->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK) {
-		return store_fail(st);
+	if (st->wal == NULL) {
+		return 0;  /* read-only or in memory: nothing to sync */
 	}
-	if (wal != NULL && wal->pMethods != NULL &&
-	    wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) != SQLITE_OK) {
-		return store_failf(st, CIRRUS_EIO, "the disk did not confirm the write (fsync of the WAL)");
-	}
-	return 0;
+	return st->wal->pMethods->xSync(st->wal, SQLITE_SYNC_NORMAL) == SQLITE_OK ? 0 : CIRRUS_EIO;
 }
-
 void store_rollback(store_t *st)
 {
 	store_zone_id_forget(st);

@@ -3,8 +3,9 @@
  * as the default wraps SQLite's own and counts the fsyncs of the WAL:
  * a durable commit makes one, a lazy one (store_begin_lazy) none until
  * store_sync(), and a lazy transaction does not leave the store lazy. A
- * change through ctl is served before its sync and synced before the call
- * returns (what the API and UPDATE then acknowledge).
+ * change through ctl or the service registry is served before its sync
+ * and synced before the call returns (what the API and UPDATE then
+ * acknowledge).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,9 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "ctl/ctl.h"
+#include "registry/registry.h"
 #include "store/store.h"
 #include "util/error.h"
 
@@ -166,18 +169,25 @@ static void publish(void *ctx, zone_set_t *set)
 	zone_set_free(set);  /* no readers here */
 }
 
-static void test_change_served_before_its_sync(void **state)
+static const ctl_actor_t who = { .actor = "unit", .request_id = "req-1" };
+
+static ctl_t *ctl_with_zone(store_t *st)
 {
-	fixture_t *fx = *state;
 	ctl_t *ctl;
 	char err[256];
 	ctl_error_t cerr = { 0 };
-	const ctl_actor_t who = { .actor = "unit", .request_id = "req-1" };
 	const char *ns[] = { "ns1.example.net." };
 	ctl_zone_defaults_t d = { .nameservers = ns, .nameserver_count = 1 };
-	assert_int_equal(ctl_new(fx->st, CTL_SERIAL_INCREMENT, publish, NULL, &ctl, err,
-	                         sizeof(err)), 0);
+	assert_int_equal(ctl_new(st, CTL_SERIAL_INCREMENT, publish, NULL, &ctl, err, sizeof(err)), 0);
 	assert_int_equal(ctl_zone_create(ctl, "example.com.", &d, &who, &cerr), 0);
+	return ctl;
+}
+
+static void test_change_served_before_its_sync(void **state)
+{
+	fixture_t *fx = *state;
+	ctl_t *ctl = ctl_with_zone(fx->st);
+	ctl_error_t cerr = { 0 };
 	const char *www[] = { "192.0.2.1" };
 	ctl_change_t c = { .op = CTL_CHANGE_REPLACE, .name = "www", .type = "A", .ttl = 60,
 	                   .records = www, .record_count = 1 };
@@ -185,6 +195,33 @@ static void test_change_served_before_its_sync(void **state)
 	assert_int_equal(ctl_rrsets_patch(ctl, "example.com.", &c, 1, &who, &cerr), 0);
 	assert_int_equal(syncs_at_publish, before);
 	assert_int_equal(wal_syncs, before + 1);
+	ctl_free(ctl);
+}
+
+/* The registry syncs after its own lock is released, still before it
+ * returns: a registration and a deregistration. */
+static void test_registration_served_before_its_sync(void **state)
+{
+	fixture_t *fx = *state;
+	ctl_t *ctl = ctl_with_zone(fx->st);
+	registry_t *r;
+	registry_conf_t conf = { .sweep_ms = 600000 };  /* no sweep (and its syncs) meanwhile */
+	assert_int_equal(registry_new(ctl, &conf, &r), 0);
+	json_t *body = json_pack("{s:[s], s:i, s:i}", "addresses", "192.0.2.7", "port", 80,
+	                         "ttl_lease", 60);
+	assert_non_null(body);
+	ctl_error_t cerr = { 0 };
+	int before = wal_syncs;
+	assert_int_equal(registry_register(r, "example.com.", "web", "a1", body, &who, NULL,
+	                                   &cerr), 0);
+	assert_int_equal(syncs_at_publish, before);
+	assert_int_equal(wal_syncs, before + 1);
+	before = wal_syncs;
+	assert_int_equal(registry_deregister(r, "example.com.", "web", "a1", &who, &cerr), 0);
+	assert_int_equal(syncs_at_publish, before);
+	assert_int_equal(wal_syncs, before + 1);
+	json_decref(body);
+	registry_free(r);
 	ctl_free(ctl);
 }
 
@@ -198,6 +235,7 @@ int main(void)
 		T(test_lazy_ends_with_its_transaction),
 		T(test_autocommit_after_lazy_is_durable),
 		T(test_change_served_before_its_sync),
+		T(test_registration_served_before_its_sync),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
