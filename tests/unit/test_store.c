@@ -486,6 +486,20 @@ static void test_writers_queue(void **state)
 	assert_int_equal(l.count, 2);
 }
 
+/* ... and gives up, with an error, when the lock stays taken (5 s). */
+static void test_writer_gives_up(void **state)
+{
+	fixture_t *fx = *state;
+	writer_t w = { .path = fx->path, .rc = -1000 };
+	pthread_t thread;
+	assert_int_equal(store_begin(fx->st), 0);
+	assert_int_equal(store_zone_insert(fx->st, "first.example.", 1), 0);
+	assert_int_equal(pthread_create(&thread, NULL, second_writer, &w), 0);
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	assert_int_equal(w.rc, CIRRUS_EIO);
+	assert_int_equal(store_commit(fx->st), 0);
+}
+
 /* A commit is on disk when store_commit returns, not when the store closes. */
 static void test_commit_survives_kill(void **state)
 {
@@ -1096,6 +1110,7 @@ int main(void)
 		T(test_transactions),
 		T(test_second_connection_reads),
 		T(test_writers_queue),
+		T(test_writer_gives_up),
 		T(test_commit_survives_kill),
 		T(test_checkpoint_thread),
 		T(test_checkpoint_bounded_by_restart),
