@@ -20,7 +20,10 @@ spread over --services services, then:
    DELETE, each replaced by a new registration that heartbeats in turn),
    and two probes run:
    - registration-to-answer: a fresh instance is registered (PUT) about
-     --probe-rate times a second; the clock starts as the PUT is sent and
+     --probe-rate times a second while dnsperf runs (from the second the
+     churn clients have had to start, SETTLE, to dnsperf's end; before
+     2026-12-02 the probe started with the churn clients, a second before
+     dnsperf, and ran a second past it); the clock starts as the PUT is sent and
      stops at the first UDP answer for its own name (ID.SERVICE.churn.test)
      that holds its address (queries back to back, no sleep); it is
      deregistered at once (more churn);
@@ -79,6 +82,7 @@ POLL_TIMEOUT = 0.2
 # it they run at 0 and the report says so.
 PROBE_NICE = -10
 CLIENT_TICK = 0.02   # seconds between the heartbeat clients' bursts
+SETTLE = 1.0         # seconds from the churn clients' start to dnsperf's
 VISIBLE_TIMEOUT = 5.0
 UNLOADED_PROBES = 200
 QUIET_LIMIT = 0.10
@@ -214,14 +218,17 @@ def probe_once(http, udp, service, n):
     return (visible - t0) * 1000.0, (resp_t - t0) * 1000.0
 
 
-def reg_prober(port, api_port, token, services, rate, seconds, conn):
-    """Registration-to-answer samples (probe_once) about RATE a second."""
+def reg_prober(port, api_port, token, services, rate, begin, seconds, conn):
+    """Registration-to-answer samples (probe_once) about RATE a second,
+    from the monotonic time BEGIN for SECONDS: the window of the churn
+    dnsperf run, so that every sample is taken while DNS queries run."""
     child_signals()
     raised = probe_priority()
     http = writes.Http(api_port, token)
     udp = dnswire.UdpProber(ADDR, port, POLL_TIMEOUT)
     rng = random.Random(11)
     out, resp_ms = [], []
+    time.sleep(max(0.0, begin - time.monotonic()))
     start = time.monotonic()
     n = 0
     while time.monotonic() - start < seconds:
@@ -456,20 +463,23 @@ def one_run(ctx, run):
         idle = dnsperf(ctx, srv, queries, "idle-%d" % run)
         say("run %d: idle %.0f q/s (server cpu %.0f%%)" % (run, idle["qps"],
                                                            idle["server_cpu_util"] * 100))
-        # the churn: heartbeats (two processes), leavers, the two probes
+        # the churn: heartbeats (two processes), leavers, the two probes;
+        # dnsperf and the registration probe start SETTLE seconds later,
+        # once the churn clients are up, and run for the same seconds
         dur = a.seconds + 2
+        begin = time.monotonic() + SETTLE
         half = len(members) // 2
         kids = [run_child(heartbeater, (a.port, a.api_port, ctx.token, members[:half],
                                         a.heartbeat, a.leave_rate / 2, dur, 1)),
                 run_child(heartbeater, (a.port, a.api_port, ctx.token, members[half:],
                                         a.heartbeat, a.leave_rate / 2, dur, 2)),
                 run_child(reg_prober, (a.port, a.api_port, ctx.token, a.services,
-                                       a.probe_rate, dur)),
+                                       a.probe_rate, begin, a.seconds)),
                 run_child(lapse_prober, (a.port, a.api_port, ctx.token, a.services, 2.0,
                                          dur))]
         cpu0 = procstat.cpu_us(srv.pid)
         w0 = time.monotonic()
-        time.sleep(1)   # let the churn settle in before the clock
+        time.sleep(max(0.0, begin - time.monotonic()))
         churn = dnsperf(ctx, srv, queries, "churn-%d" % run)
         summed = ("heartbeats", "left", "client_cpu_s")
         got = dict.fromkeys(summed, 0)

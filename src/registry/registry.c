@@ -60,7 +60,7 @@ struct registry {
 	size_t zone_count, zone_alloc;
 	size_t checked;            /*!< instances with a health check */
 	int64_t leases_synced_us;  /*!< when lease ends last went to the disk */
-	bool unsynced;             /*!< apply() committed; unlock_synced() syncs */
+	bool unsynced;             /*!< committed lazily; unlock_synced() syncs */
 	char **view_names;         /*!< names of the last published view, sorted */
 	size_t view_count;
 	unsigned sweep_ms;
@@ -1161,9 +1161,10 @@ static bool zone_has_expired(const zstate_t *z, int64_t now)
  * transaction. A failure leaves them to the next sweep. */
 static void flush_leases(registry_t *r)
 {
-	/* Most sweeps do not wait for the disk (the store's lock is held, and
-	 * changes queue behind it): a crash of the server loses nothing of
-	 * them, one of the machine at most LEASE_SYNC_US of lease ends. */
+	/* The commit does not wait for the disk (the locks are held, and
+	 * changes queue behind them); a sweep in LEASE_SYNC_US syncs after it
+	 * has released them (registry_sweep). A crash of the server loses
+	 * nothing, one of the machine at most LEASE_SYNC_US of lease ends. */
 	bool sync = now_us() - r->leases_synced_us >= LEASE_SYNC_US;
 	store_t *st = NULL;
 	int rc = 0;
@@ -1178,7 +1179,7 @@ static void flush_leases(registry_t *r)
 				}
 				if (st == NULL) {
 					st = ctl_store_lock(r->ctl);
-					rc = sync ? store_begin(st) : store_begin_lazy(st);
+					rc = store_begin_lazy(st);
 				}
 				int w = rc == 0 ? store_instance_renew(st, z->name, s->name, s->v[i].id,
 				                                       s->v[i].expires_us) : rc;
@@ -1191,7 +1192,10 @@ static void flush_leases(registry_t *r)
 		return;
 	}
 	rc = rc == 0 ? store_commit(st) : rc;
-	r->leases_synced_us = rc == 0 && sync ? now_us() : r->leases_synced_us;
+	if (rc == 0 && sync) {
+		r->unsynced = true;
+		r->leases_synced_us = now_us();
+	}
 	if (rc != 0) {
 		store_rollback(st);
 		log_warning("registry: %zu heartbeat(s) not stored: %s; the next sweep tries again",
