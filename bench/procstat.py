@@ -104,21 +104,24 @@ def mem_kb(root):
 
 
 def all_cpu_ticks():
-    """{(pid, comm): utime+stime ticks} for every process: a before/after
+    """{pid: (comm, utime+stime ticks)} for every process: a before/after
     pair names whoever else used the CPUs during a run."""
-    return {(pid, comm): int(f[11]) + int(f[12]) for pid, (comm, f) in all_stats().items()}
+    return {pid: (comm, int(f[11]) + int(f[12])) for pid, (comm, f) in all_stats().items()}
 
 
 def top_others(before, after, exclude, seconds, n=3):
     """The N biggest CPU users between two all_cpu_ticks() samples, leaving
-    out the pids in EXCLUDE; [(comm, share of one CPU)]."""
+    out the pids in EXCLUDE; [(comm, share of one CPU)]. Keyed by pid, not
+    by name: a kernel worker renames itself after the work queue it serves
+    (kworker/u8:1-writeback, then -events_unbound), and a name seen only
+    afterwards would count the worker's whole lifetime."""
     rows = []
-    for key, ticks in after.items():
-        if key[0] in exclude:
+    for pid, (comm, ticks) in after.items():
+        if pid in exclude:
             continue
-        share = (ticks - before.get(key, 0)) / TICKS / seconds
+        share = (ticks - before.get(pid, (comm, 0))[1]) / TICKS / seconds
         if share >= 0.02:
-            rows.append((key[1], round(share, 2)))
+            rows.append((comm, round(share, 2)))
     return sorted(rows, key=lambda r: -r[1])[:n]
 
 
