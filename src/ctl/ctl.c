@@ -89,17 +89,18 @@ int ctl_publish(ctl_t *ctl)
 }
 
 /* Changes are served once their commit is in the WAL and acknowledged
- * after this: the WAL's fsync (a millisecond, far more when a virtual
+ * after this (store_sync logs a failure): the WAL's fsync (a millisecond, far more when a virtual
  * disk stalls) is not between a change and its answers, and, run outside
  * the lock, not between the next change and its answers either. A crash
  * of the process in between loses nothing (the commit is in the WAL); one
  * of the machine can lose only changes nobody was told were made. */
 int ctl_sync(ctl_t *ctl, int rc, ctl_error_t *err)
 {
-	if (rc != 0 || store_sync(ctl->st) == 0) {
+	/* Also after a failure (404, 409...): what the request saw of others'
+	 * changes is then on disk too when it is answered. */
+	if (store_sync(ctl->st) == 0 || rc != 0) {
 		return rc;
 	}
-	log_error("ctl: the disk did not confirm a change (fsync of the store's WAL failed)");
 	return ctl_fail(err, CIRRUS_EIO, 500, NULL, "served, but the disk did not confirm the "
 	                "change; it may be lost if the machine stops");
 }

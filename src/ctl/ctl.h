@@ -150,9 +150,9 @@ int ctl_rrsets_patch_with(ctl_t *ctl, const char *zone, const ctl_change_t *chan
                           const ctl_actor_t *who, ctl_error_t *err);
 
 /*! \brief Wait until every change so far is on disk (the store's WAL
- * fsynced); call it holding no lock. Returns rc when rc is not 0 (a
- * change that failed is not acknowledged, and no sync is waited for);
- * else 0, or -CIRRUS_EIO (500 in err, logged) when the disk failed. */
+ * fsynced; nothing to wait for when none is pending); call it holding no
+ * lock. Returns rc when rc is not 0 (err as the failure left it); else 0,
+ * or -CIRRUS_EIO (500 in err) when the disk failed. */
 int ctl_sync(ctl_t *ctl, int rc, ctl_error_t *err);
 
 /*! \brief A zone as listed by the API. */

@@ -154,7 +154,9 @@ static uint16_t process(ctl_upd_t *upd, const char *client, uint16_t *tsig_rcode
 	}
 	pthread_mutex_unlock(&ctl->lock);
 	ctl_error_t err = { 0 };
-	if (rcode == OK && upd->changes > 0 && ctl_sync(ctl, 0, &err) != 0) {
+	/* also with nothing changed, or refused: prerequisites may have seen a
+	 * change not yet on disk (a retry of an update whose sync is running) */
+	if (ctl_sync(ctl, 0, &err) != 0 && rcode == OK) {
 		rcode = ctl_upd_fail(upd, KNOT_RCODE_SERVFAIL, "%s", err.message);
 	}
 	return rcode;

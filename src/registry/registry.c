@@ -60,6 +60,7 @@ struct registry {
 	size_t zone_count, zone_alloc;
 	size_t checked;            /*!< instances with a health check */
 	int64_t leases_synced_us;  /*!< when lease ends last went to the disk */
+	bool leases_lazy;          /*!< lease ends stored since, not yet synced */
 	bool unsynced;             /*!< committed lazily; unlock_synced() syncs */
 	char **view_names;         /*!< names of the last published view, sorted */
 	size_t view_count;
@@ -1158,14 +1159,14 @@ static bool zone_has_expired(const zstate_t *z, int64_t now)
 }
 
 /* Store the lease ends heartbeats moved since the last sweep: one
- * transaction. A failure leaves them to the next sweep. */
+ * transaction. A failure leaves them to the next sweep. The commit does
+ * not wait for the disk (the locks are held, and changes queue behind
+ * them); the first sweep LEASE_SYNC_US after the last sync, with or
+ * without lease ends of its own, has registry_sweep sync once it has
+ * released the locks. A crash of the server loses nothing, one of the
+ * machine at most LEASE_SYNC_US (and a sweep) of lease ends. */
 static void flush_leases(registry_t *r)
 {
-	/* The commit does not wait for the disk (the locks are held, and
-	 * changes queue behind them); a sweep in LEASE_SYNC_US syncs after it
-	 * has released them (registry_sweep). A crash of the server loses
-	 * nothing, one of the machine at most LEASE_SYNC_US of lease ends. */
-	bool sync = now_us() - r->leases_synced_us >= LEASE_SYNC_US;
 	store_t *st = NULL;
 	int rc = 0;
 	size_t n = 0;
@@ -1188,26 +1189,27 @@ static void flush_leases(registry_t *r)
 			}
 		}
 	}
-	if (st == NULL) {
-		return;
+	if (st != NULL) {
+		rc = rc == 0 ? store_commit(st) : rc;
+		r->leases_lazy = r->leases_lazy || rc == 0;
+		if (rc != 0) {
+			store_rollback(st);
+			log_warning("registry: %zu heartbeat(s) not stored: %s; the next sweep tries "
+			            "again", n, store_last_error(st));
+		}
+		ctl_store_unlock(r->ctl);
 	}
-	rc = rc == 0 ? store_commit(st) : rc;
-	if (rc == 0 && sync) {
-		r->unsynced = true;
-		r->leases_synced_us = now_us();
-	}
-	if (rc != 0) {
-		store_rollback(st);
-		log_warning("registry: %zu heartbeat(s) not stored: %s; the next sweep tries again",
-		            n, store_last_error(st));
-	}
-	ctl_store_unlock(r->ctl);
-	for (size_t zi = 0; rc == 0 && zi < r->zone_count; zi++) {
+	for (size_t zi = 0; st != NULL && rc == 0 && zi < r->zone_count; zi++) {
 		for (size_t si = 0; si < r->zones[zi].count; si++) {
 			for (size_t i = 0; i < r->zones[zi].svcs[si].count; i++) {
 				r->zones[zi].svcs[si].v[i].dirty = false;
 			}
 		}
+	}
+	if (r->leases_lazy && now_us() - r->leases_synced_us >= LEASE_SYNC_US) {
+		r->unsynced = true;
+		r->leases_lazy = false;
+		r->leases_synced_us = now_us();
 	}
 }
 
@@ -1508,6 +1510,7 @@ void registry_free(registry_t *r)
 	}
 	pthread_mutex_lock(&r->lock);
 	flush_leases(r);   /* the heartbeats since the last sweep */
+	r->unsynced = r->unsynced || r->leases_lazy;
 	for (size_t zi = 0; zi < r->zone_count; zi++) {
 		zstate_t *z = &r->zones[zi];
 		for (size_t si = 0; si < z->count; si++) {
@@ -1518,7 +1521,8 @@ void registry_free(registry_t *r)
 		}
 		free(z->svcs);
 	}
-	pthread_mutex_unlock(&r->lock);
+	ctl_error_t err = { 0 };
+	unlock_synced(r, 0, &err);  /* logged */
 	free(r->zones);
 	names_free(r->view_names, r->view_count);
 	pthread_cond_destroy(&r->wake);

@@ -100,9 +100,11 @@ int store_begin(store_t *st);
 int store_begin_lazy(store_t *st);
 int store_commit(store_t *st);
 /*! \brief Wait until every commit so far is on disk (fsync of the WAL, as
- * a durable commit does). Needs no lock: it uses a handle of the WAL of
- * its own, so a caller can wait for the disk while others change the
- * store; its failure leaves store_last_error() alone.
+ * a durable commit does); no fsync when no lazy commit is waiting for one.
+ * Needs no lock: it uses a handle of the WAL of its own, so a caller can
+ * wait for the disk while others change the store; its failure leaves
+ * store_last_error() alone. Once an fsync has failed, every later call
+ * fails and no transaction starts again (restart the process).
  * \retval 0, -CIRRUS_EIO */
 int store_sync(store_t *st);
 void store_rollback(store_t *st);

@@ -8,6 +8,9 @@
 #pragma once
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <sqlite3.h>
 
 #include "store/store.h"
@@ -56,7 +59,13 @@ struct store {
 	int64_t txn_zone_id;             /*!< valid only inside one transaction */
 	store_ckpt_t *ckpt;              /*!< NULL until store_checkpoint_start() */
 	bool lazy;                       /*!< synchronous=NORMAL (store_begin_lazy) */
+	/* store_sync(), which runs without the lock the callers hold for
+	 * everything else: */
 	sqlite3_file *wal;               /*!< the WAL again, store_sync()'s alone */
+	pthread_mutex_t sync_lock;       /*!< one fsync at a time; guards synced */
+	_Atomic uint64_t lazy_commits;   /*!< lazy commits so far */
+	uint64_t synced;                 /*!< lazy commits known to be on disk */
+	_Atomic bool sync_failed;        /*!< an fsync failed: no write succeeds again */
 	char err[512];                   /*!< last failure, for store_last_error */
 };
 

@@ -13,6 +13,7 @@
 
 #include "store/store_internal.h"
 #include "util/error.h"
+#include "util/log.h"
 
 #define BUSY_TIMEOUT_MS 5000  /* a second writer waits this long for the lock */
 
@@ -273,12 +274,15 @@ static int open_db(store_t *st, const char *path)
 	return ret;
 }
 
-/* store_sync()'s handle of the WAL: opened through the connection's own
- * VFS, which keeps SQLite's POSIX locks right when it is closed again (a
- * plain close() of the file would drop them), and sharing no state with
- * the connection, so that store_sync() needs no lock. Synced once here,
- * alone: the first sync of a file the VFS has just created syncs its
- * directory too, and only this one writes the handle. */
+/* store_sync()'s handle of the WAL, so that store_sync() needs no lock:
+ * a WAL file's handle in SQLite's unix VFS holds no locks and shares no
+ * state with the connection's (SQLite locks the database and -shm files,
+ * never -wal), and an fsync through any descriptor of a file writes all
+ * of its dirty pages. Opened through the connection's own VFS, so that a
+ * VFS of the caller's (the unit tests count syncs) sees it too. Synced
+ * once here, alone: the first sync of a file the VFS has just created
+ * syncs its directory as well, and only that first one writes to the
+ * handle. */
 static int open_wal(store_t *st)
 {
 	const char *db = sqlite3_db_filename(st->db, "main");
@@ -287,7 +291,7 @@ static int open_wal(store_t *st)
 	}
 	sqlite3_vfs *vfs = NULL;
 	if (sqlite3_file_control(st->db, "main", SQLITE_FCNTL_VFS_POINTER, &vfs) != SQLITE_OK) {
-		return store_fail(st);
+		return store_failf(st, CIRRUS_EIO, "cannot find the connection's VFS");
 	}
 	sqlite3_file *f = calloc(1, (size_t)vfs->szOsFile);
 	if (f == NULL) {
@@ -298,6 +302,7 @@ static int open_wal(store_t *st)
 	int rc = vfs->xOpen(vfs, name, f, flags, NULL);
 	if (rc == SQLITE_OK) {
 		st->wal = f;
+		pthread_mutex_init(&st->sync_lock, NULL);
 		rc = f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
 	} else {
 		if (f->pMethods != NULL) {  /* SQLite's rule for a failed xOpen */
@@ -381,6 +386,7 @@ void store_close(store_t *st)
 	if (st->wal != NULL) {
 		st->wal->pMethods->xClose(st->wal);
 		free(st->wal);
+		pthread_mutex_destroy(&st->sync_lock);
 	}
 	sqlite3_close(st->db);
 	free(st);
@@ -415,6 +421,9 @@ static int begin(store_t *st, bool lazy)
 	if (!sqlite3_get_autocommit(st->db)) {
 		return store_failf(st, CIRRUS_EINVAL, "a transaction is already open");
 	}
+	if (st->sync_failed) {
+		return store_failf(st, CIRRUS_EIO, "an fsync of the WAL failed: restart cirrus");
+	}
 	store_zone_id_forget(st);
 	/* A lazy transaction's end sets FULL again; should that have failed,
 	 * it is set here, before anything else is written. */
@@ -435,25 +444,55 @@ int store_begin_lazy(store_t *st)
 /* After a lazy transaction's end; a failure leaves st->lazy for begin(). */
 static void end_lazy(store_t *st)
 {
-	if (st->lazy && sqlite3_get_autocommit(st->db)) {
-		set_lazy(st, false);
+	if (st->lazy && sqlite3_get_autocommit(st->db) && set_lazy(st, false) != 0) {
+		log_error("store: cannot make commits durable again (%s); the next transaction "
+		          "tries again", st->err);
 	}
 }
 
 int store_commit(store_t *st)
 {
 	store_zone_id_forget(st);
+	bool lazy = st->lazy;
 	int ret = store_txn_step(st, STMT_COMMIT);
+	if (ret == 0 && lazy) {
+		st->lazy_commits++;  /* its frames are written: the next fsync covers it */
+	}
 	end_lazy(st);
 	return ret;
 }
 
+/* Lazy commits up to the count read at the call are synced by whichever
+ * fsync starts after it: a caller whose commit an fsync already covered
+ * (another caller's, or none needed) does not wait for one of its own.
+ * A failed fsync fails every later call, and begin() refuses writes: the
+ * kernel reports a write-back error once per open file, so a later fsync
+ * could succeed although the failed commit's frames, and so, after a
+ * crash, every commit after them in the WAL, are lost. Restarting cirrus
+ * reads the WAL back and starts afresh. */
 int store_sync(store_t *st)
 {
 	if (st->wal == NULL) {
 		return 0;  /* read-only or in memory: nothing to sync */
 	}
-	return st->wal->pMethods->xSync(st->wal, SQLITE_SYNC_NORMAL) == SQLITE_OK ? 0 : CIRRUS_EIO;
+	uint64_t target = st->lazy_commits;
+	pthread_mutex_lock(&st->sync_lock);
+	int ret = 0;
+	if (st->sync_failed) {
+		ret = CIRRUS_EIO;
+	} else if (st->synced < target) {
+		uint64_t written = st->lazy_commits;
+		if (st->wal->pMethods->xSync(st->wal, SQLITE_SYNC_NORMAL) == SQLITE_OK) {
+			st->synced = written;
+		} else {
+			st->sync_failed = true;
+			ret = CIRRUS_EIO;
+			log_error("store: %s: the fsync of the WAL failed; changes are refused "
+			          "until cirrus is restarted", st->path);
+		}
+	}
+	pthread_mutex_unlock(&st->sync_lock);
+	return ret;
 }
 void store_rollback(store_t *st)
 {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <pthread.h>
 #include <signal.h>
@@ -494,9 +495,14 @@ static void test_writer_gives_up(void **state)
 	pthread_t thread;
 	assert_int_equal(store_begin(fx->st), 0);
 	assert_int_equal(store_zone_insert(fx->st, "first.example.", 1), 0);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(pthread_create(&thread, NULL, second_writer, &w), 0);
 	assert_int_equal(pthread_join(thread, NULL), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_int_equal(w.rc, CIRRUS_EIO);
+	double waited = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_true(waited >= 4.9 && waited < 10.0);  /* the 5 s, not SQLite's own */
 	assert_int_equal(store_commit(fx->st), 0);
 }
 

@@ -8,6 +8,8 @@
  * acknowledge).
  */
 #include <setjmp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,12 +30,13 @@ static sqlite3_vfs *real_vfs;
 static sqlite3_vfs counting_vfs;
 static sqlite3_io_methods wal_methods;
 static const sqlite3_io_methods *real_wal_methods;
-static int wal_syncs;
+static _Atomic int wal_syncs;
+static bool fail_wal_syncs;   /* the disk refuses: xSync fails */
 
 static int count_wal_sync(sqlite3_file *f, int flags)
 {
 	wal_syncs++;
-	return real_wal_methods->xSync(f, flags);
+	return fail_wal_syncs ? SQLITE_IOERR_FSYNC : real_wal_methods->xSync(f, flags);
 }
 
 static int counting_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
@@ -83,6 +86,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fixture_t *fx = *state;
+	fail_wal_syncs = false;
 	store_close(fx->st);
 	char file[160];
 	const char *suffix[] = { "", "-wal", "-shm" };
@@ -126,6 +130,37 @@ static void test_lazy_commit_is_seen_before_its_sync(void **state)
 	assert_int_equal(store_sync(fx->st), 0);
 	assert_int_equal(wal_syncs, before + 1);
 	store_close(other);
+}
+
+/* store_sync() makes an fsync only for lazy commits no fsync has covered
+ * yet: none after durable commits alone, one for several lazy ones. */
+static void test_sync_only_what_waits(void **state)
+{
+	fixture_t *fx = *state;
+	insert_zone(fx->st, false, "durable.example.");
+	int before = wal_syncs;
+	assert_int_equal(store_sync(fx->st), 0);
+	assert_int_equal(wal_syncs, before);
+	insert_zone(fx->st, true, "one.example.");
+	insert_zone(fx->st, true, "two.example.");
+	assert_int_equal(store_sync(fx->st), 0);
+	assert_int_equal(store_sync(fx->st), 0);
+	assert_int_equal(wal_syncs, before + 1);
+}
+
+/* A failed fsync fails every later store_sync(), even once the disk works
+ * again, and no transaction starts: a later commit's frames would sit
+ * behind the lost ones in the WAL. */
+static void test_failed_sync_sticks(void **state)
+{
+	fixture_t *fx = *state;
+	insert_zone(fx->st, true, "lazy.example.");
+	fail_wal_syncs = true;
+	assert_int_equal(store_sync(fx->st), CIRRUS_EIO);
+	fail_wal_syncs = false;
+	assert_int_equal(store_sync(fx->st), CIRRUS_EIO);
+	assert_int_equal(store_begin(fx->st), CIRRUS_EIO);
+	assert_int_equal(store_begin_lazy(fx->st), CIRRUS_EIO);
 }
 
 /* The laziness ends with its transaction, committed or rolled back. */
@@ -192,9 +227,28 @@ static void test_change_served_before_its_sync(void **state)
 	ctl_change_t c = { .op = CTL_CHANGE_REPLACE, .name = "www", .type = "A", .ttl = 60,
 	                   .records = www, .record_count = 1 };
 	int before = wal_syncs;
+	syncs_at_publish = -1;
 	assert_int_equal(ctl_rrsets_patch(ctl, "example.com.", &c, 1, &who, &cerr), 0);
 	assert_int_equal(syncs_at_publish, before);
 	assert_int_equal(wal_syncs, before + 1);
+	ctl_free(ctl);
+}
+
+/* The disk refuses the fsync: the change is served (it is in the WAL,
+ * and survives a crash of the process), but not acknowledged: 500. */
+static void test_change_not_acknowledged_when_the_disk_fails(void **state)
+{
+	fixture_t *fx = *state;
+	ctl_t *ctl = ctl_with_zone(fx->st);
+	ctl_error_t cerr = { 0 };
+	const char *www[] = { "192.0.2.1" };
+	ctl_change_t c = { .op = CTL_CHANGE_REPLACE, .name = "www", .type = "A", .ttl = 60,
+	                   .records = www, .record_count = 1 };
+	fail_wal_syncs = true;
+	syncs_at_publish = -1;
+	assert_int_equal(ctl_rrsets_patch(ctl, "example.com.", &c, 1, &who, &cerr), CIRRUS_EIO);
+	assert_int_equal(cerr.status, 500);
+	assert_int_not_equal(syncs_at_publish, -1);  /* served */
 	ctl_free(ctl);
 }
 
@@ -212,11 +266,13 @@ static void test_registration_served_before_its_sync(void **state)
 	assert_non_null(body);
 	ctl_error_t cerr = { 0 };
 	int before = wal_syncs;
+	syncs_at_publish = -1;
 	assert_int_equal(registry_register(r, "example.com.", "web", "a1", body, &who, NULL,
 	                                   &cerr), 0);
 	assert_int_equal(syncs_at_publish, before);
 	assert_int_equal(wal_syncs, before + 1);
 	before = wal_syncs;
+	syncs_at_publish = -1;
 	assert_int_equal(registry_deregister(r, "example.com.", "web", "a1", &who, &cerr), 0);
 	assert_int_equal(syncs_at_publish, before);
 	assert_int_equal(wal_syncs, before + 1);
@@ -232,9 +288,12 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_durable_commit_syncs_the_wal),
 		T(test_lazy_commit_is_seen_before_its_sync),
+		T(test_sync_only_what_waits),
+		T(test_failed_sync_sticks),
 		T(test_lazy_ends_with_its_transaction),
 		T(test_autocommit_after_lazy_is_durable),
 		T(test_change_served_before_its_sync),
+		T(test_change_not_acknowledged_when_the_disk_fails),
 		T(test_registration_served_before_its_sync),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
