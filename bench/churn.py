@@ -50,6 +50,7 @@ import json
 import multiprocessing
 import os
 import random
+import re
 import shutil
 import signal
 import statistics
@@ -84,6 +85,8 @@ POLL_TIMEOUT = 0.2
 PROBE_NICE = -10
 CLIENT_TICK = 0.02   # seconds between the heartbeat clients' bursts
 SETTLE = 1.0         # seconds from the churn clients' start to dnsperf's
+WINDOW = 5.0         # seconds of each idle or churn window of the dnsperf run
+TRANSITION = 1.0     # seconds at a window's start left out of its queries/s
 VISIBLE_TIMEOUT = 5.0
 UNLOADED_PROBES = 200
 QUIET_LIMIT = 0.10
@@ -141,11 +144,14 @@ def probe_priority():
         return False
 
 
-def heartbeater(port, api_port, token, members, period, leave_rate, seconds, seed, conn):
-    """Heartbeat every member (service, id) every PERIOD seconds, spread
-    evenly, and LEAVE_RATE times a second DELETE a random member and
-    register a new one in its place (a new id and address), which then
-    heartbeats in turn; report the counts and this process's CPU time.
+def heartbeater(port, api_port, token, members, period, leave_rate, seconds, seed, on, conn):
+    """While the event ON is set (the churn windows), heartbeat every
+    member (service, id) every PERIOD seconds, spread evenly, and
+    LEAVE_RATE times a second DELETE a random member and register a new
+    one in its place (a new id and address), which then heartbeats in
+    turn; stop after SECONDS; report the counts and this process's CPU
+    time. The schedule's clock stands still while ON is clear, so a
+    pause is not made up in a burst afterwards.
 
     The heartbeats go out in bursts of those due, one burst every
     CLIENT_TICK seconds (5 a burst at 250/s), with each member's request
@@ -166,8 +172,14 @@ def heartbeater(port, api_port, token, members, period, leave_rate, seconds, see
     start = time.monotonic()
     step = period / max(1, len(members))
     i = 0
+    paused = 0.0
     while time.monotonic() - start < seconds:
-        now = time.monotonic()
+        if not on.is_set():
+            t = time.monotonic()
+            on.wait(0.05)
+            paused += time.monotonic() - t
+            continue
+        now = time.monotonic() - paused
         while leave_rate > 0 and start + left / leave_rate <= now:
             k = rng.randrange(len(members))
             service, iid = members[k]
@@ -181,7 +193,7 @@ def heartbeater(port, api_port, token, members, period, leave_rate, seconds, see
             members[k] = (service, iid)
             requests[k] = beat_request(members[k])
             left += 1
-        while start + i * step <= now and time.monotonic() - start < seconds:
+        while start + i * step <= now and time.monotonic() - start < seconds and on.is_set():
             k = i % len(members)
             http.send_bytes(requests[k])
             status, body = http.recv()
@@ -219,10 +231,10 @@ def probe_once(http, udp, service, n):
     return (visible - t0) * 1000.0, (resp_t - t0) * 1000.0
 
 
-def reg_prober(port, api_port, token, services, rate, begin, seconds, conn):
-    """Registration-to-answer samples (probe_once) about RATE a second,
-    from the monotonic time BEGIN for SECONDS: the window of the churn
-    dnsperf run, so that every sample is taken while DNS queries run."""
+def reg_prober(port, api_port, token, services, rate, begin, seconds, on, conn):
+    """Registration-to-answer samples (probe_once) about RATE a second
+    while the event ON is set (the churn windows), from the monotonic time
+    BEGIN for SECONDS: every sample is taken while DNS queries run."""
     child_signals()
     raised = probe_priority()
     http = writes.Http(api_port, token)
@@ -234,13 +246,17 @@ def reg_prober(port, api_port, token, services, rate, begin, seconds, conn):
     # sample (the first timed one was otherwise the slowest of most runs)
     probe_once(http, udp, "web-0", -1)
     time.sleep(max(0.0, begin - time.monotonic()))
-    start = time.monotonic()
-    n = 0
-    while time.monotonic() - start < seconds:
-        due = start + n / rate
+    base, first, n = time.monotonic(), 0, 0
+    while time.monotonic() < begin + seconds:
+        if not on.is_set():
+            on.wait(0.05)
+            base, first = time.monotonic(), n   # the schedule starts again
+            continue
+        due = base + (n - first) / rate
         now = time.monotonic()
         if due > now:
-            time.sleep(due - now)
+            time.sleep(min(due - now, 0.05))
+            continue
         visible, resp = probe_once(http, udp, "web-%d" % rng.randrange(services), n)
         out.append(visible)
         resp_ms.append(resp)
@@ -253,22 +269,24 @@ def parse_time(text):
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def lapse_prober(port, api_port, token, services, rate, seconds, conn):
-    """Instances with a 2 s lease and no heartbeat: seconds from the lease
-    end the API reported to the first NXDOMAIN for the instance's name."""
+def lapse_prober(port, api_port, token, services, rate, seconds, on, conn):
+    """Instances with a 2 s lease and no heartbeat, registered while the
+    event ON is set: seconds from the lease end the API reported to the
+    first NXDOMAIN for the instance's name."""
     child_signals()
     probe_priority()
     http = writes.Http(api_port, token)
     udp = dnswire.UdpProber(ADDR, port, POLL_TIMEOUT)
     pending = []   # (name, expires)
     out = []
-    start = time.monotonic()
+    start = next_at = time.monotonic()
     n = 0
     while time.monotonic() - start < seconds or pending:
         if time.monotonic() - start > seconds + 10:
             raise BenchError("%d instance(s) still answered 8 s after their lease end"
                              % len(pending))
-        if time.monotonic() - start < seconds and time.monotonic() >= start + n / rate:
+        if time.monotonic() - start < seconds and time.monotonic() >= next_at and on.is_set():
+            next_at = time.monotonic() + 1.0 / rate   # no catch-up after a pause
             service = "web-%d" % (n % services)
             iid = "l%d" % n
             status, body = http.request("PUT", inst_path(service, iid),
@@ -421,23 +439,87 @@ def write_queries(ctx, members, services):
     return path
 
 
-def dnsperf(ctx, srv, queries, label):
+def parse_intervals(text):
+    """dnsperf -S 1's lines "EPOCH: QPS", each the second before EPOCH."""
+    return [(float(t), float(q)) for t, q in
+            re.findall(r"^(\d+\.\d+): ([\d.]+)$", text, re.MULTILINE)]
+
+
+def window_phase(wins, kind, key):
+    return [w[key] for w in wins if w["kind"] == kind]
+
+
+def windows_run(ctx, srv, queries, on, pairs, label):
+    """One dnsperf run of 2 * PAIRS + 1 windows of WINDOW seconds, idle and
+    churn in turn (the event ON set for churn), starting and ending idle.
+    The host's speed drifts by a fifth within minutes here, so each churn
+    window is compared with the idle windows on either side: the QPS ratio
+    is the median of those per-window ratios. A window's queries/s is the
+    mean of dnsperf's per-second figures (-S 1) inside it, without its
+    first TRANSITION seconds; its server CPU is read at its edges."""
     a = ctx.args
+    count = 2 * pairs + 1
+    seconds = count * WINDOW
     cmd = ["taskset", "-c", str(LOADGEN_CPU), "dnsperf", "-s", ADDR, "-p", str(a.port),
-           "-d", queries, "-l", str(a.seconds), "-c", str(a.udp_clients),
+           "-d", queries, "-l", "%g" % seconds, "-S", "1", "-c", str(a.udp_clients),
            "-q", str(a.outstanding), "-m", "udp"]
-    m = procstat.measured_run(srv.pid, cmd, SERVER_CPU, LOADGEN_CPU, a.seconds + 60)
+    procstat.pin_tree(srv.pid, SERVER_CPU)
+    busy0, ticks0 = procstat.cpu_busy(), procstat.all_cpu_ticks()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wall0 = time.monotonic()
+    wins = []
+    for k in range(count):
+        kind = "churn" if k % 2 else "idle"
+        if kind == "churn":
+            on.set()
+        else:
+            on.clear()
+        w = {"kind": kind, "start": time.time(), "cpu0": procstat.cpu_us(srv.pid)}
+        time.sleep(max(0.0, wall0 + (k + 1) * WINDOW - time.monotonic()))
+        w["end"], w["cpu1"] = time.time(), procstat.cpu_us(srv.pid)
+        wins.append(w)
+    on.clear()
+    out, _ = proc.communicate(timeout=seconds + 60)
+    wall = time.monotonic() - wall0
+    busy = procstat.cpu_busy_share(busy0, procstat.cpu_busy())
+    others = procstat.top_others(ticks0, procstat.all_cpu_ticks(),
+                                 set(procstat.tree(srv.pid)) | {os.getpid()}, wall)
     raw = os.path.join(ctx.out, "raw", "churn-dnsperf-%s.txt" % label)
     with open(raw, "w") as f:
-        f.write("$ %s\n%s" % (" ".join(cmd), m["proc"].stdout))
-    stats = load_run.parse_dnsperf(m["proc"].stdout)
-    if m["proc"].returncode != 0 or not stats["qps"]:
+        f.write("$ %s\n%s" % (" ".join(cmd), out))
+    stats = load_run.parse_dnsperf(out)
+    seconds_qps = parse_intervals(out)
+    if proc.returncode != 0 or not stats["qps"] or not seconds_qps:
         raise BenchError("dnsperf failed; see %s" % raw)
-    return {"qps": stats["qps"], "lost": stats["lost"], "latency_ms": stats["latency_s"] * 1000,
-            "server_cpu_util": m["server_us"] / 1e6 / m["wall_s"],
-            "server_us_per_query": m["server_us"] / max(1.0, stats["qps"] * m["wall_s"]),
-            "other_load": m["other_load"], "other_top": m["other_top"],
-            "disturbed": m["disturbed"]}
+    for w in wins:
+        inside = [q for t, q in seconds_qps
+                  if t - 1.0 >= w["start"] + TRANSITION - 0.05 and t <= w["end"] + 0.05]
+        if not inside:
+            raise BenchError("no dnsperf figure inside a %s window; see %s" % (w["kind"], raw))
+        w["qps"] = statistics.mean(inside)
+        w["server_us"] = w["cpu1"] - w["cpu0"]
+        w["server_us_per_query"] = w["server_us"] / max(1.0, w["qps"] * (w["end"] - w["start"]))
+    ratios = [wins[k]["qps"] / statistics.mean([wins[k - 1]["qps"], wins[k + 1]["qps"]])
+              for k in range(1, count, 2)]
+    # other work on the benchmark's two CPUs, beyond the server and dnsperf
+    # (whose CPU is not known until it exits: its share of CPU 0 is taken
+    # as CPU 0's busy share less the churn clients', so the figure covers
+    # CPU 1 only)
+    server_util = sum(w["server_us"] for w in wins) / 1e6 / wall
+    other = busy.get(str(SERVER_CPU), 0) - server_util
+
+    def phase(kind):
+        qps = window_phase(wins, kind, "qps")
+        us = window_phase(wins, kind, "server_us")
+        span = sum(w["end"] - w["start"] for w in wins if w["kind"] == kind)
+        return {"qps": statistics.mean(qps), "windows_qps": qps,
+                "server_cpu_util": sum(us) / 1e6 / span,
+                "server_us_per_query": statistics.median(
+                    window_phase(wins, kind, "server_us_per_query")),
+                "lost": stats["lost"], "latency_ms": stats["latency_s"] * 1000,
+                "other_load": round(other, 3), "other_top": others,
+                "disturbed": other > 0.15}
+    return phase("idle"), phase("churn"), ratios
 
 
 def one_run(ctx, run):
@@ -465,27 +547,25 @@ def one_run(ctx, run):
                 run, quiet["heartbeat_us"], quiet["change_us"], quiet["reg_p50_ms"],
                 quiet["reg_p99_ms"]))
         queries = write_queries(ctx, members, a.services)
-        idle = dnsperf(ctx, srv, queries, "idle-%d" % run)
-        say("run %d: idle %.0f q/s (server cpu %.0f%%)" % (run, idle["qps"],
-                                                           idle["server_cpu_util"] * 100))
-        # the churn: heartbeats (two processes), leavers, the two probes;
-        # dnsperf and the registration probe start SETTLE seconds later,
-        # once the churn clients are up, and run for the same seconds
-        dur = a.seconds + 2
+        # the churn clients: heartbeats (two processes), leavers, the two
+        # probes; they run while `on` is set (the churn windows) and wait
+        # otherwise; the windows start SETTLE seconds after them
+        pairs = max(1, int(round(a.seconds / WINDOW)))
+        churn_s = pairs * WINDOW
+        dur = SETTLE + (2 * pairs + 1) * WINDOW + 1
+        on = multiprocessing.Event()
         begin = time.monotonic() + SETTLE
         half = len(members) // 2
         kids = [run_child(heartbeater, (a.port, a.api_port, ctx.token, members[:half],
-                                        a.heartbeat, a.leave_rate / 2, dur, 1)),
+                                        a.heartbeat, a.leave_rate / 2, dur, 1, on)),
                 run_child(heartbeater, (a.port, a.api_port, ctx.token, members[half:],
-                                        a.heartbeat, a.leave_rate / 2, dur, 2)),
+                                        a.heartbeat, a.leave_rate / 2, dur, 2, on)),
                 run_child(reg_prober, (a.port, a.api_port, ctx.token, a.services,
-                                       a.probe_rate, begin, a.seconds)),
+                                       a.probe_rate, begin, dur - SETTLE, on)),
                 run_child(lapse_prober, (a.port, a.api_port, ctx.token, a.services, 2.0,
-                                         dur))]
-        cpu0 = procstat.cpu_us(srv.pid)
-        w0 = time.monotonic()
+                                         dur, on))]
         time.sleep(max(0.0, begin - time.monotonic()))
-        churn = dnsperf(ctx, srv, queries, "churn-%d" % run)
+        idle, churn, ratios = windows_run(ctx, srv, queries, on, pairs, "run%d" % run)
         summed = ("heartbeats", "left", "client_cpu_s")
         got = dict.fromkeys(summed, 0)
         for p, conn in kids:
@@ -494,8 +574,6 @@ def one_run(ctx, run):
             for k, v in conn.recv().items():
                 got[k] = got[k] + v if k in summed else v
             p.join(10)
-        wall = time.monotonic() - w0
-        server_cpu = (procstat.cpu_us(srv.pid) - cpu0) / 1e6 / wall
         if srv.proc.poll() is not None:
             raise BenchError("cirrus exited during the run")
     finally:
@@ -506,7 +584,8 @@ def one_run(ctx, run):
     # the queries would keep the rest.
     api_cpu = max(0.0, churn["server_cpu_util"] - churn["qps"] * idle["server_us_per_query"] / 1e6)
     row = {"kind": "churn", "run": run, "instances": a.instances, "services": a.services,
-           "idle": idle, "churn": churn, "qps_ratio": churn["qps"] / idle["qps"],
+           "idle": idle, "churn": churn, "qps_ratio": statistics.median(ratios),
+           "window_ratios": ratios,
            "churn_cpu_util": api_cpu, "capacity_ratio": 1.0 - api_cpu,
            "reg_samples": len(reg), "reg_ms": reg, "put_ms": got["put_ms"],
            "reg_p50_ms": writes.pct(reg, 50),
@@ -514,14 +593,15 @@ def one_run(ctx, run):
            "put_p50_ms": writes.pct(got["put_ms"], 50),
            "put_p99_ms": writes.pct(got["put_ms"], 99), "probe_nice": got["probe_nice"],
            "expiry_samples": len(exp), "expiry_p50_s": writes.pct(exp, 50),
-           "expiry_max_s": max(exp), "heartbeats_per_s": got["heartbeats"] / dur,
+           "expiry_max_s": max(exp), "heartbeats_per_s": got["heartbeats"] / churn_s,
            "left": got["left"], "unloaded": quiet,
-           "client_cpu_util": got["client_cpu_s"] / dur,
-           "server_cpu_util_churn": server_cpu}
-    say("run %d: churn %.0f q/s (%.0f%% of idle), registration-to-answer p50 %.2f "
+           "client_cpu_util": got["client_cpu_s"] / churn_s}
+    say("run %d: idle %.0f q/s, churn %.0f q/s (%.0f%% of the idle windows beside, "
+        "median), registration-to-answer p50 %.2f "
         "p99 %.2f max %.2f ms (%d), expiry removal p50 %.2f max %.2f s (%d), "
         "%.0f heartbeats/s, %d left%s" % (
-            run, churn["qps"], row["qps_ratio"] * 100, row["reg_p50_ms"], row["reg_p99_ms"],
+            run, idle["qps"], churn["qps"], row["qps_ratio"] * 100, row["reg_p50_ms"],
+            row["reg_p99_ms"],
             row["reg_max_ms"], len(reg), row["expiry_p50_s"], row["expiry_max_s"], len(exp),
             row["heartbeats_per_s"], row["left"],
             "  DISTURBED" if idle["disturbed"] or churn["disturbed"] else ""))
@@ -542,10 +622,14 @@ def report(ctx, rows, header):
     a = ctx.args
     out = ["# Service discovery churn (bench/churn.py)", "", header, "",
            "%d instances in %d services, heartbeats every %g s, %g leave/s (each replaced), "
-           "registration probe %g/s, lease-lapse probe 2/s; dnsperf -c %d -q %d -l %d on "
-           "CPU %d, server (1 UDP worker + API) on CPU %d; %d run(s), medians."
+           "registration probe %g/s, lease-lapse probe 2/s; one dnsperf run (-c %d -q %d) "
+           "of %d windows of %g s, idle and churn in turn, on CPU %d; server (1 UDP worker "
+           "+ API) on CPU %d; %d run(s), medians. A churn window's queries/s is compared "
+           "with the idle windows on either side (the median of those ratios is a run's "
+           "ratio), and the probes sample only in churn windows."
            % (a.instances, a.services, a.heartbeat, a.leave_rate, a.probe_rate,
-              a.udp_clients, a.outstanding, a.seconds, LOADGEN_CPU, SERVER_CPU, len(rows)),
+              a.udp_clients, a.outstanding, 2 * int(round(a.seconds / WINDOW)) + 1, WINDOW,
+              LOADGEN_CPU, SERVER_CPU, len(rows)),
            "",
            "| measure | median | runs | target |", "|---|---|---|---|",
            "| registration-to-answer p50 | %.2f ms | %s | |" % (
@@ -598,7 +682,8 @@ def report(ctx, rows, header):
            "%s | |" % (med_u("change_us"), runs_u("change_us", "%.0f")),
            "| without DNS load: server CPU per heartbeat | %.0f µs | %s | |" % (
                med_u("heartbeat_us"), runs_u("heartbeat_us", "%.0f")),
-           "| server CPU under churn | %.0f%% | | |" % (med("server_cpu_util_churn") * 100),
+           "| server CPU in the churn windows | %.0f%% | | |" % (
+               statistics.median(r["churn"]["server_cpu_util"] for r in rows) * 100),
            ""]
     out.append("The probes ran at nice %d, above dnsperf and the heartbeat clients (0)." %
                PROBE_NICE if all(r["probe_nice"] for r in rows) else
@@ -647,7 +732,9 @@ def main():
     ap.add_argument("binary")
     ap.add_argument("--out", default=os.path.join(BENCH_DIR, "out"))
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--seconds", type=int, default=20, help="length of each dnsperf run")
+    ap.add_argument("--seconds", type=int, default=20,
+                    help="seconds of churn in each run's dnsperf run (in windows of %g s, "
+                    "with one idle window more)" % WINDOW)
     ap.add_argument("--instances", type=int, default=1000)
     ap.add_argument("--services", type=int, default=20)
     ap.add_argument("--heartbeat", type=float, default=2.0, help="seconds between heartbeats")
