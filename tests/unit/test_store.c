@@ -19,41 +19,11 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
+#include "store_fixture.h"
 #include "util/error.h"
 
-typedef struct fixture {
-	char dir[64];
-	char path[128];
-	store_t *st;
-} fixture_t;
-
-static int setup(void **state)
-{
-	fixture_t *fx = calloc(1, sizeof(*fx));
-	assert_non_null(fx);
-	strcpy(fx->dir, "/tmp/cirrus-store-XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
-	snprintf(fx->path, sizeof(fx->path), "%s/cirrus.db", fx->dir);
-	char err[256];
-	assert_int_equal(store_open(fx->path, &fx->st, err, sizeof(err)), 0);
-	*state = fx;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fixture_t *fx = *state;
-	store_close(fx->st);
-	char file[160];
-	const char *suffix[] = { "", "-wal", "-shm" };
-	for (size_t i = 0; i < 3; i++) {
-		snprintf(file, sizeof(file), "%s%s", fx->path, suffix[i]);
-		unlink(file);
-	}
-	rmdir(fx->dir);
-	free(fx);
-	return 0;
-}
+#define setup store_fixture_setup
+#define teardown store_fixture_teardown
 
 static store_t *reopen(fixture_t *fx)
 {

@@ -22,6 +22,7 @@
 #include "ctl/ctl.h"
 #include "registry/registry.h"
 #include "store/store.h"
+#include "store_fixture.h"
 #include "util/error.h"
 
 /* The wrapper: the WAL's file is SQLite's own object with its own
@@ -57,12 +58,7 @@ static int counting_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, in
 	return rc;
 }
 
-typedef struct fixture {
-	char dir[64];
-	char path[128];
-	store_t *st;
-} fixture_t;
-
+/* The counting VFS is SQLite's default before the store opens. */
 static int setup(void **state)
 {
 	if (real_vfs == NULL) {
@@ -72,31 +68,13 @@ static int setup(void **state)
 		counting_vfs.xOpen = counting_open;
 		assert_int_equal(sqlite3_vfs_register(&counting_vfs, 1), SQLITE_OK);
 	}
-	fixture_t *fx = calloc(1, sizeof(*fx));
-	assert_non_null(fx);
-	strcpy(fx->dir, "/tmp/cirrus-sync-XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
-	snprintf(fx->path, sizeof(fx->path), "%s/cirrus.db", fx->dir);
-	char err[256];
-	assert_int_equal(store_open(fx->path, &fx->st, err, sizeof(err)), 0);
-	*state = fx;
-	return 0;
+	return store_fixture_setup(state);
 }
 
 static int teardown(void **state)
 {
-	fixture_t *fx = *state;
 	fail_wal_syncs = false;
-	store_close(fx->st);
-	char file[160];
-	const char *suffix[] = { "", "-wal", "-shm" };
-	for (size_t i = 0; i < 3; i++) {
-		snprintf(file, sizeof(file), "%s%s", fx->path, suffix[i]);
-		unlink(file);
-	}
-	rmdir(fx->dir);
-	free(fx);
-	return 0;
+	return store_fixture_teardown(state);
 }
 
 static void insert_zone(store_t *st, bool lazy, const char *name)
@@ -218,17 +196,19 @@ static ctl_t *ctl_with_zone(store_t *st)
 	return ctl;
 }
 
+/* The change both ctl tests make: www A 192.0.2.1. */
+static const char *const www[] = { "192.0.2.1" };
+static const ctl_change_t set_www = { .op = CTL_CHANGE_REPLACE, .name = "www", .type = "A",
+                                      .ttl = 60, .records = www, .record_count = 1 };
+
 static void test_change_served_before_its_sync(void **state)
 {
 	fixture_t *fx = *state;
 	ctl_t *ctl = ctl_with_zone(fx->st);
 	ctl_error_t cerr = { 0 };
-	const char *www[] = { "192.0.2.1" };
-	ctl_change_t c = { .op = CTL_CHANGE_REPLACE, .name = "www", .type = "A", .ttl = 60,
-	                   .records = www, .record_count = 1 };
 	int before = wal_syncs;
 	syncs_at_publish = -1;
-	assert_int_equal(ctl_rrsets_patch(ctl, "example.com.", &c, 1, &who, &cerr), 0);
+	assert_int_equal(ctl_rrsets_patch(ctl, "example.com.", &set_www, 1, &who, &cerr), 0);
 	assert_int_equal(syncs_at_publish, before);
 	assert_int_equal(wal_syncs, before + 1);
 	ctl_free(ctl);
@@ -241,12 +221,10 @@ static void test_change_not_acknowledged_when_the_disk_fails(void **state)
 	fixture_t *fx = *state;
 	ctl_t *ctl = ctl_with_zone(fx->st);
 	ctl_error_t cerr = { 0 };
-	const char *www[] = { "192.0.2.1" };
-	ctl_change_t c = { .op = CTL_CHANGE_REPLACE, .name = "www", .type = "A", .ttl = 60,
-	                   .records = www, .record_count = 1 };
 	fail_wal_syncs = true;
 	syncs_at_publish = -1;
-	assert_int_equal(ctl_rrsets_patch(ctl, "example.com.", &c, 1, &who, &cerr), CIRRUS_EIO);
+	assert_int_equal(ctl_rrsets_patch(ctl, "example.com.", &set_www, 1, &who, &cerr),
+	                 CIRRUS_EIO);
 	assert_int_equal(cerr.status, 500);
 	assert_int_not_equal(syncs_at_publish, -1);  /* served */
 	ctl_free(ctl);
