@@ -279,10 +279,11 @@ static int open_db(store_t *st, const char *path)
  * state with the connection's (SQLite locks the database and -shm files,
  * never -wal), and an fsync through any descriptor of a file writes all
  * of its dirty pages. Opened through the connection's own VFS, so that a
- * VFS of the caller's (the unit tests count syncs) sees it too. Synced
- * once here, alone: the first sync of a file the VFS has just created
- * syncs its directory as well, and only that first one writes to the
- * handle. */
+ * VFS of the caller's (the unit tests count syncs) sees it too. Its
+ * first xSync also fsyncs the directory (the handle is opened with
+ * SQLITE_OPEN_CREATE), so a WAL created at this start is found after a
+ * crash; that first sync clears a flag in the handle, one more reason for
+ * store_sync's mutex. */
 static int open_wal(store_t *st)
 {
 	const char *db = sqlite3_db_filename(st->db, "main");
@@ -303,7 +304,6 @@ static int open_wal(store_t *st)
 	if (rc == SQLITE_OK) {
 		st->wal = f;
 		pthread_mutex_init(&st->sync_lock, NULL);
-		rc = f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
 	} else {
 		if (f->pMethods != NULL) {  /* SQLite's rule for a failed xOpen */
 			f->pMethods->xClose(f);
