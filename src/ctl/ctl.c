@@ -89,11 +89,12 @@ int ctl_publish(ctl_t *ctl)
 }
 
 /* Changes are served once their commit is in the WAL and acknowledged
- * after this (store_sync logs a failure): the WAL's fsync (a millisecond, far more when a virtual
- * disk stalls) is not between a change and its answers, and, run outside
- * the lock, not between the next change and its answers either. A crash
- * of the process in between loses nothing (the commit is in the WAL); one
- * of the machine can lose only changes nobody was told were made. */
+ * after this (store_sync logs a failure): the WAL's fsync (a millisecond,
+ * far more when a virtual disk stalls) is not between a change and its
+ * answers, and, run outside the lock, not between the next change and its
+ * answers either. A crash of the process in between loses nothing (the
+ * commit is in the WAL); one of the machine can lose only changes nobody
+ * was told were made. */
 int ctl_sync(ctl_t *ctl, int rc, ctl_error_t *err)
 {
 	/* Also after a failure (404, 409...): what the request saw of others'

@@ -230,7 +230,7 @@ static int set_wal(store_t *st)
 
 /* The busy handler of the store's connections. SQLite's own sleeps 1, 2,
  * 5, 10, 15 ms... between tries: a change that found the checkpointer
- * copying the WAL (it holds the write lock for 0.1 to 1.3 ms, about once
+ * copying the WAL (it holds the write lock for 0.1 to 1.3 ms, a few times
  * a second under the churn benchmark) waited 1 or 3 ms. This one tries
  * again every 100 us for the first 20 ms, then every 2 ms, until
  * BUSY_TIMEOUT_MS of sleep (a writer in another process, such as
@@ -268,7 +268,8 @@ static int open_db(store_t *st, const char *path)
 	sqlite3_busy_handler(st->db, on_busy, NULL);
 	ret = set_wal(st);
 	if (ret == 0) {
-		/* FULL: a commit fsyncs the WAL, so it survives power loss too. */
+		/* FULL: a commit fsyncs the WAL, so it survives power loss too
+		 * (store_begin_lazy lowers it for one transaction). */
 		ret = store_exec(st, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
 	}
 	return ret;
@@ -494,6 +495,7 @@ int store_sync(store_t *st)
 	pthread_mutex_unlock(&st->sync_lock);
 	return ret;
 }
+
 void store_rollback(store_t *st)
 {
 	store_zone_id_forget(st);
