@@ -30,7 +30,13 @@
 #include "util/log.h"
 #include "util/grow.h"
 
-#define SWEEP_MS_DEFAULT 200
+/* Each sweep stores the lease ends heartbeats moved since the last one,
+ * holding the registry's and the store's locks while it does: every 50 ms
+ * that is about 25 rows at 500 heartbeats a second (a registration waits
+ * for at most that), and an ended lease leaves the answers within 60 ms.
+ * At 200 ms the churn benchmark's registration-to-answer p99 was 7.61 ms
+ * against 6.20 ms (801 samples each, alternated runs). */
+#define SWEEP_MS_DEFAULT 50
 /* Lease ends are synced to the disk at least this often (flush_leases). */
 #define LEASE_SYNC_US 1000000
 

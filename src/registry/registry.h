@@ -158,7 +158,7 @@ typedef struct registry registry_t;
 typedef void (*registry_publish_cb_t)(void *ctx, registry_view_t *fresh);
 
 typedef struct registry_conf {
-	unsigned sweep_ms;        /*!< sweeper period in milliseconds (0 = 200) */
+	unsigned sweep_ms;        /*!< sweeper period in milliseconds (0 = 50) */
 	unsigned answer_max;      /*!< addresses per A/AAAA answer (0 = 8) */
 	health_t *health;         /*!< the checker that runs instance checks;
 	                               NULL: registrations with a check are refused */
