@@ -66,7 +66,6 @@ struct registry {
 	size_t zone_count, zone_alloc;
 	size_t checked;            /*!< instances with a health check */
 	int64_t leases_synced_us;  /*!< when lease ends last went to the disk */
-	bool leases_lazy;          /*!< lease ends stored since, not yet synced */
 	bool unsynced;             /*!< committed lazily; unlock_synced() syncs */
 	char **view_names;         /*!< names of the last published view, sorted */
 	size_t view_count;
@@ -1167,10 +1166,11 @@ static bool zone_has_expired(const zstate_t *z, int64_t now)
 /* Store the lease ends heartbeats moved since the last sweep: one
  * transaction. A failure leaves them to the next sweep. The commit does
  * not wait for the disk (the locks are held, and changes queue behind
- * them); the first sweep LEASE_SYNC_US after the last sync, with or
- * without lease ends of its own, has registry_sweep sync once it has
- * released the locks. A crash of the server loses nothing, one of the
- * machine at most LEASE_SYNC_US (and a sweep) of lease ends. */
+ * them); every LEASE_SYNC_US a sweep, with or without lease ends of its
+ * own, has registry_sweep sync once it has released the locks (the store
+ * makes no fsync when no lazy commit waits for one). A crash of the server
+ * loses nothing, one of the machine at most LEASE_SYNC_US (and a sweep)
+ * of lease ends. */
 static void flush_leases(registry_t *r)
 {
 	store_t *st = NULL;
@@ -1197,7 +1197,6 @@ static void flush_leases(registry_t *r)
 	}
 	if (st != NULL) {
 		rc = rc == 0 ? store_commit(st) : rc;
-		r->leases_lazy = r->leases_lazy || rc == 0;
 		if (rc != 0) {
 			store_rollback(st);
 			log_warning("registry: %zu heartbeat(s) not stored: %s; the next sweep tries "
@@ -1212,9 +1211,8 @@ static void flush_leases(registry_t *r)
 			}
 		}
 	}
-	if (r->leases_lazy && now_us() - r->leases_synced_us >= LEASE_SYNC_US) {
+	if (now_us() - r->leases_synced_us >= LEASE_SYNC_US) {
 		r->unsynced = true;
-		r->leases_lazy = false;
 		r->leases_synced_us = now_us();
 	}
 }
@@ -1516,7 +1514,7 @@ void registry_free(registry_t *r)
 	}
 	pthread_mutex_lock(&r->lock);
 	flush_leases(r);   /* the heartbeats since the last sweep */
-	r->unsynced = r->unsynced || r->leases_lazy;
+	r->unsynced = true;  /* and on disk: no fsync if nothing waits for one */
 	for (size_t zi = 0; zi < r->zone_count; zi++) {
 		zstate_t *z = &r->zones[zi];
 		for (size_t si = 0; si < z->count; si++) {

@@ -412,12 +412,11 @@ static int group(const entries_t *e, registry_rrsets_t *out)
 				out->count--;
 				return CIRRUS_ENOMEM;
 			}
-		} else if (str_cmp(e->v[i - 1].rdata, x->rdata) == 0) {
-			/* the same address from a tag and an id, or two instances */
-			rs->ttl = x->ttl < rs->ttl ? x->ttl : rs->ttl;
-			continue;
 		}
 		rs->ttl = x->ttl < rs->ttl ? x->ttl : rs->ttl;
+		if (rs->count > 0 && str_cmp(rs->records[rs->count - 1], x->rdata) == 0) {
+			continue; /* the same address from a tag and an id, or two instances */
+		}
 		rs->records[rs->count++] = (char *)x->rdata;
 	}
 	return 0;

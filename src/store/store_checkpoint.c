@@ -4,10 +4,9 @@
  * By default SQLite checkpoints inside the commit that takes the WAL past
  * 1000 frames: that one request copies the WAL into the database file and
  * fsyncs it. Here commits only append to the WAL and fsync it (durable
- * commits) or leave that to store_sync() (lazy ones), as before; the WAL
- * hook tells this thread how long the WAL is, and the
- * thread, on a connection of its own, checkpoints without waiting for
- * anyone (see ckpt_run). Should it never get the write lock, a checkpoint
+ * commits) or leave that to store_sync() (lazy ones); the WAL hook tells
+ * this thread how long the WAL is, and the thread, on a connection of its
+ * own, checkpoints without waiting for anyone (see ckpt_run). Should it never get the write lock, a checkpoint
  * that waits for it at 16 times the threshold bounds the WAL.
  */
 #include <stdlib.h>
