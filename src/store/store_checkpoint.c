@@ -6,8 +6,9 @@
  * fsyncs it. Here commits only append to the WAL and fsync it (durable
  * commits) or leave that to store_sync() (lazy ones); the WAL hook tells
  * this thread how long the WAL is, and the thread, on a connection of its
- * own, checkpoints without waiting for anyone (see ckpt_run). Should it never get the write lock, a checkpoint
- * that waits for it at 16 times the threshold bounds the WAL.
+ * own, checkpoints without blocking commits (see ckpt_run). Should readers
+ * keep it from copying, a checkpoint that waits for them at 16 times the
+ * threshold bounds the WAL.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -48,19 +49,31 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
 }
 
 /* One checkpoint of the WAL as it was at frames; called without the lock.
- * RESTART without waiting: when no commit is in progress it takes the write
- * lock, copies every frame and lets the next commit start the WAL over (a
- * commit arriving meanwhile waits for the copy); when one is, it does what
- * PASSIVE does. A PASSIVE checkpoint alone rarely finds the moment between
- * two commits to have copied everything, and a WAL that never starts over
- * grows: every commit then extends the file, which costs more than the copy.
- * At the hard bound it waits (busy timeout) for the writer and the readers. */
+ * First PASSIVE: it copies the WAL into the database file and fsyncs
+ * both without taking the write lock, so commits go on meanwhile. Then, if
+ * commits came in during that copy, RESTART without waiting: when no
+ * commit is in progress it takes the write lock, copies those few frames
+ * and lets the next commit start the WAL over; when one is, it does what
+ * PASSIVE does. Once everything is copied the next commit starts the WAL
+ * over anyway (SQLite does that when no reader needs the old frames), so
+ * the file stays small. RESTART alone (until 2026-12-02) held the write
+ * lock through the whole copy and its fsync: under the churn benchmark a
+ * commit then waited 2 to 6 ms for it. PASSIVE alone never finds the gap
+ * between writes a millisecond apart to finish in, and a WAL that never
+ * starts over grows: every commit then extends the file, which costs more
+ * than the copy (docs/store.md). At the hard bound (readers kept it from
+ * copying) a RESTART waits (busy timeout) for the writer and the readers. */
 static void ckpt_run(store_ckpt_t *c, int frames)
 {
 	bool hard = frames >= (int)(c->pages * CKPT_HARD_FACTOR);
-	int log = 0, copied = 0;
+	int log = 0, copied = 0, rc = SQLITE_OK;
 	sqlite3_busy_timeout(c->db, hard ? CKPT_HARD_WAIT_MS : 0);
-	int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_RESTART, &log, &copied);
+	if (!hard) {
+		rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+	}
+	if (hard || (rc == SQLITE_OK && copied < log)) {
+		rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_RESTART, &log, &copied);
+	}
 	/* BUSY: a commit or another checkpointer was in the way, or (hard) the
 	 * wait for readers timed out; the next commit asks again. */
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
