@@ -24,6 +24,7 @@ typedef struct api_conf {
 	const char *tls_cert;   /*!< PEM certificate chain file, or NULL for plain HTTP */
 	const char *tls_key;    /*!< PEM private key file; set with tls_cert or not at all */
 	registry_t *registry;   /*!< service registry (not owned), or NULL: no /services */
+	unsigned threads;       /*!< request threads (0 = 4); a connection keeps one */
 } api_conf_t;
 
 /*!

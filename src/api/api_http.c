@@ -18,7 +18,9 @@
 #include "util/log.h"
 
 /* Worker threads: requests wait on the control plane's one lock anyway, so
- * a few suffice to keep a slow export from holding up everything else. */
+ * a few suffice to keep a slow export from holding up everything else
+ * (and no request waits for the disk on one, api_sync.c). A thread per
+ * connection was slower under the churn benchmark (docs/benchmarks.md). */
 #define API_THREADS 4
 #define API_MAX_CONNECTIONS 256
 /* Seconds a connection may stay idle (or trickle a request) before close. */
@@ -289,7 +291,8 @@ static enum MHD_Result request_first(api_t *api, struct MHD_Connection *conn,
 }
 
 /* libmicrohttpd calls this once with the headers, once per piece of the
- * body, and once more when the body is complete. */
+ * body, and once more when the body is complete (and again when a change
+ * that waited for the disk is resumed, api_sync.c). */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size,
@@ -312,6 +315,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (req->status == 0) {
 		req->handler(req);
+	}
+	if (is_change(req) && req->response != NULL && api_sync_defer(req->api->sync, req)) {
+		return MHD_YES;
 	}
 	return send_reply(req, url);
 }
@@ -409,17 +415,28 @@ int api_start(const api_conf_t *conf, ctl_t *ctl, api_t **out, char *err, size_t
 		api_stop(api);
 		return r;
 	}
-	struct MHD_OptionItem ops[] = {
-		{ MHD_OPTION_SOCK_ADDR, 0, &ss },
-		{ MHD_OPTION_THREAD_POOL_SIZE, API_THREADS, NULL },
-		{ MHD_OPTION_CONNECTION_LIMIT, API_MAX_CONNECTIONS, NULL },
-		{ MHD_OPTION_CONNECTION_TIMEOUT, API_IDLE_TIMEOUT, NULL },
-		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, api },
-		{ api->cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, api->cert_pem },
-		{ MHD_OPTION_HTTPS_MEM_KEY, 0, api->key_pem },
-		{ MHD_OPTION_END, 0, NULL },
-	};
-	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	struct MHD_OptionItem ops[8];
+	size_t n = 0;
+	unsigned threads = conf->threads ? conf->threads : API_THREADS;
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
+	if (threads > 1) {  /* one is the daemon's own thread, without a pool */
+		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, threads, NULL };
+	}
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, API_MAX_CONNECTIONS, NULL };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, API_IDLE_TIMEOUT, NULL };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, api };
+	if (api->cert_pem != NULL) {
+		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, api->cert_pem };
+		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, api->key_pem };
+	}
+	ops[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	if (api_sync_start(ctl, &api->sync) != 0) {
+		snprintf(err, errlen, "api: cannot start a thread");
+		api_stop(api);
+		return CIRRUS_ENOMEM;
+	}
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+	                 MHD_ALLOW_SUSPEND_RESUME;
 	flags |= ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0;
 	flags |= api->cert_pem != NULL ? MHD_USE_TLS : 0;
 	/* The logger goes first, so that libmicrohttpd reports even problems
@@ -445,9 +462,11 @@ void api_stop(api_t *api)
 	if (api == NULL) {
 		return;
 	}
+	api_sync_stop(api->sync);  /* the queued changes are answered first */
 	if (api->daemon != NULL) {
 		MHD_stop_daemon(api->daemon);
 	}
+	api_sync_free(api->sync);
 	free(api->cert_pem);
 	free(api->key_pem);
 	free(api);

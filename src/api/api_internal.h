@@ -17,9 +17,12 @@
 #include "api/api.h"
 #include "api/api_parse.h"
 
+typedef struct api_sync api_sync_t;
+
 /*! \brief The running API. */
 struct api {
 	struct MHD_Daemon *daemon;
+	api_sync_t *sync;            /*!< where changes wait for the disk (api_sync.c) */
 	ctl_t *ctl;
 	registry_t *registry;        /*!< service registry, or NULL */
 	size_t max_body;
@@ -56,7 +59,26 @@ struct api_req {
 	struct MHD_Response *response;
 	bool www_authenticate;           /*!< add WWW-Authenticate to the reply */
 	bool renewal;                    /*!< a lease renewal: logged at debug, not as a change */
+	bool synced;                     /*!< its change is on disk (or the reply says why not) */
+	api_req_t *sync_next;            /*!< in api_sync's queue */
 };
+
+/* api_sync.c: replies to changes wait for the disk off the request's thread. */
+
+/*! \brief Start the thread. \retval 0, -CIRRUS_ENOMEM */
+int api_sync_start(ctl_t *ctl, api_sync_t **out);
+
+/*! \brief Called with a change's reply ready: if a commit still waits for
+ * the disk, suspend the connection and queue it (true: reply when
+ * libmicrohttpd calls again, req->synced then set); else false (reply
+ * now). While stopping, it waits for the disk itself and returns false. */
+bool api_sync_defer(api_sync_t *s, api_req_t *req);
+
+/*! \brief Resume every queued connection (after their fsync) and stop the
+ * thread; later changes wait for the disk in their own thread. Before
+ * MHD_stop_daemon(); api_sync_free() after it. */
+void api_sync_stop(api_sync_t *s);
+void api_sync_free(api_sync_t *s);
 
 /* api_reply.c: the reply, with JSON bodies and errors. */
 

@@ -73,7 +73,9 @@ void api_rrsets_patch(api_req_t *req)
 	} else if (body != NULL) {
 		ctl_actor_t who = { .actor = req->actor, .request_id = req->id };
 		ctl_error_t err = { 0 };
-		int r = ctl_rrsets_patch(req->api->ctl, zone, p.changes, p.count, &who, &err);
+		/* acknowledged once on disk, off this thread (api_sync.c) */
+		int r = ctl_rrsets_patch_with(req->api->ctl, zone, p.changes, p.count, NULL, NULL,
+		                              &who, &err);
 		if (r != 0) {
 			api_reply_ctl(req, r, &err);
 		} else {

@@ -106,6 +106,11 @@ int ctl_sync(ctl_t *ctl, int rc, ctl_error_t *err)
 	                "change; it may be lost if the machine stops");
 }
 
+bool ctl_sync_pending(ctl_t *ctl)
+{
+	return store_sync_pending(ctl->st);
+}
+
 uint32_t ctl_next_serial(ctl_serial_policy_t policy, uint32_t old)
 {
 	if (policy == CTL_SERIAL_DATE) {

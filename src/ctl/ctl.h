@@ -155,6 +155,9 @@ int ctl_rrsets_patch_with(ctl_t *ctl, const char *zone, const ctl_change_t *chan
  * or -CIRRUS_EIO (500 in err) when the disk failed. */
 int ctl_sync(ctl_t *ctl, int rc, ctl_error_t *err);
 
+/*! \brief Whether ctl_sync() has a change to wait for (store_sync_pending). */
+bool ctl_sync_pending(ctl_t *ctl);
+
 /*! \brief A zone as listed by the API. */
 typedef struct ctl_zone_info {
 	const char *name;       /*!< presentation, trailing dot */

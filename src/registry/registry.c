@@ -498,6 +498,15 @@ static int unlock_synced(registry_t *r, int rc, ctl_error_t *err)
 	return due ? ctl_sync(r->ctl, rc, err) : rc;
 }
 
+/* Release r->lock after a request's change: its caller syncs it before
+ * acknowledging it (registry.h), off the thread if it likes (the API). */
+static int unlock_unsynced(registry_t *r, int rc)
+{
+	r->unsynced = false;
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
 /* Make the staged services what the zone serves: one ctl patch (audited as
  * who) whose store transaction also writes rows (NULL: none), so both
  * commit or neither does; then the registry takes the stages over (even
@@ -953,7 +962,7 @@ int registry_register(registry_t *r, const char *zone, const char *service,
 	if (rc == 0 && listing != NULL) {
 		*listing = listing_of(in);
 	}
-	rc = unlock_synced(r, rc, err);
+	rc = unlock_unsynced(r, rc);
 	free(in);
 	return rc;
 }
@@ -1034,7 +1043,7 @@ int registry_deregister(registry_t *r, const char *zone, const char *service,
 		r->checked -= gone.check[0] != '\0';
 	}
 	stages_free(&st, 1);
-	return unlock_synced(r, rc, err);
+	return unlock_unsynced(r, rc);
 }
 
 int registry_list(registry_t *r, const char *zone, const char *service, json_t **out,

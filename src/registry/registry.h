@@ -182,7 +182,8 @@ void registry_free(registry_t *r);
 /*!
  * \brief Register or replace an instance from a request body: validate,
  * then store the instance and patch the zone in one ctl change (one store
- * transaction, audited as who).
+ * transaction, audited as who). On 0 the change is served and committed,
+ * but not yet on disk: call ctl_sync() before acknowledging it.
  * Nothing changes when it fails.
  * \param listing  on success, the instance as GET lists it (caller decrefs)
  * \retval 0; -CIRRUS_EINVAL (400), -CIRRUS_ENOENT (404 zone),
@@ -198,7 +199,9 @@ int registry_register(registry_t *r, const char *zone, const char *service,
 int registry_heartbeat(registry_t *r, const char *zone, const char *service,
                        const char *id, json_t **listing, ctl_error_t *err);
 
-/*! \brief Deregister: the records and the row in one ctl change. \retval 0, -CIRRUS_ENOENT */
+/*! \brief Deregister: the records and the row in one ctl change; as for
+ * registry_register(), call ctl_sync() before acknowledging it.
+ * \retval 0, -CIRRUS_ENOENT */
 int registry_deregister(registry_t *r, const char *zone, const char *service,
                         const char *id, const ctl_actor_t *who, ctl_error_t *err);
 

@@ -107,6 +107,9 @@ int store_commit(store_t *st);
  * fails and no transaction starts again (restart the process).
  * \retval 0, -CIRRUS_EIO */
 int store_sync(store_t *st);
+/*! \brief Whether a lazy commit is not yet known to be on disk (what
+ * store_sync() would fsync); takes no lock and does not wait. */
+bool store_sync_pending(store_t *st);
 void store_rollback(store_t *st);
 
 /*! \retval 0, -CIRRUS_EEXIST */

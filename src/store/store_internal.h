@@ -64,7 +64,8 @@ struct store {
 	sqlite3_file *wal;               /*!< the WAL again, store_sync()'s alone */
 	pthread_mutex_t sync_lock;       /*!< one fsync at a time; guards synced */
 	_Atomic uint64_t lazy_commits;   /*!< lazy commits so far */
-	uint64_t synced;                 /*!< lazy commits known to be on disk */
+	_Atomic uint64_t synced;         /*!< lazy commits known to be on disk (set
+	                                      under sync_lock) */
 	_Atomic bool sync_failed;        /*!< an fsync failed: no write succeeds again */
 	char err[512];                   /*!< last failure, for store_last_error */
 };

@@ -496,6 +496,11 @@ int store_sync(store_t *st)
 	return ret;
 }
 
+bool store_sync_pending(store_t *st)
+{
+	return st->wal != NULL && st->synced < st->lazy_commits;
+}
+
 void store_rollback(store_t *st)
 {
 	store_zone_id_forget(st);

@@ -3,10 +3,14 @@
  * as the default wraps SQLite's own and counts the fsyncs of the WAL:
  * a durable commit makes one, a lazy one (store_begin_lazy) none until
  * store_sync(), and a lazy transaction does not leave the store lazy. A
- * change through ctl or the service registry is served before its sync
- * and synced before the call returns (what the API and UPDATE then
- * acknowledge).
+ * change through ctl is served before its sync and synced before the call
+ * returns; one through the service registry is left to its caller to sync,
+ * and the API answers a change only after its fsync (api_sync.c).
  */
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <time.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -14,11 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "api/api.h"
 #include "ctl/ctl.h"
 #include "registry/registry.h"
 #include "store/store.h"
@@ -33,10 +39,12 @@ static sqlite3_io_methods wal_methods;
 static const sqlite3_io_methods *real_wal_methods;
 static _Atomic int wal_syncs;
 static bool fail_wal_syncs;   /* the disk refuses: xSync fails */
+static _Atomic int slow_wal_syncs_ms;   /* a slow disk: xSync sleeps first */
 
 static int count_wal_sync(sqlite3_file *f, int flags)
 {
 	wal_syncs++;
+	usleep((useconds_t)slow_wal_syncs_ms * 1000);
 	return fail_wal_syncs ? SQLITE_IOERR_FSYNC : real_wal_methods->xSync(f, flags);
 }
 
@@ -74,6 +82,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fail_wal_syncs = false;
+	slow_wal_syncs_ms = 0;
 	return store_fixture_teardown(state);
 }
 
@@ -230,9 +239,9 @@ static void test_change_not_acknowledged_when_the_disk_fails(void **state)
 	ctl_free(ctl);
 }
 
-/* The registry syncs after its own lock is released, still before it
- * returns: a registration and a deregistration. */
-static void test_registration_served_before_its_sync(void **state)
+/* A registration and a deregistration are served and committed; the
+ * caller (the API, off the request's thread) waits for the disk. */
+static void test_registration_synced_by_its_caller(void **state)
 {
 	fixture_t *fx = *state;
 	ctl_t *ctl = ctl_with_zone(fx->st);
@@ -248,15 +257,148 @@ static void test_registration_served_before_its_sync(void **state)
 	assert_int_equal(registry_register(r, "example.com.", "web", "a1", body, &who, NULL,
 	                                   &cerr), 0);
 	assert_int_equal(syncs_at_publish, before);
+	assert_int_equal(wal_syncs, before);
+	assert_true(ctl_sync_pending(ctl));
+	assert_int_equal(ctl_sync(ctl, 0, &cerr), 0);
 	assert_int_equal(wal_syncs, before + 1);
+	assert_false(ctl_sync_pending(ctl));
 	before = wal_syncs;
 	syncs_at_publish = -1;
 	assert_int_equal(registry_deregister(r, "example.com.", "web", "a1", &who, &cerr), 0);
 	assert_int_equal(syncs_at_publish, before);
+	assert_true(ctl_sync_pending(ctl));
+	assert_int_equal(ctl_sync(ctl, 0, &cerr), 0);
 	assert_int_equal(wal_syncs, before + 1);
 	json_decref(body);
 	registry_free(r);
 	ctl_free(ctl);
+}
+
+/* A port on 127.0.0.1 that was free a moment ago. */
+static uint16_t free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+/* One request on a fresh connection (body NULL: none); the reply's status. */
+static int http(uint16_t port, const char *secret, const char *method, const char *path,
+                const char *body)
+{
+	char req[1024], reply[4096];
+	snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	         "Authorization: Bearer %s\r\nConnection: close\r\n%sContent-Length: %zu"
+	         "\r\n\r\n%s", method, path, secret,
+	         body ? "Content-Type: application/json\r\n" : "", body ? strlen(body) : 0,
+	         body ? body : "");
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
+	                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	ssize_t n = read(fd, reply, sizeof(reply) - 1);  /* the status line comes first */
+	close(fd);
+	assert_true(n > 12);
+	reply[n] = '\0';
+	return atoi(reply + 9);  /* "HTTP/1.1 204" */
+}
+
+/* PATCH www's A record to addr. */
+static int patch_www(uint16_t port, const char *secret, const char *addr)
+{
+	char body[256];
+	snprintf(body, sizeof(body), "{\"rrsets\":[{\"name\":\"www\",\"type\":\"A\",\"ttl\":60,"
+	         "\"changetype\":\"REPLACE\",\"records\":[\"%s\"]}]}", addr);
+	return http(port, secret, "PATCH", "/api/v1/zones/example.com./rrsets", body);
+}
+
+/* The API over the fixture's store, with a token for it. */
+typedef struct api_fixture {
+	ctl_t *ctl;
+	api_t *api;
+	uint16_t port;
+	char secret[API_TOKEN_SECRET_SIZE];
+} api_fixture_t;
+
+static void api_up(fixture_t *fx, unsigned threads, api_fixture_t *a)
+{
+	char hash[API_TOKEN_HASH_SIZE], err[256];
+	a->ctl = ctl_with_zone(fx->st);
+	assert_int_equal(api_token_generate(a->secret, hash), 0);
+	assert_int_equal(store_token_insert(fx->st, "t", hash, "admin"), 0);
+	a->port = free_port();
+	api_conf_t conf = { .listen = "127.0.0.1", .port = a->port, .max_body = 65536,
+	                    .threads = threads };
+	assert_int_equal(api_start(&conf, a->ctl, &a->api, err, sizeof(err)), 0);
+}
+
+static void api_down(api_fixture_t *a)
+{
+	api_stop(a->api);
+	ctl_free(a->ctl);
+}
+
+/* The API answers a change once the disk has it, and 500 when the disk
+ * fails (the change is served: it is in the WAL). */
+static void test_api_answers_after_the_disk(void **state)
+{
+	api_fixture_t a;
+	api_up(*state, 0, &a);
+	int before = wal_syncs;
+	syncs_at_publish = -1;
+	assert_int_equal(patch_www(a.port, a.secret, "192.0.2.2"), 204);
+	assert_int_equal(syncs_at_publish, before);  /* served before the fsync, */
+	assert_int_equal(wal_syncs, before + 1);     /* answered after it */
+	fail_wal_syncs = true;
+	syncs_at_publish = -1;
+	assert_int_equal(patch_www(a.port, a.secret, "192.0.2.3"), 500);
+	assert_int_not_equal(syncs_at_publish, -1);
+	api_down(&a);
+}
+
+typedef struct patcher {
+	api_fixture_t *a;
+	int status;
+} patcher_t;
+
+static void *patch_in_thread(void *arg)
+{
+	patcher_t *p = arg;
+	p->status = patch_www(p->a->port, p->a->secret, "192.0.2.4");
+	return NULL;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* With one request thread: while a change waits 400 ms for a slow disk,
+ * another connection is answered at once. (When the handler waited for
+ * the fsync itself, every connection of its thread waited with it.) */
+static void test_api_thread_free_while_the_disk_works(void **state)
+{
+	api_fixture_t a;
+	api_up(*state, 1, &a);
+	slow_wal_syncs_ms = 400;
+	patcher_t p = { .a = &a };
+	pthread_t thread;
+	assert_int_equal(pthread_create(&thread, NULL, patch_in_thread, &p), 0);
+	usleep(100000);  /* the change is served and its fsync under way */
+	int64_t t0 = now_ms();
+	assert_int_equal(http(a.port, a.secret, "GET", "/api/v1/zones", NULL), 200);
+	int64_t waited = now_ms() - t0;
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	assert_int_equal(p.status, 204);
+	assert_true(waited < 200);
+	api_down(&a);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -272,7 +414,9 @@ int main(void)
 		T(test_autocommit_after_lazy_is_durable),
 		T(test_change_served_before_its_sync),
 		T(test_change_not_acknowledged_when_the_disk_fails),
-		T(test_registration_served_before_its_sync),
+		T(test_registration_synced_by_its_caller),
+		T(test_api_answers_after_the_disk),
+		T(test_api_thread_free_while_the_disk_works),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
