@@ -316,7 +316,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (req->status == 0) {
 		req->handler(req);
 	}
-	if (is_change(req) && req->response != NULL && api_sync_defer(req->api->sync, req)) {
+	if (req->lazy && req->response != NULL && api_sync_defer(req->api->sync, req)) {
 		return MHD_YES;
 	}
 	return send_reply(req, url);
@@ -462,7 +462,7 @@ void api_stop(api_t *api)
 	if (api == NULL) {
 		return;
 	}
-	api_sync_stop(api->sync);  /* the queued changes are answered first */
+	api_sync_stop(api->sync);  /* the queued changes are on disk first */
 	if (api->daemon != NULL) {
 		MHD_stop_daemon(api->daemon);
 	}

@@ -59,6 +59,8 @@ struct api_req {
 	struct MHD_Response *response;
 	bool www_authenticate;           /*!< add WWW-Authenticate to the reply */
 	bool renewal;                    /*!< a lease renewal: logged at debug, not as a change */
+	bool lazy;                       /*!< its handler committed lazily: the reply waits
+	                                      for the disk (api_sync.c) */
 	bool synced;                     /*!< its change is on disk (or the reply says why not) */
 	api_req_t *sync_next;            /*!< in api_sync's queue */
 };
@@ -76,7 +78,9 @@ bool api_sync_defer(api_sync_t *s, api_req_t *req);
 
 /*! \brief Resume every queued connection (after their fsync) and stop the
  * thread; later changes wait for the disk in their own thread. Before
- * MHD_stop_daemon(); api_sync_free() after it. */
+ * MHD_stop_daemon() (which may close a resumed connection before its reply
+ * is sent: the change is on disk, its client sees a closed connection);
+ * api_sync_free() after it. */
 void api_sync_stop(api_sync_t *s);
 void api_sync_free(api_sync_t *s);
 

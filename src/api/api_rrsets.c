@@ -74,6 +74,7 @@ void api_rrsets_patch(api_req_t *req)
 		ctl_actor_t who = { .actor = req->actor, .request_id = req->id };
 		ctl_error_t err = { 0 };
 		/* acknowledged once on disk, off this thread (api_sync.c) */
+		req->lazy = true;
 		int r = ctl_rrsets_patch_with(req->api->ctl, zone, p.changes, p.count, NULL, NULL,
 		                              &who, &err);
 		if (r != 0) {

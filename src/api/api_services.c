@@ -125,6 +125,7 @@ void api_instance_put(api_req_t *req)
 	ctl_actor_t who = { .actor = req->actor, .request_id = req->id };
 	ctl_error_t err = { 0 };
 	json_t *out = NULL;
+	req->lazy = true;  /* acknowledged once on disk (api_sync.c) */
 	int r = registry_register(req->api->registry, p.zone, p.service, p.id, body, &who,
 	                          &out, &err);
 	json_decref(body);
@@ -152,6 +153,7 @@ void api_instance_delete(api_req_t *req)
 	}
 	ctl_actor_t who = { .actor = req->actor, .request_id = req->id };
 	ctl_error_t err = { 0 };
+	req->lazy = true;  /* acknowledged once on disk (api_sync.c) */
 	int r = registry_deregister(req->api->registry, p.zone, p.service, p.id, &who, &err);
 	if (r != 0) {
 		api_reply_ctl(req, r, &err);

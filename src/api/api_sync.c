@@ -2,7 +2,8 @@
  * api_sync.c -- a change is acknowledged once it is on disk, and the wait
  * for the disk happens off the request's thread.
  *
- * A change (a REST PATCH, an instance registered or deregistered) is served
+ * A change (a REST PATCH, an instance registered or deregistered: the
+ * handlers that set req->lazy) is served
  * as soon as its commit is in the WAL, and its reply waits for the WAL's
  * fsync (docs/architecture.md, "Order of a change"). libmicrohttpd binds a
  * connection to one of its few threads, so a handler that waited for the

@@ -20,6 +20,7 @@
 #define CKPT_PAGES_DEFAULT 1000  /* SQLite's own wal_autocheckpoint default */
 #define CKPT_HARD_FACTOR 16      /* wait for the lock when the WAL reaches this many thresholds */
 #define CKPT_HARD_WAIT_MS 5000
+#define CKPT_PASSES 3            /* PASSIVE passes at most, while commits come in */
 
 /* Whether a checkpoint is due: the WAL holds at least the threshold, and
  * has grown by that much since the last checkpoint (one that could not
@@ -48,30 +49,41 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
 	return SQLITE_OK;
 }
 
+/* Frames in the WAL that no checkpoint has copied, as the last commit left
+ * it; copied is a checkpoint's count (from the WAL's start). */
+static bool ckpt_behind(store_ckpt_t *c, int copied)
+{
+	pthread_mutex_lock(&c->lock);
+	bool behind = c->frames > copied;
+	pthread_mutex_unlock(&c->lock);
+	return behind;
+}
+
 /* One checkpoint of the WAL as it was at frames; called without the lock.
- * First PASSIVE: it copies the WAL into the database file and fsyncs
- * both without taking the write lock, so commits go on meanwhile. Then, if
- * commits came in during that copy, RESTART without waiting: when no
- * commit is in progress it takes the write lock, copies those few frames
- * and lets the next commit start the WAL over; when one is, it does what
- * PASSIVE does. Once everything is copied the next commit starts the WAL
- * over anyway (SQLite does that when no reader needs the old frames), so
- * the file stays small. RESTART alone (until 2026-12-02) held the write
- * lock through the whole copy and its fsync: under the churn benchmark a
- * commit then waited 2 to 6 ms for it. PASSIVE alone never finds the gap
- * between writes a millisecond apart to finish in, and a WAL that never
- * starts over grows: every commit then extends the file, which costs more
- * than the copy (docs/store.md). At the hard bound (readers kept it from
- * copying) a RESTART waits (busy timeout) for the writer and the readers. */
+ * PASSIVE passes first: each copies the WAL as it was when the pass began
+ * into the database file and fsyncs both, without SQLite's write lock, so
+ * commits go on meanwhile; the next pass copies what they added (a few
+ * frames). Then a RESTART without waiting: when no commit is in progress
+ * it takes the write lock, copies what the passes left (nothing, unless
+ * commits came back to back) and starts the WAL over, so the file stays
+ * small; when one is, it does what PASSIVE does and the next checkpoint
+ * tries again. (A WAL that only PASSIVE checkpoints copied did not start
+ * over at the next commit in our tests: it grew to the hard bound, and
+ * every commit extended the file, which costs more than the copy.)
+ * RESTART alone (until 2026-12-02) held the write lock through the whole
+ * copy and its fsyncs: under the churn benchmark a commit then waited 2 to
+ * 6 ms for it (docs/store.md). At the hard bound (readers kept it from
+ * copying) the RESTART waits (busy timeout) for the writer and the readers. */
 static void ckpt_run(store_ckpt_t *c, int frames)
 {
 	bool hard = frames >= (int)(c->pages * CKPT_HARD_FACTOR);
 	int log = 0, copied = 0, rc = SQLITE_OK;
 	sqlite3_busy_timeout(c->db, hard ? CKPT_HARD_WAIT_MS : 0);
-	if (!hard) {
+	for (int pass = 0; !hard && rc == SQLITE_OK && pass < CKPT_PASSES &&
+	     (pass == 0 || ckpt_behind(c, copied)); pass++) {
 		rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
 	}
-	if (hard || (rc == SQLITE_OK && copied < log)) {
+	if (rc == SQLITE_OK) {
 		rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_RESTART, &log, &copied);
 	}
 	/* BUSY: a commit or another checkpointer was in the way, or (hard) the

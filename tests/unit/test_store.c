@@ -505,17 +505,22 @@ static void test_commit_survives_kill(void **state)
 /* ---- WAL checkpoints off the committing thread ---- */
 
 /* One committed change: a record at a fresh name and its audit row. */
-static void commit_one(store_t *st, int i)
+static void commit_one_as(store_t *st, int i, bool lazy)
 {
 	char name[64];
 	snprintf(name, sizeof(name), "w%d.example.com.", i);
 	store_record_t a = rec(name, KNOT_RRTYPE_A, 60, "\x0a\x00\x00\x01");
 	store_audit_t row = { .actor = "test", .zone = "example.com.", .action = "write",
 	                      .after = "[]" };
-	assert_int_equal(store_begin(st), 0);
+	assert_int_equal(lazy ? store_begin_lazy(st) : store_begin(st), 0);
 	assert_int_equal(store_record_insert(st, "example.com.", &a), 0);
 	assert_int_equal(store_audit_append(st, &row), 0);
 	assert_int_equal(store_commit(st), 0);
+}
+
+static void commit_one(store_t *st, int i)
+{
+	commit_one_as(st, i, false);
 }
 
 /* Frames in the WAL now, as a second connection sees them. */
@@ -589,6 +594,38 @@ static void test_checkpoint_thread(void **state)
 	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM records"), 200);
 	store_checkpoint_stats(st, &passive, &restart);
 	assert_int_equal(passive + restart, 0);  /* a new store has no thread */
+}
+
+/* Lazy writes (as the API's changes are) a fraction of a millisecond
+ * apart, never pausing for the thread: commits land during every copy, yet
+ * the WAL starts over well before the hard bound (16 thresholds), which no
+ * checkpoint needs to wait for. The WAL file never shrinks, so its size is
+ * the longest the WAL got. */
+static void test_checkpoint_keeps_up_with_steady_writes(void **state)
+{
+	fixture_t *fx = *state;
+	store_t *st = fx->st;
+	assert_int_equal(store_zone_insert(st, "example.com.", 1), 0);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_checkpoint_start(st, 40), 0);
+	for (int i = 0; i < 1500; i++) {
+		commit_one_as(st, i, true);
+		usleep(300);
+	}
+	assert_int_equal(store_sync(st), 0);
+	uint64_t passive, restart;
+	store_checkpoint_stats(st, &passive, &restart);
+	assert_true(passive >= 10);
+	assert_int_equal(restart, 0);
+	char wal[sizeof(fx->path) + 8];
+	snprintf(wal, sizeof(wal), "%s-wal", fx->path);
+	struct stat sb;
+	assert_int_equal(stat(wal, &sb), 0);
+	assert_true(sb.st_size < 8 * 40 * (4096 + 24));
 }
 
 typedef struct reader {
@@ -1090,6 +1127,7 @@ int main(void)
 		T(test_commit_survives_kill),
 		T(test_checkpoint_thread),
 		T(test_checkpoint_bounded_by_restart),
+		T(test_checkpoint_keeps_up_with_steady_writes),
 		T(test_first_open_race),
 		T(test_audit),
 		T(test_journal),
