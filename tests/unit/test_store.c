@@ -556,6 +556,18 @@ static uint64_t wait_passive(store_t *st, uint64_t want)
 	return passive;
 }
 
+/* A zone to write to, and an empty WAL, however many frames the
+ * migrations wrote. */
+static void zone_and_empty_wal(fixture_t *fx)
+{
+	assert_int_equal(store_zone_insert(fx->st, "example.com.", 1), 0);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+}
+
 /* The thread checkpoints once the WAL passes the threshold; the WAL then
  * starts over, so it stays bounded; every commit is still there. */
 static void test_checkpoint_thread(void **state)
@@ -563,13 +575,7 @@ static void test_checkpoint_thread(void **state)
 	fixture_t *fx = *state;
 	store_t *st = fx->st;
 	uint64_t passive, restart;
-	assert_int_equal(store_zone_insert(st, "example.com.", 1), 0);
-	/* Start from an empty WAL, however many frames the migrations wrote. */
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL),
-	                 SQLITE_OK);
-	sqlite3_close(db);
+	zone_and_empty_wal(fx);
 	assert_int_equal(store_checkpoint_start(st, 40), 0);
 	assert_int_equal(store_checkpoint_start(st, 40), CIRRUS_EINVAL);
 	store_checkpoint_stats(st, &passive, &restart);
@@ -605,12 +611,7 @@ static void test_checkpoint_keeps_up_with_steady_writes(void **state)
 {
 	fixture_t *fx = *state;
 	store_t *st = fx->st;
-	assert_int_equal(store_zone_insert(st, "example.com.", 1), 0);
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL),
-	                 SQLITE_OK);
-	sqlite3_close(db);
+	zone_and_empty_wal(fx);
 	assert_int_equal(store_checkpoint_start(st, 40), 0);
 	for (int i = 0; i < 1500; i++) {
 		commit_one_as(st, i, true);
