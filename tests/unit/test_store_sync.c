@@ -8,9 +8,8 @@
  * and the API answers a change only after its fsync (api_sync.c).
  */
 #include <arpa/inet.h>
-#include <pthread.h>
-#include <time.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -19,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <jansson.h>
